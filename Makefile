@@ -1,0 +1,103 @@
+# Partner Portal — developer entry points (GNU make).
+#
+#   make run     venv + assets, migrate, load demo data, serve on 127.0.0.1:5000
+#   make test    pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
+#   make bench   bench/run.py
+#   make clean   remove the venv, node_modules, vendored assets and caches
+
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+STAMP  := $(VENV)/.installed
+HTMX   := portal/static/vendor/htmx.min.js
+NPM_STAMP := node_modules/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+# The interpreter the venv is built from. `python3` may be a pyenv shim (or a
+# too-old system python), so resolve it to a real executable of Python >= 3.11
+# once, here, and fall back to explicit versions. Override with PYTHON=/path.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3 python3.13 python3.12 python3.11 /usr/bin/python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11); print(sys.executable)' 2>/dev/null && break; \
+	done)
+endif
+
+DEMO_LOGINS := operator@portal.example admin@northwind.example finance@northwind.example \
+	support@northwind.example admin@acme.example accountant@acme.example \
+	frontdesk@acme.example admin@globex.example admin@southwind.example \
+	admin@initech.example
+
+.PHONY: help venv assets run test bench clean
+
+help:
+	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - pytest on SQLite (+ PostgreSQL when TEST_POSTGRES_URL is set)"
+	@echo "make bench  - run bench/run.py"
+	@echo "make venv   - create $(VENV) and install the project with test extras"
+	@echo "make assets - npm ci and vendor htmx into portal/static/vendor/"
+	@echo "make clean  - remove $(VENV), node_modules, vendored assets and caches"
+
+# ---------------------------------------------------------------- Python venv
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.11 found (set PYTHON=/path/to/python3)" >&2; exit 1; }
+	@if ! $(VPY) -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# --------------------------------------------------------------- htmx assets
+assets: $(HTMX)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(HTMX): $(NPM_STAMP)
+	@mkdir -p $(@D)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+# ------------------------------------------------------------------------ run
+run: export FLASK_DEBUG := 1
+run: venv assets
+	$(FLASK) db upgrade
+	$(FLASK) demo load
+	@echo
+	@echo "Demo logins (password: demo-password) at http://$(HOST):$(PORT)/login"
+	@for u in $(DEMO_LOGINS); do echo "  $$u"; done
+	@echo
+	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+
+# ---------------------------------------------------------------------- tests
+# 1. SQLite (the default database of the test suite).
+# 2. PostgreSQL, when TEST_POSTGRES_URL=postgresql+psycopg://user@host:port/db
+#    is set (browser tests are not repeated there). Both must pass.
+test: venv assets
+	env -u TEST_DATABASE_URL $(VPY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+		echo; echo "== again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
+		echo TEST_DATABASE_URL=\$$TEST_POSTGRES_URL $(VPY) -m pytest -m \"not browser\" $(PYTEST_ARGS); \
+		TEST_DATABASE_URL="$$TEST_POSTGRES_URL" $(VPY) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	else \
+		echo "(TEST_POSTGRES_URL not set: PostgreSQL run skipped)"; \
+	fi
+
+# ----------------------------------------------------------------- benchmarks
+bench: venv assets
+	$(VPY) bench/run.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------- clean
+clean:
+	rm -rf $(VENV) node_modules portal/static/vendor .pytest_cache build .bench
+	rm -rf *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,85 @@
+"""Partner Portal: the console a reseller uses to run its clients' seats."""
+import os
+import sys
+
+from flask import Flask
+
+from . import cli, rbac
+from .config import DEV_SECRET_KEY, Config
+from .extensions import csrf, db, htmx, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; ``test_config`` (a mapping) overrides the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, test_config)
+    register_extensions(app)
+    rbac.init_app(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    cli.register(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("PORTAL")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.sqlite")
+    if app.config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY) and not (app.debug or app.testing) and _serving():
+        raise RuntimeError(
+            "SECRET_KEY is not set: export a long random SECRET_KEY before starting the portal "
+            "outside debug mode (python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+
+
+def _serving() -> bool:
+    """True unless this is a maintenance command (``flask db upgrade``, ``demo load``…).
+
+    Those never sign a cookie, so they may run without a SECRET_KEY; ``flask
+    run`` and WSGI servers may not.
+    """
+    return os.environ.get("FLASK_RUN_FROM_CLI") != "true" or "run" in sys.argv[1:]
+
+
+def register_extensions(app: Flask) -> None:
+    from .services.transactions import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .blueprints import auth, clients, partners, sites
+
+    for module in (auth, partners, clients, sites):
+        app.register_blueprint(module.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        return response

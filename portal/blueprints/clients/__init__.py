@@ -1,0 +1,26 @@
+from flask import Blueprint, g
+
+from ...rbac import permissions
+from ...rbac.decorators import guard_request, require
+from ...rbac.scoping import get_client_or_404
+
+bp = Blueprint("clients", __name__, url_prefix="/clients/<int:client_id>")
+
+
+@bp.url_value_preprocessor
+def _pull_client_id(endpoint, values):
+    g.client_id = values.pop("client_id")
+
+
+@bp.before_request
+def _load_client():
+    """Load the client in the caller's reach (else 404), then require clients.view."""
+    response = guard_request()
+    if response is not None:
+        return response
+    g.client = get_client_or_404(g.client_id)
+    require(permissions.view_client(g.client))
+    return None
+
+
+from . import views  # noqa: E402,F401

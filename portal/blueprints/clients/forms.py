@@ -1,0 +1,18 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class NewUserForm(FlaskForm):
+    """Shape only; seat rules are the seat service's. Choices come from scoped queries."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    site_id = SelectField("Site", coerce=int, validate_choice=True)
+    subscription_type = SelectField("Subscription type", validate_choice=True)
+    add_seat = BooleanField("Add a seat if none is free")
+
+    def __init__(self, sites, types, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site_id.choices = [(site.id, site.name) for site in sites]
+        self.subscription_type.choices = [(t.code, t.name) for t in types]

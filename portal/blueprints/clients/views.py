@@ -1,0 +1,139 @@
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from ...extensions import db
+from ...models import Site, User
+from ...rbac import permissions
+from ...rbac.decorators import require
+from ...rbac.scoping import get_user_or_404, site_ids_in_reach
+from ...rendering import render_page_or_partial
+from ...services import dashboards, seats, users
+from ...services.errors import DomainError
+from . import bp
+from .forms import NewUserForm
+
+
+def _page_arg() -> int:
+    value = request.args.get("page", "")
+    return int(value) if value.isdigit() and len(value) < 7 else 1
+
+
+def _user_listing(client, reach):
+    """One page of the client's users (those of reachable sites for restricted roles)."""
+    q = request.args.get("q", "").strip()[:100]
+    per_page = current_app.config["USERS_PER_PAGE"]
+    query = select(User).where(User.organisation_id == client.id)
+    if reach is not None:
+        query = query.where(User.site_id.in_(reach))
+    if q:
+        pattern = f"%{q.lower().replace('%', '').replace('_', '')}%"
+        query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page = min(_page_arg(), max(1, -(-total // per_page)))
+    rows = db.session.scalars(
+        query.options(joinedload(User.site), joinedload(User.subscription_type))
+        .order_by(User.name, User.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return dict(rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)), q=q)
+
+
+def _detail_context(client, **extra):
+    reach = site_ids_in_reach(current_user, client)
+    context = dict(
+        client=client,
+        sites=dashboards.site_rows(client, reach),
+        users=_user_listing(client, reach),
+        totals=dashboards.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None,
+        report=None,
+    )
+    context.update(extra)
+    return context
+
+
+@bp.route("")
+def detail():
+    return render_page_or_partial("clients/detail.html", "clients/_users.html", **_detail_context(g.client))
+
+
+@bp.route("/sync-seats", methods=["POST"])
+def sync_seats():
+    """Recount the consumed seats from the users and show what changed."""
+    require(permissions.view_subscriptions(g.client))
+    report = seats.synchronise_consumed(current_user, g.client)
+    db.session.refresh(g.client)
+    return render_page_or_partial("clients/detail.html", "clients/_sync.html",
+                                  **_detail_context(g.client, report=report))
+
+
+def _manageable_sites(client):
+    reach = site_ids_in_reach(current_user, client)
+    query = select(Site).where(Site.client_id == client.id).order_by(Site.name)
+    if reach is not None:
+        query = query.where(Site.id.in_(reach))
+    return [site for site in db.session.scalars(query) if permissions.manage_users(site).can()]
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    """Create a user holding a seat; the form shows the free seats of each type."""
+    client = g.client
+    require(permissions.manage_users_within(client))
+    sites = _manageable_sites(client)
+    types = seats.catalogue()
+    if request.method == "GET" and request.args:
+        form = NewUserForm(sites, types, formdata=request.args, meta={"csrf": False})
+    else:
+        form = NewUserForm(sites, types)
+    status, no_seat = 200, None
+    if form.validate_on_submit():
+        site = next(s for s in sites if s.id == form.site_id.data)
+        subscription_type = next(t for t in types if t.code == form.subscription_type.data)
+        try:
+            user = users.create_user(current_user, site, subscription_type, form.email.data,
+                                     form.name.data, add_seat=form.add_seat.data)
+        except DomainError as error:
+            field = getattr(form, error.field or "", None) or form.email
+            field.errors = list(field.errors) + [error.message]
+            status = error.status
+            no_seat = error if error.code == "no_free_seat" else None
+        else:
+            flash(f"{user.name} was created and invited ({subscription_type.name} at {site.name}).", "success")
+            return redirect(url_for("clients.detail", client_id=client.id))
+    elif request.method == "POST":
+        status = 422
+    site = next((s for s in sites if s.id == form.site_id.data), sites[0] if sites else None)
+    context = dict(client=client, form=form, site=site, no_seat=no_seat,
+                   seat_rows=seats.seat_rows(site) if site else [],
+                   can_add_seat=site is not None and permissions.manage_seats(site).can())
+    return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", status, **context)
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+def deactivate_user(user_id):
+    """GET asks for confirmation (works without JavaScript); POST deactivates."""
+    user = get_user_or_404(g.client, user_id)
+    require(permissions.manage_users(user))
+    if request.method == "GET":
+        return render_page_or_partial("clients/confirm_deactivate.html", "clients/confirm_deactivate.html",
+                                      client=g.client, user=user)
+    try:
+        user = users.deactivate_user(current_user, user)
+    except DomainError as error:
+        if request.headers.get("HX-Request"):
+            return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
+                                          error.status, client=g.client, user=user, error=error.message)
+        flash(error.message, "error")
+        return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+    if request.headers.get("HX-Request"):
+        return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
+                                      client=g.client, user=user, error=None)
+    flash(f"{user.name} was deactivated; their seat is free again.", "success")
+    return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error):  # a service refusal not handled by its view
+    abort(error.status)

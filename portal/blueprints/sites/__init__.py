@@ -1,0 +1,28 @@
+from flask import Blueprint, g
+
+from ...rbac import permissions
+from ...rbac.decorators import guard_request, require
+from ...rbac.scoping import get_client_or_404, get_site_or_404
+
+bp = Blueprint("sites", __name__, url_prefix="/clients/<int:client_id>/sites/<int:site_id>")
+
+
+@bp.url_value_preprocessor
+def _pull_ids(endpoint, values):
+    g.client_id = values.pop("client_id")
+    g.site_id = values.pop("site_id")
+
+
+@bp.before_request
+def _load_site():
+    """Load the site through its client, both in the caller's reach (else 404)."""
+    response = guard_request()
+    if response is not None:
+        return response
+    g.client = get_client_or_404(g.client_id)
+    g.site = get_site_or_404(g.client, g.site_id)
+    require(permissions.view_site(g.site))
+    return None
+
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,61 @@
+from flask import abort, flash, g, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ...extensions import db
+from ...models import SubscriptionType, User
+from ...rbac import permissions
+from ...rbac.decorators import require
+from ...rendering import render_page_or_partial
+from ...services import seats
+from ...services.errors import DomainError
+from . import bp
+
+SITE_USERS_SHOWN = 100
+
+
+def _context(**extra):
+    site = g.site
+    context = dict(
+        client=g.client, site=site, rows=seats.seat_rows(site),
+        can_manage=permissions.manage_seats(site).can(), errors={},
+        users=db.session.scalars(
+            select(User).where(User.site_id == site.id, User.status != "deactivated")
+            .options(joinedload(User.subscription_type)).order_by(User.name).limit(SITE_USERS_SHOWN)
+        ).all(),
+    )
+    context.update(extra)
+    return context
+
+
+@bp.route("")
+def detail():
+    return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", **_context())
+
+
+def _requested_allocation() -> str | int:
+    """The number typed in the field, moved by one when − or + was pressed."""
+    value = request.form.get("allocated", "")
+    step = request.form.get("step")
+    if step in ("1", "-1") and value.strip().lstrip("-").isdigit() and len(value.strip()) < 10:
+        return int(value) + int(step)
+    return value
+
+
+@bp.route("/allocations/<code>", methods=["POST"])
+def set_allocation(code):
+    """Change the seats bought for one subscription type at this site."""
+    require(permissions.manage_seats(g.site))
+    subscription_type = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == code))
+    if subscription_type is None:
+        abort(404)
+    try:
+        seats.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
+    except DomainError as error:
+        return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", error.status,
+                                      **_context(errors={code: error.message}))
+    if request.headers.get("HX-Request"):
+        return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", **_context())
+    flash(f"{subscription_type.name} seats at {g.site.name} updated.", "success")
+    return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)

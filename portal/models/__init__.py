@@ -1,0 +1,21 @@
+"""Database models. Query helpers live here; state changes live in services."""
+from .audit import AuditEvent
+from .catalogue import SubscriptionType
+from .organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
+from .site import Allocation, Site
+from .user import USER_STATUSES, LoginSession, RoleAssignment, User, role_assignment_sites
+
+__all__ = [
+    "AuditEvent",
+    "Allocation",
+    "BILLING_CYCLES",
+    "LoginSession",
+    "ORGANISATION_KINDS",
+    "Organisation",
+    "RoleAssignment",
+    "Site",
+    "SubscriptionType",
+    "USER_STATUSES",
+    "User",
+    "role_assignment_sites",
+]

@@ -1,0 +1,71 @@
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .mixins import TimestampMixin
+
+ORGANISATION_KINDS = ("operator", "partner", "client")
+BILLING_CYCLES = ("monthly", "annual")
+
+
+class Organisation(TimestampMixin, db.Model):
+    """The operator, a partner (reseller) or a client of a partner.
+
+    Clients hang under their partner through ``parent_id``; partners under the
+    operator. Every user belongs to exactly one organisation.
+    """
+
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('operator', 'partner', 'client')", name="kind"),
+        CheckConstraint(
+            "billing_cycle IS NULL OR billing_cycle IN ('monthly', 'annual')", name="billing_cycle"
+        ),
+        # Also the index behind the per-client list (filtered by partner, sorted by name).
+        UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # Clients only: the cycle chosen at creation (billing rules build on it).
+    billing_cycle: Mapped[str | None] = mapped_column(String(16))
+    # Clients only: when "Synchronise consumed seats" last ran.
+    seats_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
+    sites: Mapped[list["Site"]] = relationship(  # noqa: F821
+        back_populates="client", order_by="Site.name"
+    )
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+    @property
+    def is_partner(self) -> bool:
+        return self.kind == "partner"
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "client"
+
+    @property
+    def partner_id(self) -> int | None:
+        """The partner this organisation belongs to (itself for a partner)."""
+        if self.kind == "partner":
+            return self.id
+        if self.kind == "client":
+            return self.parent_id
+        return None
+
+    @classmethod
+    def clients_of(cls, partner_id: int):
+        """Select clients of one partner (a query, not a list)."""
+        return select(cls).where(cls.kind == "client", cls.parent_id == partner_id)
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.kind} {self.id} {self.name!r}>"

@@ -1,0 +1,116 @@
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .catalogue import SubscriptionType
+from .mixins import TimestampMixin, utcnow
+from .organisation import Organisation
+from .site import Site
+
+USER_STATUSES = ("invited", "active", "deactivated")
+
+
+class User(TimestampMixin, db.Model):
+    """A person with one organisation and, for a client's users, one seat."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("status IN ('invited', 'active', 'deactivated')", name="status"),
+        # A seat is a site and a type together, or nothing.
+        CheckConstraint(
+            "(site_id IS NULL) = (subscription_type_id IS NULL)", name="seat_complete"
+        ),
+        Index("ix_users_site_id_status", "site_id", "status"),
+        Index("ix_users_organisation_id_email", "organisation_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    subscription_type_id: Mapped[int | None] = mapped_column(ForeignKey("subscription_types.id"))
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organisation: Mapped[Organisation] = relationship()
+    site: Mapped[Site | None] = relationship()
+    subscription_type: Mapped[SubscriptionType | None] = relationship()
+    role_assignments: Mapped[list["RoleAssignment"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    # Flask-Login protocol. ``session_token`` is set when the user is loaded
+    # through a login session (see portal.rbac.sessions).
+    session_token = None  # type: str | None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def holds_seat(self) -> bool:
+        return self.site_id is not None and self.status != "deactivated"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+role_assignment_sites = Table(
+    "role_assignment_sites",
+    db.metadata,
+    Column("role_assignment_id", ForeignKey("role_assignments.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class RoleAssignment(TimestampMixin, db.Model):
+    """A role given to a user inside their own organisation, maybe limited to sites."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        Index("ix_role_assignments_user_id_role", "user_id", "role", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship(back_populates="role_assignments")
+    sites: Mapped[list[Site]] = relationship(secondary=role_assignment_sites, lazy="selectin")
+
+
+class LoginSession(db.Model):
+    """A server-side record of one browser login.
+
+    The cookie carries only a random token; logging out deletes the row, so a
+    copied cookie stops working the moment its owner logs out.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,104 @@
+"""Named permissions, shared by views, templates, services and the API.
+
+Each factory returns a Flask-Principal ``Permission`` made of the needs that
+would allow the action on that object, from the widest scope (operator) to the
+narrowest (the site). A view asks ``manage_seats(site).can()`` and the
+template asks the same, so a hidden button and a refused request cannot
+disagree. Services check actors with ``allows(actor, ...)``.
+"""
+from flask_principal import Permission
+
+from ..models import Organisation, Site, User
+from .needs import ALL, identity_for
+
+
+def _scopes(target) -> list[tuple]:
+    """The scopes that contain ``target``, widest first."""
+    scopes = [(ALL, None)]
+    if isinstance(target, Site):
+        client = target.client
+        return scopes + [("partner", client.parent_id), ("client", client.id), ("site", target.id)]
+    if isinstance(target, User):
+        organisation = target.organisation
+        if organisation.kind == "client":
+            scopes += [("partner", organisation.parent_id), ("client", organisation.id)]
+            if target.site_id is not None:
+                scopes.append(("site", target.site_id))
+            return scopes
+        return scopes + [(organisation.kind, organisation.id)]
+    if isinstance(target, Organisation):
+        if target.kind == "client":
+            return scopes + [("partner", target.parent_id), ("client", target.id)]
+        return scopes + [(target.kind, target.id)]
+    return scopes
+
+
+def permission(name: str, target=None) -> Permission:
+    """Allows ``name`` on ``target`` (or anywhere, with no target)."""
+    if target is None:
+        return Permission((name, ALL, None))
+    return Permission(*[(name, scope, ident) for scope, ident in _scopes(target)])
+
+
+def permission_within(name: str, client: Organisation) -> Permission:
+    """Allows ``name`` on the whole client or on at least one of its sites."""
+    return Permission(
+        *[(name, scope, ident) for scope, ident in _scopes(client)], (name, "within", client.id)
+    )
+
+
+def allows(actor, name: str, target=None) -> bool:
+    """Whether ``actor`` (a User) holds permission ``name`` on ``target``."""
+    return permission(name, target).allows(identity_for(actor))
+
+
+# Named capabilities: the vocabulary of the screens and the API.
+def view_client(client):
+    return permission_within("clients.view", client)
+
+
+def manage_clients(partner):
+    return permission("clients.manage", partner)
+
+
+def view_site(site):
+    return permission("clients.view", site)
+
+
+def view_subscriptions(target):
+    return permission("subscriptions.view", target)
+
+
+def manage_seats(target):
+    return permission("subscriptions.manage", target)
+
+
+def manage_users(target):
+    return permission("users.manage", target)
+
+
+def manage_users_within(client):
+    return permission_within("users.manage", client)
+
+
+def view_billing(target):
+    return permission_within("billing.view", target)
+
+
+def view_audit(target):
+    return permission("audit.view", target)
+
+
+def manage_partners():
+    return permission("partners.manage")
+
+
+TEMPLATE_HELPERS = {
+    "view_client": view_client,
+    "view_site": view_site,
+    "view_subscriptions": view_subscriptions,
+    "manage_seats": manage_seats,
+    "manage_users": manage_users,
+    "manage_users_within": manage_users_within,
+    "manage_clients": manage_clients,
+}

@@ -1,0 +1,85 @@
+"""Load objects through the caller's organisation: anything outside is a 404.
+
+404 rather than 403 so that nobody can probe another tenant's ids. Children
+are always loaded through their parent (a site through its client), so an id
+pasted under another parent fails too.
+"""
+from flask import abort, g
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.local import LocalProxy
+
+from ..extensions import db
+from ..models import Organisation, Site, User
+from .needs import ALL, identity_for
+
+
+def _current_organisation():
+    if "organisation" not in g:
+        g.organisation = current_user.organisation if current_user.is_authenticated else None
+    return g.organisation
+
+
+current_organisation: Organisation = LocalProxy(_current_organisation)  # type: ignore[assignment]
+
+
+def client_filter(actor, query):
+    """Restrict a select of client Organisations to those ``actor`` may reach."""
+    organisation = actor.organisation
+    if organisation.kind == "operator":
+        return query.where(Organisation.kind == "client")
+    if organisation.kind == "partner":
+        return query.where(Organisation.kind == "client", Organisation.parent_id == organisation.id)
+    return query.where(Organisation.id == organisation.id)
+
+
+def reachable_client(actor, client_id) -> Organisation | None:
+    query = client_filter(actor, select(Organisation).where(Organisation.id == client_id))
+    return db.session.scalar(query)
+
+
+def site_ids_in_reach(actor, client: Organisation) -> set[int] | None:
+    """Sites of ``client`` the actor may see: ``None`` means all of them.
+
+    Staff of the partner or the operator, and client-wide roles, reach every
+    site; roles restricted to sites reach only those.
+    """
+    provides = identity_for(actor).provides
+    wide = {(ALL, None), ("partner", client.parent_id), ("client", client.id)}
+    if any(len(need) == 3 and (need[1], need[2]) in wide for need in provides):
+        return None
+    return {need[2] for need in provides if len(need) == 3 and need[1] == "site"}
+
+
+def site_in_reach(actor, site: Site) -> bool:
+    reach = site_ids_in_reach(actor, site.client)
+    return reach is None or site.id in reach
+
+
+def get_client_or_404(client_id: int, actor=None) -> Organisation:
+    client = reachable_client(actor or current_user, client_id)
+    if client is None:
+        abort(404)
+    return client
+
+
+def get_site_or_404(client: Organisation, site_id: int, actor=None) -> Site:
+    """A site of ``client`` that the caller reaches (site-restricted roles included)."""
+    site = db.session.scalar(select(Site).where(Site.id == site_id, Site.client_id == client.id))
+    if site is None or not site_in_reach(actor or current_user, site):
+        abort(404)
+    return site
+
+
+def get_user_or_404(client: Organisation, user_id: int, actor=None) -> User:
+    """A user of ``client``; a site-restricted caller reaches only their sites' users."""
+    actor = actor or current_user
+    user = db.session.scalar(
+        select(User).where(User.id == user_id, User.organisation_id == client.id)
+    )
+    if user is None:
+        abort(404)
+    reach = site_ids_in_reach(actor, client)
+    if reach is not None and user.site_id not in reach:
+        abort(404)
+    return user

@@ -1,0 +1,43 @@
+"""Server-side login sessions: logout ends the session for real."""
+import secrets
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import LoginSession, RoleAssignment, User
+
+
+def start_session(user: User) -> str:
+    """Record a new login for ``user``; the returned token goes in the cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=LoginSession.hash_token(token), user_id=user.id))
+    user.session_token = token
+    return token
+
+
+def load_session_user(token: str) -> User | None:
+    """The active user behind a session token, in one query (plus role sites)."""
+    user = db.session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == LoginSession.hash_token(token), User.status == "active")
+        .options(
+            joinedload(User.organisation),
+            selectinload(User.role_assignments).selectinload(RoleAssignment.sites),
+        )
+    )
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        db.session.execute(
+            delete(LoginSession).where(LoginSession.token_hash == LoginSession.hash_token(token))
+        )
+
+
+def end_all_sessions(user: User) -> None:
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))

@@ -1,0 +1,39 @@
+"""Creating clients and sites."""
+from sqlalchemy import exists, select
+
+from ..extensions import db
+from ..models import BILLING_CYCLES, Organisation, Site
+from . import audit, validation
+from .errors import Conflict, Invalid
+from .transactions import write_transaction
+
+
+def create_client(actor, partner: Organisation, name, billing_cycle) -> Organisation:
+    """Create a client of ``partner`` with its billing cycle (monthly or annual)."""
+    name = validation.text(name, "name", label="client name")
+    if billing_cycle not in BILLING_CYCLES:
+        raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
+    partner_id = partner.id
+    with write_transaction():
+        if db.session.scalar(select(exists().where(
+                Organisation.parent_id == partner_id, Organisation.name == name))):
+            raise Conflict(f"A client named {name!r} already exists.", field="name")
+        client = Organisation(kind="client", name=name, parent_id=partner_id, billing_cycle=billing_cycle)
+        db.session.add(client)
+        db.session.flush()
+        audit.record(actor, "client.created", "client", client.id, client.id,
+                     after={"name": name, "billing_cycle": billing_cycle})
+    return client
+
+
+def create_site(actor, client: Organisation, name) -> Site:
+    name = validation.text(name, "name", label="site name")
+    client_id = client.id
+    with write_transaction():
+        if db.session.scalar(select(exists().where(Site.client_id == client_id, Site.name == name))):
+            raise Conflict(f"This client already has a site named {name!r}.", field="name")
+        site = Site(client_id=client_id, name=name)
+        db.session.add(site)
+        db.session.flush()
+        audit.record(actor, "site.created", "site", site.id, client_id, after={"name": name})
+    return site

@@ -1,0 +1,160 @@
+"""The demo data of DESIGN.md section 7, and synthetic bulk data for benchmarks."""
+from sqlalchemy import func, insert, select
+
+from ..extensions import db
+from ..models import Allocation, Organisation, RoleAssignment, Site, SubscriptionType, User
+from .passwords import hash_password
+from .transactions import write_transaction
+
+DEMO_PASSWORD = "demo-password"
+
+CATALOGUE = [
+    ("essentials", "Essentials", 1500, 15000),
+    ("unlimited", "Unlimited", 2900, 29000),
+    ("support", "Support", 0, 0),
+]
+
+# partner -> (staff [(email, name, roles)], clients)
+# client -> (cycle, staff, sites {site: {type: (allocated, consumed)}}, user domain)
+DEMO = {
+    "Northwind Telecom": (
+        [("admin@northwind.example", "Nora Admin", ["partner_admin"]),
+         ("finance@northwind.example", "Felix Finance", ["partner_admin", "finance"]),
+         ("support@northwind.example", "Sam Support", ["partner_support"])],
+        {
+            "Acme Dental": ("monthly", "acme.example",
+                            [("admin@acme.example", "Alice Acme", ["client_admin"], None),
+                             ("accountant@acme.example", "Arthur Accountant", ["accountant"], None),
+                             ("frontdesk@acme.example", "Fanny Frontdesk", ["site_manager"], "Lyon")],
+                            {"Lyon": {"essentials": (5, 4), "unlimited": (2, 2)},
+                             "Paris": {"essentials": (3, 3), "support": (2, 0)}}),
+            "Globex Clinic": ("annual", "globex.example",
+                              [("admin@globex.example", "Gina Globex", ["client_admin"], None)],
+                              {"Main": {"unlimited": (10, 7)}}),
+        },
+    ),
+    "Southwind Networks": (
+        [("admin@southwind.example", "Sven Southwind", ["partner_admin", "finance"])],
+        {
+            "Initech Vet": ("monthly", "initech.example",
+                            [("admin@initech.example", "Ivan Initech", ["client_admin"], None)],
+                            {"Berlin": {"essentials": (4, 1)}}),
+        },
+    ),
+}
+
+DEMO_LOGINS = [
+    "operator@portal.example",
+    *[email for staff, _ in DEMO.values() for email, _, _ in staff],
+    *[email for _, clients in DEMO.values() for c in clients.values() for email, *_ in c[2]],
+]
+
+
+def _get_or_add(model, defaults=None, **keys):
+    obj = db.session.scalar(select(model).filter_by(**keys))
+    if obj is None:
+        obj = model(**keys, **(defaults or {}))
+        db.session.add(obj)
+        db.session.flush()
+    return obj, obj in db.session.new or obj._sa_instance_state.pending
+
+
+def _user(email, name, organisation, password_hash, roles=(), site=None, seat=None):
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        return user
+    user = User(email=email, name=name, organisation_id=organisation.id, status="active",
+                password_hash=password_hash)
+    if seat is not None:
+        user.site_id, user.subscription_type_id = seat
+    db.session.add(user)
+    db.session.flush()
+    for role in roles:
+        assignment = RoleAssignment(user_id=user.id, role=role)
+        if role == "site_manager" and site is not None:
+            assignment.sites = [site]
+        db.session.add(assignment)
+    return user
+
+
+def load_demo() -> bool:
+    """Load the demo data; returns False (and changes nothing) if it is already there.
+
+    All demo users share one password hash: the data is for demonstrations only.
+    """
+    if db.session.scalar(select(User.id).where(User.email == "operator@portal.example")):
+        return False
+    password_hash = hash_password(DEMO_PASSWORD)
+    with write_transaction():
+        types = {}
+        for code, name, monthly, annual in CATALOGUE:
+            types[code], _ = _get_or_add(SubscriptionType, code=code, defaults=dict(
+                name=name, monthly_price=monthly, annual_price=annual, currency="EUR"))
+        operator = Organisation(kind="operator", name="Portal Operator")
+        db.session.add(operator)
+        db.session.flush()
+        _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
+        for partner_name, (staff, clients) in DEMO.items():
+            partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id)
+            db.session.add(partner)
+            db.session.flush()
+            for email, name, roles in staff:
+                _user(email, name, partner, password_hash, roles)
+            for client_name, (cycle, domain, client_staff, sites) in clients.items():
+                _load_client(partner, client_name, cycle, domain, client_staff, sites, types, password_hash)
+    return True
+
+
+def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):
+    client = Organisation(kind="client", name=name, parent_id=partner.id, billing_cycle=cycle)
+    db.session.add(client)
+    db.session.flush()
+    by_name = {}
+    number = 0
+    for site_name, allocations in sites.items():
+        site = Site(client_id=client.id, name=site_name)
+        db.session.add(site)
+        db.session.flush()
+        by_name[site_name] = site
+        for code, (allocated, consumed) in allocations.items():
+            db.session.add(Allocation(site_id=site.id, subscription_type_id=types[code].id,
+                                      allocated=allocated, consumed=consumed))
+            for _ in range(consumed):
+                number += 1
+                _user(f"user{number}@{domain}", f"User {number}", client, password_hash,
+                      seat=(site.id, types[code].id))
+    for email, staff_name, roles, site_name in staff:
+        _user(email, staff_name, client, password_hash, roles, site=by_name.get(site_name))
+
+
+def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
+    """Add synthetic clients to Northwind Telecom with bulk inserts; returns users added.
+
+    Each site gets ``users_per_site`` Essentials users and two spare seats.
+    """
+    partner = db.session.scalar(select(Organisation).where(
+        Organisation.kind == "partner", Organisation.name == "Northwind Telecom"))
+    if partner is None:
+        raise LookupError("Load the demo data first: flask --app wsgi demo load")
+    essentials = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == "essentials"))
+    password_hash = db.session.scalar(select(User.password_hash).where(User.email == "admin@northwind.example"))
+    with write_transaction():
+        start = db.session.scalar(select(func.count()).where(
+            Organisation.parent_id == partner.id, Organisation.name.like("Scale client %")))
+        client_ids = db.session.scalars(
+            insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
+            [dict(kind="client", name=f"Scale client {start + i:06d}", parent_id=partner.id,
+                  billing_cycle="monthly" if i % 4 else "annual") for i in range(clients)],
+        ).all()
+        site_rows = [dict(client_id=cid, name=f"Site {s + 1}") for cid in client_ids for s in range(sites_per_client)]
+        site_ids = db.session.scalars(
+            insert(Site).returning(Site.id, sort_by_parameter_order=True), site_rows).all()
+        db.session.execute(insert(Allocation), [
+            dict(site_id=sid, subscription_type_id=essentials.id,
+                 allocated=users_per_site + 2, consumed=users_per_site) for sid in site_ids])
+        db.session.execute(insert(User), [
+            dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=essentials.id,
+                 email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
+                 status="active", password_hash=password_hash)
+            for n, sid in enumerate(site_ids) for u in range(users_per_site)])
+    return len(site_ids) * users_per_site

@@ -1,0 +1,38 @@
+"""Domain errors raised by services before anything is written.
+
+Views turn them into field errors, the API into its error shape, the CLI into
+a message. ``code`` and ``status`` follow API.md.
+"""
+
+
+class DomainError(Exception):
+    code = "conflict"
+    status = 409
+
+    def __init__(self, message: str, *, field: str | None = None, **extra):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+class NoFreeSeat(DomainError):
+    code = "no_free_seat"
+
+
+class BelowConsumed(DomainError):
+    code = "below_consumed"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    code = "validation_error"
+    status = 422
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403

@@ -1,0 +1,62 @@
+"""One business action, one transaction — race-free on SQLite and PostgreSQL.
+
+SQLite: pysqlite's own transaction handling is switched off so we emit BEGIN
+ourselves; write transactions use ``BEGIN IMMEDIATE``, which takes the write
+lock up front and waits for it (busy timeout) instead of failing with
+"database is locked" when a read transaction later tries to write. WAL lets
+readers go on while one writer works.
+
+PostgreSQL: seat counters change only through conditional UPDATEs, which lock
+the row and re-check their WHERE clause after waiting, so READ COMMITTED is
+enough.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event
+
+from ..extensions import db
+
+_immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
+
+
+def configure_engine(engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+@contextmanager
+def write_transaction():
+    """Run the block in a fresh write transaction; commit, or roll back on error.
+
+    Any read transaction the request already holds is ended first, so the write
+    starts from the latest committed state and, on SQLite, takes the write lock
+    before reading anything it will base a decision on.
+    """
+    session = db.session()  # the request's Session behind the scoped proxy
+    if session.in_transaction():
+        session.commit()
+    token = _immediate.set(True)
+    try:
+        session.connection()  # begin now, while the flag is set
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _immediate.reset(token)
