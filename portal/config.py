@@ -26,4 +26,4 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     WTF_CSRF_ENABLED = False
     PASSWORD_HASH_TIME_COST = 1
-    PASSWORD_HASH_MEMORY_COST = 8
+    PASSWORD_HASH_MEMORY_COST = 256
