@@ -5,6 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .services import billing as billing_service
 from .services import demo as demo_service
 
 demo = AppGroup("demo", help="Demo and benchmark data.")
@@ -34,5 +35,21 @@ def demo_scale(clients, sites_per_client, users_per_site):
                f"in {time.perf_counter() - started:.1f} s.")
 
 
+billing = AppGroup("billing", help="Invoicing.")
+
+
+@billing.command("run")
+@click.option("--today", "today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Run as of this date (YYYY-MM-DD); default: today (UTC).")
+def billing_run(today):
+    """Close ended periods, apply pending cycles and issue period invoices (idempotent)."""
+    started = time.perf_counter()
+    report = billing_service.run_billing(today.date() if today else None)
+    click.echo(f"Billing run for {report.today}: {report.clients} clients rolled forward, "
+               f"{len(report.invoices)} invoices issued, {report.cycles_applied} cycle changes applied, "
+               f"{report.seats_released} trial seats released in {time.perf_counter() - started:.1f} s.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(demo)
+    app.cli.add_command(billing)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from portal import create_app
 from portal.config import TestingConfig
@@ -44,12 +44,9 @@ def app(database_url):
 
 def _empty_tables():
     db.session.rollback()
-    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
+    # DELETE in dependency order: on a few rows it is much faster than TRUNCATE on PostgreSQL.
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
     db.session.commit()
 
 

@@ -1,5 +1,6 @@
 """Database models. Query helpers live here; state changes live in services."""
 from .audit import AuditEvent
+from .billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSequence
 from .catalogue import SubscriptionType
 from .organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
 from .site import Allocation, Site
@@ -7,6 +8,10 @@ from .user import USER_STATUSES, LoginSession, RoleAssignment, User, role_assign
 
 __all__ = [
     "AuditEvent",
+    "INVOICE_KINDS",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceSequence",
     "Allocation",
     "BILLING_CYCLES",
     "LoginSession",

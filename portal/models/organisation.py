@@ -1,6 +1,6 @@
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -23,6 +23,11 @@ class Organisation(TimestampMixin, db.Model):
         CheckConstraint(
             "billing_cycle IS NULL OR billing_cycle IN ('monthly', 'annual')", name="billing_cycle"
         ),
+        CheckConstraint(
+            "pending_billing_cycle IS NULL OR pending_billing_cycle IN ('monthly', 'annual')",
+            name="pending_billing_cycle",
+        ),
+        CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
         # Also the index behind the per-client list (filtered by partner, sorted by name).
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
     )
@@ -33,6 +38,16 @@ class Organisation(TimestampMixin, db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     # Clients only: the cycle chosen at creation (billing rules build on it).
     billing_cycle: Mapped[str | None] = mapped_column(String(16))
+    # Clients only: the billing state (DESIGN.md rules 8-12). A period runs from
+    # period_start (inclusive) to period_end (exclusive); periods are anchored
+    # on billing_anchor_day so a client that starts on the 31st returns to it.
+    billing_anchor_day: Mapped[int | None]
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    pending_billing_cycle: Mapped[str | None] = mapped_column(String(16))
+    pending_effective_on: Mapped[date | None] = mapped_column(Date)
+    # The first day after the trial: the first period starts then.
+    trial_ends_on: Mapped[date | None] = mapped_column(Date)
     # Clients only: when "Synchronise consumed seats" last ran.
     seats_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -1,7 +1,7 @@
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table
+from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -36,6 +36,9 @@ class User(TimestampMixin, db.Model):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     subscription_type_id: Mapped[int | None] = mapped_column(ForeignKey("subscription_types.id"))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deactivated during the client's trial: access and seat last until this
+    # day (exclusive); the billing run releases the seat then and clears it.
+    access_until: Mapped[date | None] = mapped_column(Date)
 
     organisation: Mapped[Organisation] = relationship()
     site: Mapped[Site | None] = relationship()
@@ -54,7 +57,12 @@ class User(TimestampMixin, db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == "active"
+        """May log in: active, or deactivated during a trial that has not ended."""
+        from ..services.clock import today
+
+        return self.status == "active" or (
+            self.status == "deactivated" and self.access_until is not None and self.access_until > today()
+        )
 
     @property
     def is_anonymous(self) -> bool:
@@ -65,7 +73,7 @@ class User(TimestampMixin, db.Model):
 
     @property
     def holds_seat(self) -> bool:
-        return self.site_id is not None and self.status != "deactivated"
+        return self.site_id is not None and (self.status != "deactivated" or self.access_until is not None)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -16,7 +16,7 @@ ALL = "all"
 def needs_for(user) -> set[tuple]:
     organisation = user.organisation
     needs: set[tuple] = {Need("organisation", organisation.id)}
-    if user.status != "active":
+    if not user.is_active:
         return needs
     for assignment in user.role_assignments:
         role = ROLES.get(assignment.role)

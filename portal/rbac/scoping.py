@@ -83,3 +83,47 @@ def get_user_or_404(client: Organisation, user_id: int, actor=None) -> User:
     if reach is not None and user.site_id not in reach:
         abort(404)
     return user
+
+
+def invoice_filter(actor, query):
+    """Restrict a select of Invoices to those ``actor`` may read (billing.view)."""
+    from ..models import Invoice
+
+    organisation = actor.organisation
+    if organisation.kind == "operator":
+        return query
+    if organisation.kind == "partner":
+        return query.where(Invoice.partner_id == organisation.id)
+    return query.where(Invoice.client_id == organisation.id)
+
+
+def get_invoice_or_404(invoice_id: int, actor=None):
+    from ..models import Invoice
+
+    invoice = db.session.scalar(invoice_filter(actor or current_user, select(Invoice).where(Invoice.id == invoice_id)))
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+def invoice_lines_in_reach(actor, invoice) -> list:
+    """The lines an accountant restricted to some sites may read; all lines otherwise."""
+    reach = site_ids_in_reach(actor, invoice.client)
+    if reach is None:
+        return list(invoice.lines)
+    return [line for line in invoice.lines if line.site_id in reach]
+
+
+def audit_filter(actor, query):
+    """Restrict a select of AuditEvents: a partner reads its own and its clients', a client its own."""
+    from ..models import AuditEvent
+
+    organisation = actor.organisation
+    if organisation.kind == "operator":
+        return query
+    if organisation.kind == "partner":
+        clients = select(Organisation.id).where(Organisation.parent_id == organisation.id)
+        return query.where(
+            (AuditEvent.organisation_id == organisation.id) | AuditEvent.organisation_id.in_(clients)
+        )
+    return query.where(AuditEvent.organisation_id == organisation.id)

@@ -21,14 +21,15 @@ def load_session_user(token: str) -> User | None:
     user = db.session.scalar(
         select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token_hash == LoginSession.hash_token(token), User.status == "active")
+        .where(LoginSession.token_hash == LoginSession.hash_token(token), User.status != "invited")
         .options(
             joinedload(User.organisation),
             selectinload(User.role_assignments).selectinload(RoleAssignment.sites),
         )
     )
-    if user is not None:
-        user.session_token = token
+    if user is None or not user.is_active:
+        return None
+    user.session_token = token
     return user
 
 

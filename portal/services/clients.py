@@ -3,16 +3,22 @@ from sqlalchemy import exists, select
 
 from ..extensions import db
 from ..models import BILLING_CYCLES, Organisation, Site
-from . import audit, validation
+from . import audit, billing, clock, validation
 from .errors import Conflict, Invalid
 from .transactions import write_transaction
 
 
-def create_client(actor, partner: Organisation, name, billing_cycle) -> Organisation:
-    """Create a client of ``partner`` with its billing cycle (monthly or annual)."""
+def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_days=None) -> Organisation:
+    """Create a client of ``partner`` with its billing cycle and an optional trial.
+
+    Its first period starts today, invoiced at once, or when the trial ends.
+    """
     name = validation.text(name, "name", label="client name")
     if billing_cycle not in BILLING_CYCLES:
         raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
+    if trial_days is not None:
+        trial_days = validation.whole_number(trial_days, "trial_days", label="trial length in days",
+                                             maximum=billing.MAX_TRIAL_DAYS)
     partner_id = partner.id
     with write_transaction():
         if db.session.scalar(select(exists().where(
@@ -22,7 +28,8 @@ def create_client(actor, partner: Organisation, name, billing_cycle) -> Organisa
         db.session.add(client)
         db.session.flush()
         audit.record(actor, "client.created", "client", client.id, client.id,
-                     after={"name": name, "billing_cycle": billing_cycle})
+                     after={"name": name, "billing_cycle": billing_cycle, "trial_days": trial_days})
+        billing.start_billing(actor, client, clock.today(), trial_days=trial_days)
     return client
 
 

@@ -2,7 +2,8 @@
 from sqlalchemy import func, insert, select
 
 from ..extensions import db
-from ..models import Allocation, Organisation, RoleAssignment, Site, SubscriptionType, User
+from ..models import Allocation, InvoiceSequence, Organisation, RoleAssignment, Site, SubscriptionType, User
+from . import billing, clock, periods
 from .passwords import hash_password
 from .transactions import write_transaction
 
@@ -13,6 +14,8 @@ CATALOGUE = [
     ("unlimited", "Unlimited", 2900, 29000),
     ("support", "Support", 0, 0),
 ]
+
+PREFIXES = {"Northwind Telecom": "NW", "Southwind Networks": "SW"}
 
 # partner -> (staff [(email, name, roles)], clients)
 # client -> (cycle, staff, sites {site: {type: (allocated, consumed)}}, user domain)
@@ -98,6 +101,7 @@ def load_demo() -> bool:
             partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id)
             db.session.add(partner)
             db.session.flush()
+            db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))
             for email, name, roles in staff:
                 _user(email, name, partner, password_hash, roles)
             for client_name, (cycle, domain, client_staff, sites) in clients.items():
@@ -125,12 +129,15 @@ def _load_client(partner, name, cycle, domain, staff, sites, types, password_has
                       seat=(site.id, types[code].id))
     for email, staff_name, roles, site_name in staff:
         _user(email, staff_name, client, password_hash, roles, site=by_name.get(site_name))
+    # The current period starts today and its invoice is issued, so invoice screens are not empty.
+    billing.start_billing(None, client, clock.today())
 
 
 def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
     """Add synthetic clients to Northwind Telecom with bulk inserts; returns users added.
 
-    Each site gets ``users_per_site`` Essentials users and two spare seats.
+    Each site gets ``users_per_site`` Essentials users and two spare seats; each
+    client's period starts today, not yet invoiced (a billing run issues it).
     """
     partner = db.session.scalar(select(Organisation).where(
         Organisation.kind == "partner", Organisation.name == "Northwind Telecom"))
@@ -138,13 +145,16 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
         raise LookupError("Load the demo data first: flask --app wsgi demo load")
     essentials = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == "essentials"))
     password_hash = db.session.scalar(select(User.password_hash).where(User.email == "admin@northwind.example"))
+    today = clock.today()
+    ends = {cycle: periods.add_period(today, cycle) for cycle in ("monthly", "annual")}
     with write_transaction():
         start = db.session.scalar(select(func.count()).where(
             Organisation.parent_id == partner.id, Organisation.name.like("Scale client %")))
         client_ids = db.session.scalars(
             insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
             [dict(kind="client", name=f"Scale client {start + i:06d}", parent_id=partner.id,
-                  billing_cycle="monthly" if i % 4 else "annual") for i in range(clients)],
+                  billing_cycle=cycle, billing_anchor_day=today.day, period_start=today, period_end=ends[cycle])
+             for i in range(clients) for cycle in ["monthly" if i % 4 else "annual"]],
         ).all()
         site_rows = [dict(client_id=cid, name=f"Site {s + 1}") for cid in client_ids for s in range(sites_per_client)]
         site_ids = db.session.scalars(

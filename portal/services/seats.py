@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..extensions import db
 from ..models import Allocation, Organisation, Site, SubscriptionType, User
 from ..models.mixins import utcnow
-from . import audit, validation
+from . import audit, billing, validation
 from .errors import BelowConsumed
 from .transactions import write_transaction
 
@@ -112,12 +112,20 @@ def release_seat(site_id: int, subscription_type_id: int) -> None:
     )
 
 
-def set_allocation(actor, site: Site, subscription_type: SubscriptionType, allocated) -> Allocation:
+@dataclass(frozen=True)
+class AllocationChange:
+    allocation: Allocation
+    invoice: "billing.Invoice | None"  # the prorated invoice an increase issued
+
+
+def set_allocation(actor, site: Site, subscription_type: SubscriptionType, allocated) -> AllocationChange:
     """Set the seats bought for ``site`` and ``subscription_type``.
 
     Refuses (``BelowConsumed``, naming the seats in use) to go below what is
-    consumed; a lower count limits seat checks at once. Commits, with an audit
-    event. The caller has checked ``subscriptions.manage`` on the site.
+    consumed; a lower count limits seat checks at once and gives no credit. An
+    increase mid-period issues its prorated invoice in the same transaction.
+    Commits, with an audit event. The caller has checked
+    ``subscriptions.manage`` on the site.
     """
     allocated = validation.seat_count(allocated)
     site_id, type_id, client_id = site.id, subscription_type.id, site.client_id
@@ -132,6 +140,7 @@ def set_allocation(actor, site: Site, subscription_type: SubscriptionType, alloc
                 field="allocated",
                 consumed=allocation.consumed,
             )
+        invoice = None
         if allocated != before:
             allocation.allocated = allocated
             audit.record(
@@ -139,7 +148,13 @@ def set_allocation(actor, site: Site, subscription_type: SubscriptionType, alloc
                 before={"subscription_type": subscription_type.code, "allocated": before},
                 after={"subscription_type": subscription_type.code, "allocated": allocated},
             )
-    return allocation
+            invoice = billing.invoice_increase(actor, site, subscription_type, allocated - before)
+    return AllocationChange(allocation, invoice)
+
+
+def holds_seat():
+    """SQL condition: the user holds their seat (deactivated in a trial: until it ends)."""
+    return (User.status != "deactivated") | User.access_until.is_not(None)
 
 
 @dataclass
@@ -162,7 +177,7 @@ def synchronise_consumed(actor, client: Organisation) -> SyncReport:
             ((site_id, type_id), count)
             for site_id, type_id, count in db.session.execute(
                 select(User.site_id, User.subscription_type_id, func.count())
-                .where(User.organisation_id == client_id, User.site_id.is_not(None), User.status != "deactivated")
+                .where(User.organisation_id == client_id, User.site_id.is_not(None), holds_seat())
                 .group_by(User.site_id, User.subscription_type_id)
             )
         )

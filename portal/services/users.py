@@ -7,7 +7,7 @@ from ..models import Site, SubscriptionType, User
 from ..models.mixins import utcnow
 from ..rbac.permissions import allows
 from ..rbac.sessions import end_all_sessions
-from . import audit, seats, validation
+from . import audit, billing, clock, seats, validation
 from .errors import Conflict, Forbidden, NoFreeSeat
 from .transactions import write_transaction
 
@@ -38,6 +38,7 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
             seats.add_and_claim_seat(site_id, type_id)
             audit.record(actor, "allocation.seat_added", "site", site_id, client_id,
                          after={"subscription_type": subscription_type.code, "added": 1})
+            billing.invoice_increase(actor, site, subscription_type, 1)
         user = User(organisation_id=client_id, email=email, name=name, status="invited",
                     site_id=site_id, subscription_type_id=type_id)
         db.session.add(user)
@@ -66,24 +67,29 @@ def _no_free_seat(actor, site, subscription_type) -> NoFreeSeat:
 def deactivate_user(actor, user: User) -> User:
     """Deactivate ``user``: their seat is released and their sessions end now.
 
-    One's own account cannot be deactivated (``Conflict``), nor a user twice.
+    While the client is in its trial the user keeps access and the seat until
+    the trial ends (``access_until``); the billing run releases it then. One's
+    own account cannot be deactivated (``Conflict``), nor a user twice.
     """
     if actor is not None and user.id == actor.id:
         raise Conflict("You cannot deactivate your own account.")
-    user_id = user.id
+    user_id, client = user.id, user.organisation
+    access_until = client.trial_ends_on if client.is_client and billing.in_trial(client, clock.today()) else None
     with write_transaction():
         changed = db.session.execute(
             update(User)
             .where(User.id == user_id, User.status != "deactivated")
-            .values(status="deactivated", deactivated_at=utcnow())
+            .values(status="deactivated", deactivated_at=utcnow(), access_until=access_until)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not changed:
             raise Conflict("This user is already deactivated.")
         user = db.session.get(User, user_id, populate_existing=True)
-        if user.site_id is not None:
-            seats.release_seat(user.site_id, user.subscription_type_id)
-        end_all_sessions(user)
+        if access_until is None:
+            if user.site_id is not None:
+                seats.release_seat(user.site_id, user.subscription_type_id)
+            end_all_sessions(user)
         audit.record(actor, "user.deactivated", "user", user_id, user.organisation_id,
-                     before={"status": "active"}, after={"status": "deactivated"})
+                     before={"status": "active"},
+                     after={"status": "deactivated", "access_until": access_until and access_until.isoformat()})
     return user

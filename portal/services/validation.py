@@ -9,22 +9,25 @@ _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def seat_count(value, field: str = "allocated") -> int:
-    """A whole number of seats between 0 and MAX_SEATS; booleans are not numbers."""
-    if isinstance(value, bool):
-        raise Invalid("Enter a whole number of seats.", field=field)
-    if isinstance(value, str):
-        value = value.strip()
-        if not re.fullmatch(r"[0-9]{1,9}|-[0-9]{1,9}", value):
-            raise Invalid("Enter a whole number of seats.", field=field)
-        value = int(value)
-    if not isinstance(value, int):
-        raise Invalid("Enter a whole number of seats.", field=field)
+def whole_number(value, field: str, *, label: str, maximum: int) -> int:
+    """A whole number from 0 to ``maximum``, given as an int or its decimal text.
+
+    Booleans, floats, exponents and non-ASCII digits are refused.
+    """
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"Enter the {label} as a whole number.", field=field)
     if value < 0:
-        raise Invalid("The number of seats cannot be negative.", field=field)
-    if value > MAX_SEATS:
-        raise Invalid(f"At most {MAX_SEATS:,} seats per site and type.", field=field)
+        raise Invalid(f"The {label} cannot be negative.", field=field)
+    if value > maximum:
+        raise Invalid(f"The {label} is at most {maximum:,}.", field=field)
     return value
+
+
+def seat_count(value, field: str = "allocated") -> int:
+    """A whole number of seats between 0 and MAX_SEATS."""
+    return whole_number(value, field, label="number of seats", maximum=MAX_SEATS)
 
 
 def email(value, field: str = "email") -> str:

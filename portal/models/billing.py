@@ -1,0 +1,93 @@
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .mixins import TimestampMixin
+
+INVOICE_KINDS = ("period", "proration")
+
+
+class InvoiceSequence(db.Model):
+    """One gapless invoice-number sequence per partner; it never restarts.
+
+    Taking a number is an UPDATE of this row inside the invoice's own
+    transaction, so a rolled-back invoice gives its number back.
+    """
+
+    __tablename__ = "invoice_sequences"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(10))
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Invoice(TimestampMixin, db.Model):
+    """One charge to a client: the period invoice, or a prorated seat addition."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("kind IN ('period', 'proration')", name="kind"),
+        CheckConstraint("total >= 0", name="total_non_negative"),
+        UniqueConstraint("partner_id", "sequence", name="uq_invoices_partner_id_sequence"),
+        UniqueConstraint("partner_id", "number", name="uq_invoices_partner_id_number"),
+        # One period invoice per client and period: the billing run's idempotency
+        # rests on this index, not on a check in Python.
+        Index(
+            "uq_invoices_client_period",
+            "client_id",
+            "period_start",
+            unique=True,
+            sqlite_where=text("kind = 'period'"),
+            postgresql_where=text("kind = 'period'"),
+        ),
+        Index("ix_invoices_client_id_issued_on", "client_id", "issued_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    number: Mapped[str] = mapped_column(String(30))
+    sequence: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    billing_cycle: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    issued_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int]
+
+    client: Mapped["Organisation"] = relationship(foreign_keys=[client_id])  # noqa: F821
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.id", cascade="all, delete-orphan"
+    )
+
+
+class InvoiceLine(db.Model):
+    """One site and subscription type on an invoice (the per-site chargeback).
+
+    Names and prices are copied at issue time: a later rename or price change
+    never rewrites an issued invoice.
+    """
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0 AND unit_price >= 0 AND amount >= 0", name="non_negative"),
+        CheckConstraint("days > 0 AND days <= period_days", name="days_within_period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    subscription_type_id: Mapped[int] = mapped_column(ForeignKey("subscription_types.id"))
+    site_name: Mapped[str] = mapped_column(String(200))
+    subscription_type_code: Mapped[str] = mapped_column(String(40))
+    subscription_type_name: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    days: Mapped[int]
+    period_days: Mapped[int]
+    amount: Mapped[int]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
