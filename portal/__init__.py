@@ -4,7 +4,7 @@ import sys
 
 from flask import Flask
 
-from . import cli, rbac
+from . import cli, filters, rbac
 from .config import DEV_SECRET_KEY, Config
 from .extensions import csrf, db, htmx, migrate
 
@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     cli.register(app)
+    filters.register(app)
     return app
 
 
@@ -59,9 +60,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .blueprints import auth, clients, partners, sites
+    from .blueprints import auth, clients, invoices, partners, sites
 
-    for module in (auth, partners, clients, sites):
+    for module in (auth, partners, clients, sites, invoices):
         app.register_blueprint(module.bp)
 
 

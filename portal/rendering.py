@@ -4,9 +4,9 @@ from flask import make_response, render_template
 from .extensions import htmx
 
 
-def render_page_or_partial(page: str, partial: str, status: int = 200, **context):
+def render_page_or_partial(page_template: str, partial: str, status: int = 200, **context):
     """One context for both, so the page and its fragment never disagree."""
-    template = partial if htmx and not htmx.boosted else page
+    template = partial if htmx and not htmx.boosted else page_template
     response = make_response(render_template(template, **context), status)
     response.headers["Vary"] = "HX-Request"
     return response

@@ -102,3 +102,14 @@ TEMPLATE_HELPERS = {
     "manage_users_within": manage_users_within,
     "manage_clients": manage_clients,
 }
+
+
+def view_invoices(organisation):
+    """billing.view over an organisation's invoices (a client: also from chosen sites)."""
+    if organisation.kind == "client":
+        return permission_within("billing.view", organisation)
+    return permission("billing.view", organisation)
+
+
+TEMPLATE_HELPERS["view_invoices"] = view_invoices
+TEMPLATE_HELPERS["view_subscriptions_within"] = lambda client: permission_within("subscriptions.view", client)

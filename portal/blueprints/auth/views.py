@@ -74,6 +74,8 @@ def home():
         return redirect(url_for("partners.overview"))
     if permissions.view_client(organisation).can():
         return redirect(url_for("clients.detail", client_id=organisation.id))
+    if permissions.view_invoices(organisation).can():
+        return redirect(url_for("invoices.index"))
     return redirect(url_for("auth.account"))
 
 

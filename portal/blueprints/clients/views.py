@@ -9,7 +9,7 @@ from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rbac.scoping import get_user_or_404, site_ids_in_reach
 from ...rendering import render_page_or_partial
-from ...services import dashboards, seats, users
+from ...services import billing, dashboards, seats, users
 from ...services.errors import DomainError
 from . import bp
 from .forms import NewUserForm
@@ -44,6 +44,7 @@ def _detail_context(client, **extra):
     reach = site_ids_in_reach(current_user, client)
     context = dict(
         client=client,
+        preview=billing.next_period_preview(client) if permissions.view_invoices(client).can() else None,
         sites=dashboards.site_rows(client, reach),
         users=_user_listing(client, reach),
         totals=dashboards.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None,
@@ -66,6 +67,25 @@ def sync_seats():
     db.session.refresh(g.client)
     return render_page_or_partial("clients/detail.html", "clients/_sync.html",
                                   **_detail_context(g.client, report=report))
+
+
+@bp.route("/billing-cycle", methods=["POST"])
+def change_billing_cycle():
+    """Finance sets the cycle for the next period, or withdraws a pending change (empty value)."""
+    require(permissions.manage_seats(g.client))
+    cycle = request.form.get("billing_cycle", "")
+    error = None
+    try:
+        billing.change_billing_cycle(current_user, g.client, cycle or None)
+    except DomainError as refused:
+        error = refused
+    db.session.refresh(g.client)
+    if request.headers.get("HX-Request") or error:
+        context = _detail_context(g.client, billing_error=error and error.message)
+        return render_page_or_partial("clients/detail.html", "clients/_billing.html",
+                                      error.status if error else 200, **context)
+    flash("Billing cycle change saved." if cycle else "Pending billing cycle change withdrawn.", "success")
+    return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
 def _manageable_sites(client):
@@ -105,9 +125,11 @@ def new_user():
     elif request.method == "POST":
         status = 422
     site = next((s for s in sites if s.id == form.site_id.data), sites[0] if sites else None)
+    can_add_seat = site is not None and permissions.manage_seats(site).can()
+    chosen = next((t for t in types if t.code == form.subscription_type.data), None)
     context = dict(client=client, form=form, site=site, no_seat=no_seat,
-                   seat_rows=seats.seat_rows(site) if site else [],
-                   can_add_seat=site is not None and permissions.manage_seats(site).can())
+                   seat_rows=seats.seat_rows(site) if site else [], can_add_seat=can_add_seat,
+                   seat_cost=billing.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
     return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", status, **context)
 
 

@@ -8,7 +8,7 @@ from ...models import SubscriptionType, User
 from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rendering import render_page_or_partial
-from ...services import seats
+from ...services import billing, seats
 from ...services.errors import DomainError
 from . import bp
 
@@ -17,9 +17,13 @@ SITE_USERS_SHOWN = 100
 
 def _context(**extra):
     site = g.site
+    rows = seats.seat_rows(site)
+    can_manage = permissions.manage_seats(site).can()
     context = dict(
-        client=g.client, site=site, rows=seats.seat_rows(site),
-        can_manage=permissions.manage_seats(site).can(), errors={},
+        client=g.client, site=site, rows=rows, can_manage=can_manage, errors={},
+        # What one more seat of each type costs now (shown before finance presses +).
+        quotes={row.subscription_type.code: billing.quote_increase(g.client, row.subscription_type, 1)
+                for row in rows} if can_manage else {},
         users=db.session.scalars(
             select(User).where(User.site_id == site.id, User.status != "deactivated")
             .options(joinedload(User.subscription_type)).order_by(User.name).limit(SITE_USERS_SHOWN)

@@ -1,0 +1,106 @@
+"""Invoice screens, CSV export and the billing controls on the client page."""
+import csv
+import io
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Invoice, RoleAssignment, User
+from portal.services import seats
+
+
+def acme_invoice(demo):
+    return db.session.scalar(select(Invoice).where(Invoice.client_id == demo.acme.id))
+
+
+def test_finance_lists_every_invoice_of_its_partner_only(demo, login_as):
+    page = login_as("finance@northwind.example").get("/invoices").get_data(as_text=True)
+    assert "Acme Dental" in page and "Globex Clinic" in page
+    assert "Initech Vet" not in page and "SW-000001" not in page
+
+
+def test_another_partners_invoice_is_not_found(demo, login_as):
+    response = login_as("admin@southwind.example").get(f"/invoices/{acme_invoice(demo).id}")
+    assert response.status_code == 404
+
+
+def test_roles_without_billing_view_are_refused(demo, login_as):
+    assert login_as("admin@northwind.example").get("/invoices").status_code == 403
+    assert login_as("frontdesk@acme.example").get("/invoices/export.csv").status_code == 403
+
+
+def test_the_accountant_lands_on_its_clients_invoices_and_cannot_open_client_pages(demo, login_as):
+    accountant = login_as("accountant@acme.example")
+    assert accountant.get("/").headers["Location"].endswith("/invoices")
+    page = accountant.get("/invoices").get_data(as_text=True)
+    assert acme_invoice(demo).number in page and "Globex" not in page
+    assert accountant.get(f"/clients/{demo.acme.id}").status_code == 403
+    assert accountant.post(f"/clients/{demo.acme.id}/billing-cycle", data={"billing_cycle": "annual"}).status_code == 403
+
+
+def test_an_accountant_restricted_to_a_site_reads_only_its_lines(demo, login_as):
+    assignment = db.session.scalar(select(RoleAssignment).join(User).where(User.email == "accountant@acme.example"))
+    assignment.sites = [demo.paris]
+    db.session.commit()
+    accountant = login_as("accountant@acme.example")
+    detail = accountant.get(f"/invoices/{acme_invoice(demo).id}").get_data(as_text=True)
+    assert "Paris" in detail and "Lyon" not in detail
+    assert "Subtotal for your sites" in detail and "45.00 EUR" in detail
+    rows = list(csv.DictReader(io.StringIO(accountant.get("/invoices/export.csv").get_data(as_text=True))))
+    assert {row["site"] for row in rows} == {"Paris"}
+
+
+def test_the_csv_export_has_one_row_per_line_with_decimal_amounts(demo, login_as):
+    response = login_as("finance@northwind.example").get("/invoices/export.csv?kind=period")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    lyon = next(r for r in rows if r["site"] == "Lyon" and r["subscription_type"] == "essentials")
+    assert (lyon["client"], lyon["quantity"], lyon["unit_price"], lyon["amount"]) == ("Acme Dental", "5", "15.00", "75.00")
+    assert len(rows) == 4 + 1  # Acme's four lines, Globex's one
+
+
+def test_filters_narrow_the_list_and_a_bad_month_is_explained(demo, login_as):
+    finance = login_as("finance@northwind.example")
+    seats.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 6)
+    prorations = finance.get("/invoices?kind=proration", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<td>Proration</td>" in prorations and "<td>Period</td>" not in prorations
+    assert "1 invoice" in prorations
+    bad = finance.get("/invoices?period=2027-13")
+    assert bad.status_code == 422 and "YYYY-MM" in bad.get_data(as_text=True)
+
+
+def test_finance_changes_and_withdraws_the_billing_cycle_in_place(demo, login_as):
+    finance = login_as("finance@northwind.example")
+    url = f"/clients/{demo.acme.id}/billing-cycle"
+    fragment = finance.post(url, data={"billing_cycle": "annual"}, headers={"HX-Request": "true"})
+    text = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and text.lstrip().startswith('<section id="billing-panel"')
+    assert f"Annual from {demo.acme.period_end}" in text
+    withdrawn = finance.post(url, data={"billing_cycle": ""}, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Annual from" not in withdrawn
+    assert demo.acme.pending_billing_cycle is None
+
+
+def test_an_unknown_cycle_or_a_role_without_finance_changes_nothing(demo, login_as):
+    url = f"/clients/{demo.acme.id}/billing-cycle"
+    refused = login_as("finance@northwind.example").post(url, data={"billing_cycle": "weekly"})
+    assert refused.status_code == 422 and "monthly or annual" in refused.get_data(as_text=True)
+    assert login_as("admin@northwind.example").post(url, data={"billing_cycle": "annual"}).status_code == 403
+    assert login_as("admin@southwind.example").post(url, data={"billing_cycle": "annual"}).status_code == 404
+    db.session.expire_all()
+    assert demo.acme.pending_billing_cycle is None
+
+
+def test_the_site_page_tells_finance_what_one_more_seat_costs_now(demo, login_as):
+    page = login_as("finance@northwind.example").get(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}")
+    text = page.get_data(as_text=True)
+    days = (demo.acme.period_end - demo.acme.period_start).days
+    assert f"One more seat now: 15.00 EUR ({days} of {days} days left)" in text
+    support_page = login_as("support@northwind.example").get(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}")
+    assert "One more seat now" not in support_page.get_data(as_text=True)
+
+
+def test_the_client_page_previews_the_next_period_invoice(demo, login_as):
+    text = login_as("finance@northwind.example").get(f"/clients/{demo.acme.id}").get_data(as_text=True)
+    assert '<strong id="next-invoice-total">178.00 EUR</strong>' in text
