@@ -113,3 +113,4 @@ def view_invoices(organisation):
 
 TEMPLATE_HELPERS["view_invoices"] = view_invoices
 TEMPLATE_HELPERS["view_subscriptions_within"] = lambda client: permission_within("subscriptions.view", client)
+TEMPLATE_HELPERS["has_permission"] = lambda name, target=None: permission(name, target).can()

@@ -16,3 +16,7 @@ class NewUserForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.site_id.choices = [(site.id, site.name) for site in sites]
         self.subscription_type.choices = [(t.code, t.name) for t in types]
+
+
+class NewSiteForm(FlaskForm):
+    name = StringField("Site name", validators=[DataRequired(), Length(max=200)])

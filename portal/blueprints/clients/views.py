@@ -9,10 +9,10 @@ from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rbac.scoping import get_user_or_404, site_ids_in_reach
 from ...rendering import render_page_or_partial
-from ...services import billing, dashboards, seats, users
+from ...services import billing, clients, dashboards, seats, users
 from ...services.errors import DomainError
 from . import bp
-from .forms import NewUserForm
+from .forms import NewSiteForm, NewUserForm
 
 
 def _page_arg() -> int:
@@ -159,3 +159,23 @@ def deactivate_user(user_id):
 @bp.errorhandler(DomainError)
 def _domain_error(error):  # a service refusal not handled by its view
     abort(error.status)
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+def new_site():
+    require(permissions.permission("clients.manage", g.client))
+    form = NewSiteForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            site = clients.create_site(current_user, g.client, form.name.data)
+        except DomainError as error:
+            form.name.errors.append(error.message)
+            status = error.status
+        else:
+            flash(f"Site {site.name} was created.", "success")
+            return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+    elif form.is_submitted():
+        status = 422
+    return render_page_or_partial("clients/new_site.html", "clients/new_site.html", status,
+                                  client=g.client, form=form)

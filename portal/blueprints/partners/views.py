@@ -1,11 +1,13 @@
-from flask import abort, current_app, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rendering import render_page_or_partial
-from ...services import dashboards
+from ...services import clients, dashboards
+from ...services.errors import DomainError
 from . import bp
+from .forms import NewClientForm
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -32,9 +34,35 @@ def overview():
     context["listing"] = dashboards.client_page(
         current_user,
         q=request.args.get("q", "").strip()[:100],
-        sort=request.args.get("sort", "name"),
+        # Without subscriptions.view the seat columns are hidden: sorting by them would reveal them.
+        sort=request.args.get("sort", "name") if show_seats else "name",
         direction=request.args.get("direction", "asc"),
         page=_int_arg("page", 1),
         per_page=current_app.config["CLIENTS_PER_PAGE"],
     )
     return render_page_or_partial("partners/overview.html", "partners/_client_table.html", **context)
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+@login_required
+def new_client():
+    """A partner creates a client: name, billing cycle, optional trial."""
+    partner = current_user.organisation
+    if partner.kind != "partner":
+        abort(404)
+    require(permissions.manage_clients(partner))
+    form = NewClientForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            client = clients.create_client(current_user, partner, form.name.data, form.billing_cycle.data,
+                                           trial_days=form.trial_days.data)
+        except DomainError as error:
+            getattr(form, error.field or "name", form.name).errors.append(error.message)
+            status = error.status
+        else:
+            flash(f"{client.name} was created. Add its first site.", "success")
+            return redirect(url_for("clients.new_site", client_id=client.id), 303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("partners/new_client.html", form=form), status

@@ -1,0 +1,9 @@
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class NewClientForm(FlaskForm):
+    name = StringField("Client name", validators=[DataRequired(), Length(max=200)])
+    billing_cycle = SelectField("Billing cycle", choices=[("monthly", "Monthly"), ("annual", "Annual")])
+    trial_days = IntegerField("Trial (days, optional)", validators=[Optional(), NumberRange(min=1, max=365)])
