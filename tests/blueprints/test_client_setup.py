@@ -19,6 +19,7 @@ def test_a_partner_admin_creates_a_client_with_a_trial_and_then_a_site(demo, log
     assert db.session.scalar(select(func.count(Invoice.id)).where(Invoice.client_id == client.id)) == 0
     assert created.headers["Location"].endswith(f"/clients/{client.id}/sites/new")
     assert admin.post(created.headers["Location"], data={"name": "HQ"}).status_code == 303
+    db.session.rollback()  # see what the request committed
     assert db.session.scalar(select(Site.name).where(Site.client_id == client.id)) == "HQ"
 
 

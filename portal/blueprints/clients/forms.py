@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -14,8 +15,8 @@ class NewUserForm(FlaskForm):
 
     def __init__(self, sites, types, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.site_id.choices = [(site.id, site.name) for site in sites]
-        self.subscription_type.choices = [(t.code, t.name) for t in types]
+        self.site_id.choices = [SelectChoice(site.id, site.name) for site in sites]
+        self.subscription_type.choices = [SelectChoice(t.code, t.name) for t in types]
 
 
 class NewSiteForm(FlaskForm):
