@@ -6,7 +6,7 @@ from flask import Flask
 
 from . import cli, filters, rbac
 from .config import DEV_SECRET_KEY, Config
-from .extensions import csrf, db, htmx, migrate
+from .extensions import csrf, db, htmx, limiter, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -55,15 +55,25 @@ def register_extensions(app: Flask) -> None:
                      compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .blueprints import auth, clients, invoices, partners, sites
+    from .blueprints import audit, auth, clients, invoices, members, operator, partners, sites
 
-    for module in (auth, partners, clients, sites, invoices):
+    for module in (auth, partners, clients, sites, invoices, members, audit, operator):
         app.register_blueprint(module.bp)
+    register_api(app)
+
+
+def register_api(app: Flask) -> None:
+    """The JSON API: token-authenticated, so exempt from the screens' CSRF check."""
+    from .blueprints import api
+
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

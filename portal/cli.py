@@ -51,5 +51,8 @@ def billing_run(today):
 
 
 def register(app: Flask) -> None:
+    from .cli_api import api_token
+
     app.cli.add_command(demo)
     app.cli.add_command(billing)
+    app.cli.add_command(api_token)

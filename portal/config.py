@@ -17,12 +17,23 @@ class Config:
     # Argon2 parameters; tests lower them (hashing 30 users must not take seconds).
     PASSWORD_HASH_TIME_COST = 3
     PASSWORD_HASH_MEMORY_COST = 65536
+    # Hosts the portal answers to (Flask refuses others with 400), so a forged
+    # Host header cannot poison the links in invitation e-mails. None = any
+    # (the local demo); set PORTAL_TRUSTED_HOSTS='["portal.example.com"]'.
+    TRUSTED_HOSTS = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    # Per address: offices share one address, so these stay generous (rule 20).
+    LOGIN_RATE_LIMIT = "120 per minute"
+    INVITATION_RATE_LIMIT = "30 per minute"
     CLIENTS_PER_PAGE = 25
     USERS_PER_PAGE = 50
 
 
 class TestingConfig(Config):
     TESTING = True
+    # The whole suite logs in from one address; the throttling tests lower these.
+    LOGIN_RATE_LIMIT = "100000 per minute"
+    INVITATION_RATE_LIMIT = "100000 per minute"
     SECRET_KEY = "testing-secret"
     WTF_CSRF_ENABLED = False
     PASSWORD_HASH_TIME_COST = 1

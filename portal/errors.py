@@ -1,5 +1,7 @@
 """Error pages: a full page for browsers, a small fragment for htmx requests."""
 from flask import render_template
+from flask.globals import request_ctx
+from markupsafe import escape
 from flask_wtf.csrf import CSRFError
 
 from .extensions import htmx
@@ -11,19 +13,29 @@ MESSAGES = {
     405: "That action is not available here.",
     409: "That change conflicts with the current state.",
     422: "The request was well-formed but could not be processed.",
+    429: "Too many requests from your address. Wait a minute and try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
 
 
+def _handle(error, status: int):
+    body, status = render_error(status)
+    # Keep the headers an HTTPException carries (Retry-After on 429, Allow on 405).
+    headers = error.get_response().headers if hasattr(error, "get_response") else {}
+    return body, status, {k: v for k, v in headers.items() if k in ("Retry-After", "Allow")}
+
+
 def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "Error")
+    if request_ctx.url_adapter is None:  # e.g. an untrusted Host: no URL can be built for the page
+        return f"{status}: {escape(message)}", status
     template = "errors/_error.html" if htmx else "errors/error.html"
     return render_template(template, status=status, message=message), status
 
 
 def register(app) -> None:
     for status in MESSAGES:
-        app.register_error_handler(status, lambda error, status=status: render_error(status))
+        app.register_error_handler(status, lambda error, status=status: _handle(error, status))
 
     @app.errorhandler(CSRFError)
     def _csrf(error):

@@ -1,5 +1,7 @@
 """Unbound extension singletons; bound to the app in ``create_app``."""
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_principal import Principal
@@ -30,3 +32,7 @@ login_manager = LoginManager()
 principal = Principal(use_sessions=False)
 csrf = CSRFProtect()
 htmx = HTMX()
+# Per-address request limits (login form, invitation links). Storage comes from
+# RATELIMIT_STORAGE_URI: memory by default; point several app servers at one
+# Redis or Memcached to share the counts.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal import create_app
@@ -29,9 +30,27 @@ def database_url(tmp_path_factory):
     return os.environ.get("TEST_DATABASE_URL") or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.sqlite")
 
 
+class PortalClient(FlaskClient):
+    """A test client whose requests run as under a real server.
+
+    Tests keep an app context pushed (see ``app_context``), and Flask reuses a
+    pushed context for requests: ``g`` (where Flask-Login caches the user) and
+    the database session would carry over between requests of different
+    clients. Each request gets its own app context instead; afterwards the
+    test's own session is rolled back so it sees what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.rollback()
+        return response
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     app = create_app(_testing_settings(database_url))
+    app.test_client_class = PortalClient
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -114,3 +114,13 @@ def view_invoices(organisation):
 TEMPLATE_HELPERS["view_invoices"] = view_invoices
 TEMPLATE_HELPERS["view_subscriptions_within"] = lambda client: permission_within("subscriptions.view", client)
 TEMPLATE_HELPERS["has_permission"] = lambda name, target=None: permission(name, target).can()
+
+
+def manage_roles(organisation):
+    """roles.manage in ``organisation``: give and take roles of its members."""
+    return permission("roles.manage", organisation)
+
+
+TEMPLATE_HELPERS["manage_roles"] = manage_roles
+TEMPLATE_HELPERS["view_audit"] = view_audit
+TEMPLATE_HELPERS["manage_partners"] = manage_partners

@@ -42,3 +42,11 @@ def end_session(token: str | None) -> None:
 
 def end_all_sessions(user: User) -> None:
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
+def end_other_sessions(user_id: int, keep_token: str | None) -> None:
+    """End every login of the user but the one holding ``keep_token``."""
+    query = delete(LoginSession).where(LoginSession.user_id == user_id)
+    if keep_token:
+        query = query.where(LoginSession.token_hash != LoginSession.hash_token(keep_token))
+    db.session.execute(query)

@@ -36,3 +36,8 @@ class Invalid(DomainError):
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404

@@ -91,6 +91,17 @@ def claim_seat(site_id: int, subscription_type_id: int) -> bool:
     return result.rowcount == 1
 
 
+def add_seats(site_id: int, subscription_type_id: int, count: int) -> None:
+    """Buy ``count`` more seats inside the caller's transaction."""
+    _ensure_allocation(site_id, subscription_type_id)
+    db.session.execute(
+        update(Allocation)
+        .where(_match(site_id, subscription_type_id))
+        .values(allocated=Allocation.allocated + count)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def add_and_claim_seat(site_id: int, subscription_type_id: int) -> None:
     """Buy one more seat and take it at once (finance's "add a seat and create")."""
     _ensure_allocation(site_id, subscription_type_id)

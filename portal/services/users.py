@@ -1,5 +1,5 @@
 """Creating and deactivating users of a client, with their seats."""
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -7,31 +7,45 @@ from ..models import Site, SubscriptionType, User
 from ..models.mixins import utcnow
 from ..rbac.permissions import allows
 from ..rbac.sessions import end_all_sessions
-from . import audit, billing, clock, seats, validation
-from .errors import Conflict, Forbidden, NoFreeSeat
+from . import audit, billing, clock, invitations, seats, validation
+from .errors import Conflict, Forbidden, Invalid, NoFreeSeat
 from .transactions import write_transaction
 
 
-def email_taken(email: str) -> bool:
-    return db.session.scalar(select(exists().where(User.email == email)))
+def ensure_email_free(email: str, organisation_id: int | None = None) -> None:
+    """Refuse an e-mail that already has an account (one organisation per account)."""
+    owner = db.session.scalar(select(User.organisation_id).where(User.email == email))
+    if owner is None:
+        return
+    if organisation_id is not None and owner != organisation_id:
+        raise Conflict("This e-mail address belongs to an account of another organisation; "
+                       "an account belongs to one organisation only.", field="email")
+    raise Conflict("A user with this e-mail address already exists.", field="email")
 
 
-def create_user(actor, site: Site, subscription_type: SubscriptionType, email, name, *, add_seat=False) -> User:
+SEND_CHOICES = ("now", "later")
+
+
+def create_user(actor, site: Site, subscription_type: SubscriptionType, email, name, *, add_seat=False,
+                send: str = "now") -> User:
     """Create an invited user of ``site``'s client holding one seat there.
 
     Raises ``NoFreeSeat`` (with ``free``) when the site has no free seat of
     that type, unless ``add_seat`` is set: then, for an actor holding
     ``subscriptions.manage``, one seat is bought and taken in the same
-    transaction. Commits the user, the seat and their audit events together.
+    transaction. Commits the user, the seat, the pending invitation and their
+    audit events together; with ``send="now"`` the invitation is e-mailed
+    after the commit ("later" leaves it unsent, with a send action).
     """
     email = validation.email(email)
     name = validation.text(name, "name", label="name")
+    if send not in SEND_CHOICES:
+        raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
     if add_seat and not allows(actor, "subscriptions.manage", site):
         raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
     site_id, type_id, client_id = site.id, subscription_type.id, site.client_id
     with write_transaction():
-        if email_taken(email):
-            raise Conflict("A user with this e-mail address already exists.", field="email")
+        ensure_email_free(email, client_id)
         if not seats.claim_seat(site_id, type_id):
             if not add_seat:
                 raise _no_free_seat(actor, site, subscription_type)
@@ -39,29 +53,99 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
             audit.record(actor, "allocation.seat_added", "site", site_id, client_id,
                          after={"subscription_type": subscription_type.code, "added": 1})
             billing.invoice_increase(actor, site, subscription_type, 1)
-        user = User(organisation_id=client_id, email=email, name=name, status="invited",
-                    site_id=site_id, subscription_type_id=type_id)
-        db.session.add(user)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            # Another request took the e-mail between our check and our insert.
-            raise Conflict("A user with this e-mail address already exists.", field="email") from None
-        audit.record(actor, "user.created", "user", user.id, client_id,
-                     after={"email": email, "site_id": site_id, "subscription_type": subscription_type.code})
+        user = _add_invited_user(actor, site, subscription_type, email, name)
+    if send == "now":
+        invitations.send_invitation(actor, user)
     return user
 
 
-def _no_free_seat(actor, site, subscription_type) -> NoFreeSeat:
+def _add_invited_user(actor, site, subscription_type, email, name) -> User:
+    """Insert an invited seat holder and their pending invitation (seat already claimed)."""
+    user = User(organisation_id=site.client_id, email=email, name=name, status="invited",
+                site_id=site.id, subscription_type_id=subscription_type.id)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request took the e-mail between our check and our insert.
+        raise Conflict(f"A user with the e-mail address {email} already exists.", field="email") from None
+    invitations.start_invitation(actor, user)
+    audit.record(actor, "user.created", "user", user.id, site.client_id,
+                 after={"email": email, "site_id": site.id, "subscription_type": subscription_type.code})
+    return user
+
+
+MAX_BULK = 100
+
+
+def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, *, add_seats=False,
+                send: str = "now") -> list[User]:
+    """Invite several e-mails to one type at one site: all of them, or nobody.
+
+    When fewer seats are free than e-mails, nobody is invited and the message
+    says how many are free, unless a finance actor asks to add the missing
+    seats (charged on one prorated invoice) in the same transaction.
+    """
+    emails = _email_list(emails)
+    if send not in SEND_CHOICES:
+        raise Invalid("Choose when to send the invitations: now or later.", field="send_invitation")
+    if add_seats and not allows(actor, "subscriptions.manage", site):
+        raise Forbidden("Adding seats needs the subscription management role.", field="add_seats")
+    with write_transaction():
+        for email in emails:
+            ensure_email_free(email, site.client_id)
+        free = seats.free_seats(site.id, subscription_type.id)
+        missing = len(emails) - free
+        if missing > 0:
+            if not add_seats:
+                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
+            seats.add_seats(site.id, subscription_type.id, missing)
+            audit.record(actor, "allocation.seat_added", "site", site.id, site.client_id,
+                         after={"subscription_type": subscription_type.code, "added": missing})
+            billing.invoice_increase(actor, site, subscription_type, missing)
+        for _ in emails:
+            if not seats.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
+                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
+        created = [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0])
+                   for email in emails]
+    if send == "now":
+        for user in created:
+            invitations.send_invitation(actor, user)
+    return created
+
+
+def _email_list(emails) -> list[str]:
+    """Split and validate a list of e-mails (one per line, or commas), without duplicates."""
+    if isinstance(emails, str):
+        emails = [part for line in emails.splitlines() for part in line.split(",")]
+    if not isinstance(emails, (list, tuple)):
+        raise Invalid("Give a list of e-mail addresses.", field="emails")
+    cleaned = []
+    for raw in emails:
+        if isinstance(raw, str) and not raw.strip():
+            continue
+        email = validation.email(raw, field="emails")
+        if email not in cleaned:
+            cleaned.append(email)
+    if not cleaned:
+        raise Invalid("Enter at least one e-mail address.", field="emails")
+    if len(cleaned) > MAX_BULK:
+        raise Invalid(f"Invite at most {MAX_BULK} people at once.", field="emails")
+    return cleaned
+
+
+def _no_free_seat(actor, site, subscription_type, wanted: int = 1) -> NoFreeSeat:
     free = seats.free_seats(site.id, subscription_type.id)
     if allows(actor, "subscriptions.manage", site):
         hint = "Add a seat and create the user, or raise the allocation on the site page."
     else:
         hint = "Ask a finance administrator to add seats for this site."
-    return NoFreeSeat(
-        f"No free {subscription_type.name} seat at {site.name} ({free} free). {hint}",
-        field="subscription_type", free=free,
-    )
+    if wanted == 1:
+        message = f"No free {subscription_type.name} seat at {site.name} ({free} free). {hint}"
+    else:
+        message = (f"{wanted} people to invite but only {free} free {subscription_type.name} seats at "
+                   f"{site.name}: nobody was invited. {hint}")
+    return NoFreeSeat(message, field="subscription_type", free=free)
 
 
 def deactivate_user(actor, user: User) -> User:
@@ -73,6 +157,9 @@ def deactivate_user(actor, user: User) -> User:
     """
     if actor is not None and user.id == actor.id:
         raise Conflict("You cannot deactivate your own account.")
+    if user.status == "invited":  # never joined: revoking the invitation frees the seat
+        invitations.revoke_invitation(actor, user)
+        return db.session.get(User, user.id, populate_existing=True)
     user_id, client = user.id, user.organisation
     access_until = client.trial_ends_on if client.is_client and billing.in_trial(client, clock.today()) else None
     with write_transaction():

@@ -50,3 +50,12 @@ def text(value, field: str, *, label: str, max_length: int = 200) -> str:
     if len(value) > max_length:
         raise Invalid(f"The {label} is longer than {max_length} characters.", field=field)
     return value
+
+
+def password(value, field: str = "password") -> str:
+    """At least 10 characters, at most 1,000 (argon2 would happily hash megabytes)."""
+    if not isinstance(value, str) or len(value) < 10:
+        raise Invalid("Choose a password of at least 10 characters.", field=field)
+    if len(value) > 1000:
+        raise Invalid("Choose a password of at most 1,000 characters.", field=field)
+    return value

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import Invoice, InvoiceLine, Organisation, SubscriptionType
-from portal.services import billing, clients, clock, seats, users
+from portal.services import billing, clients, clock, invitations, seats, users
 from portal.services.errors import Forbidden, Invalid
 
 
@@ -267,7 +267,8 @@ def test_a_user_deactivated_in_trial_keeps_access_and_seat_until_it_ends(demo, o
     client, site = new_client(demo, trial_days=14)
     essentials = demo.type("essentials")
     seats.set_allocation(finance, site, essentials, 2)
-    user = users.create_user(finance, site, essentials, "trial@vet.example", "Trial User")
+    user = users.create_user(finance, site, essentials, "trial@vet.example", "Trial User", send="later")
+    user = invitations.accept_invitation(invitations.send_invitation(finance, user), "Trial User", "a long password")
     users.deactivate_user(finance, user)
     db.session.refresh(user)
     assert (user.status, user.access_until) == ("deactivated", date(2027, 3, 15))
@@ -287,7 +288,8 @@ def test_after_the_trial_deactivation_is_immediate(demo, on):
     client, site = new_client(demo, trial_days=14)
     essentials = demo.type("essentials")
     seats.set_allocation(finance, site, essentials, 1)
-    user = users.create_user(finance, site, essentials, "late@vet.example", "Late")
+    user = users.create_user(finance, site, essentials, "late@vet.example", "Late", send="later")
+    user = invitations.accept_invitation(invitations.send_invitation(finance, user), "Late", "a long password")
     on(date(2027, 3, 20))
     users.deactivate_user(finance, user)
     db.session.refresh(user)

@@ -38,7 +38,7 @@ def test_creating_a_user_takes_a_free_seat(demo):
     user = users.create_user(admin, demo.lyon, demo.type("essentials"), " New.Person@Acme.example ", "New Person")
     assert (user.status, user.email, user.site_id) == ("invited", "new.person@acme.example", demo.lyon.id)
     assert consumed(demo.lyon, "essentials") == 5
-    assert new_actions(last) == ["user.created"]
+    assert new_actions(last) == ["invitation.sent", "user.created"]
 
 
 def test_no_free_seat_refuses_and_tells_a_client_admin_to_ask_finance(demo):
@@ -68,7 +68,7 @@ def test_finance_adds_a_seat_and_creates_in_one_step(demo):
     assert user.site_id == demo.paris.id
     assert (allocated(demo.paris, "essentials"), consumed(demo.paris, "essentials")) == (4, 4)
     # The added seat is charged at once on a prorated invoice (DESIGN rule 10).
-    assert new_actions(last) == ["allocation.seat_added", "invoice.issued", "user.created"]
+    assert new_actions(last) == ["allocation.seat_added", "invitation.sent", "invoice.issued", "user.created"]
 
 
 def test_add_seat_uses_a_free_seat_first_instead_of_buying_one(demo):

@@ -1,20 +1,21 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 from sqlalchemy import select
 
-from ...extensions import db
+from ...extensions import db, limiter
 from ...models import User
 from ...rbac import permissions
 from ...rbac.decorators import login_redirect, login_required
 from ...rbac.needs import has_any_role
 from ...rbac.sessions import end_session, start_session
-from ...services import audit
+from ...services import audit, invitations, lockout
+from ...services.errors import DomainError
 from ...services.passwords import check_password
 from . import bp
-from .forms import LoginForm
+from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -27,12 +28,24 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _config_limit(name):
+    return lambda: current_app.config[name]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_config_limit("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
+        wait = lockout.retry_after(email)
+        if wait is not None:
+            audit.record(None, "auth.locked_out", "user", None, None, after={"email": email})
+            db.session.commit()
+            minutes = -(-wait // 60)
+            error = f"Too many failed attempts for this e-mail. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
         user = db.session.scalar(select(User).where(User.email == email))
         # Same answer, and the same hashing cost, for an unknown e-mail and a wrong password.
         if check_password(user.password_hash if user else None, form.password.data) and user.is_active:
@@ -45,6 +58,7 @@ def login():
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
         audit.record(None, "auth.login_failed", "user", user.id if user else None,
                      user.organisation_id if user else None, after={"email": email})
+        lockout.record_failure(email, request.remote_addr)
         db.session.commit()
         error = "Wrong e-mail or password."
     status = 422 if error or form.errors else 200
@@ -86,7 +100,50 @@ def no_access():
     return render_template("auth/no_access.html")
 
 
-@bp.route("/account")
+@bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    return render_template("auth/account.html")
+    """The user's profile and password change (which ends their other sessions)."""
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            invitations.change_password(current_user, form.current_password.data, form.new_password.data,
+                                        keep_session=current_user.session_token)
+        except DomainError as error:
+            getattr(form, error.field or "new_password").errors.append(error.message)
+            status = error.status
+        else:
+            flash("Password changed. Your other sessions were logged out.", "success")
+            return redirect(url_for("auth.account"), 303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/account.html", form=form), status
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@limiter.limit(_config_limit("INVITATION_RATE_LIMIT"))  # throttles token guessing per address
+def accept_invitation(token):
+    """Accept an invitation: choose a name and a password, then log in."""
+    visitor = current_user if current_user.is_authenticated else None
+    try:
+        row = invitations.check_token(token[:200])
+    except invitations.InvitationRefused as refused:
+        return render_template("auth/invitation_refused.html", message=refused.message), refused.status
+    invited = row.invitation.user
+    form = AcceptInvitationForm(name=invited.name)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept_invitation(token, form.name.data, form.password.data, current_user=visitor)
+        except invitations.InvitationRefused as refused:
+            return render_template("auth/invitation_refused.html", message=refused.message), refused.status
+        except DomainError as error:
+            getattr(form, error.field or "password").errors.append(error.message)
+            status = error.status
+        else:
+            flash("Welcome! Your account is ready. Log in with your e-mail and new password.", "success")
+            return redirect(url_for("auth.login", email=user.email), 303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/accept_invitation.html", form=form, invited=invited, visitor=visitor), status

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -12,6 +12,8 @@ class NewUserForm(FlaskForm):
     site_id = SelectField("Site", coerce=int, validate_choice=True)
     subscription_type = SelectField("Subscription type", validate_choice=True)
     add_seat = BooleanField("Add a seat if none is free")
+    send_invitation = RadioField("Invitation e-mail", default="now", choices=[
+        SelectChoice("now", "Send it now"), SelectChoice("later", "Send it later")])
 
     def __init__(self, sites, types, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -21,3 +23,19 @@ class NewUserForm(FlaskForm):
 
 class NewSiteForm(FlaskForm):
     name = StringField("Site name", validators=[DataRequired(), Length(max=200)])
+
+
+class BulkInviteForm(FlaskForm):
+    """Several e-mails, one site, one type (the CoVet flow)."""
+
+    emails = TextAreaField("E-mail addresses (one per line)", validators=[DataRequired(), Length(max=30_000)])
+    site_id = SelectField("Site", coerce=int, validate_choice=True)
+    subscription_type = SelectField("Subscription type", validate_choice=True)
+    add_seats = BooleanField("Add the missing seats")
+    send_invitation = RadioField("Invitation e-mails", default="now", choices=[
+        SelectChoice("now", "Send them now"), SelectChoice("later", "Send them later")])
+
+    def __init__(self, sites, types, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site_id.choices = [SelectChoice(site.id, site.name) for site in sites]
+        self.subscription_type.choices = [SelectChoice(t.code, t.name) for t in types]

@@ -1,18 +1,18 @@
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
-from ...models import Site, User
+from ...models import Invitation, Site, User
 from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rbac.scoping import get_user_or_404, site_ids_in_reach
 from ...rendering import render_page_or_partial
-from ...services import billing, clients, dashboards, seats, users
+from ...services import billing, clients, dashboards, invitations, seats, users
 from ...services.errors import DomainError
 from . import bp
-from .forms import NewSiteForm, NewUserForm
+from .forms import BulkInviteForm, NewSiteForm, NewUserForm
 
 
 def _page_arg() -> int:
@@ -40,6 +40,17 @@ def _user_listing(client, reach):
     return dict(rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)), q=q)
 
 
+def _pending_invitations(client, reach):
+    if not permissions.manage_users_within(client).can():
+        return None
+    query = (select(Invitation).join(User, Invitation.user_id == User.id)
+             .where(Invitation.organisation_id == client.id, Invitation.status == "pending")
+             .options(joinedload(Invitation.user)).order_by(Invitation.created_at.desc()).limit(200))
+    if reach is not None:
+        query = query.where(User.site_id.in_(reach))
+    return db.session.scalars(query).all()
+
+
 def _detail_context(client, **extra):
     reach = site_ids_in_reach(current_user, client)
     context = dict(
@@ -47,6 +58,7 @@ def _detail_context(client, **extra):
         preview=billing.next_period_preview(client) if permissions.view_invoices(client).can() else None,
         sites=dashboards.site_rows(client, reach),
         users=_user_listing(client, reach),
+        pending=_pending_invitations(client, reach),
         totals=dashboards.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None,
         report=None,
     )
@@ -113,14 +125,15 @@ def new_user():
         subscription_type = next(t for t in types if t.code == form.subscription_type.data)
         try:
             user = users.create_user(current_user, site, subscription_type, form.email.data,
-                                     form.name.data, add_seat=form.add_seat.data)
+                                     form.name.data, add_seat=form.add_seat.data, send=form.send_invitation.data)
         except DomainError as error:
             field = getattr(form, error.field or "", None) or form.email
             field.errors = list(field.errors) + [error.message]
             status = error.status
             no_seat = error if error.code == "no_free_seat" else None
         else:
-            flash(f"{user.name} was created and invited ({subscription_type.name} at {site.name}).", "success")
+            sent = "and invited" if form.send_invitation.data == "now" else "; send the invitation when ready"
+            flash(f"{user.name} was created {sent} ({subscription_type.name} at {site.name}).", "success")
             return redirect(url_for("clients.detail", client_id=client.id))
     elif request.method == "POST":
         status = 422
@@ -147,8 +160,10 @@ def deactivate_user(user_id):
         if request.headers.get("HX-Request"):
             return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
                                           error.status, client=g.client, user=user, error=error.message)
+        # DESIGN.md rule 20: a refusal (own account, already deactivated) answers 409, not a redirect.
         flash(error.message, "error")
-        return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+        return render_page_or_partial("clients/detail.html", "clients/_users.html", error.status,
+                                      **_detail_context(g.client))
     if request.headers.get("HX-Request"):
         return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
                                       client=g.client, user=user, error=None)
@@ -179,3 +194,52 @@ def new_site():
         status = 422
     return render_page_or_partial("clients/new_site.html", "clients/new_site.html", status,
                                   client=g.client, form=form)
+
+
+@bp.route("/invitations/<int:user_id>/<any(send, revoke):action>", methods=["POST"])
+def invitation_action(user_id, action):
+    """Send (or resend) a pending invitation, or revoke it and free the seat."""
+    user = get_user_or_404(g.client, user_id)
+    require(permissions.manage_users(user))
+    try:
+        if action == "send":
+            invitations.send_invitation(current_user, user)
+        else:
+            invitations.revoke_invitation(current_user, user)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        done = "sent again" if action == "send" else "revoked; the seat is free again"
+        flash(f"The invitation of {user.email} was {done}.", "success")
+    if request.headers.get("HX-Request"):
+        return render_page_or_partial("clients/detail.html", "clients/_invitations.html",
+                                      **_detail_context(g.client))
+    return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+
+
+@bp.route("/users/bulk", methods=["GET", "POST"])
+def bulk_invite():
+    """Invite several people to one type at one site, all or nobody."""
+    client = g.client
+    require(permissions.manage_users_within(client))
+    sites, types = _manageable_sites(client), seats.catalogue()
+    form = BulkInviteForm(sites, types)
+    status, no_seat = 200, None
+    if form.validate_on_submit():
+        site = next(s for s in sites if s.id == form.site_id.data)
+        subscription_type = next(t for t in types if t.code == form.subscription_type.data)
+        try:
+            created = users.bulk_invite(current_user, site, subscription_type, form.emails.data,
+                                        add_seats=form.add_seats.data, send=form.send_invitation.data)
+        except DomainError as error:
+            (getattr(form, error.field or "", None) or form.emails).errors.append(error.message)
+            status, no_seat = error.status, error.code == "no_free_seat"
+        else:
+            flash(f"{len(created)} people were invited ({subscription_type.name} at {site.name}).", "success")
+            return redirect(url_for("clients.detail", client_id=client.id), 303)
+    elif form.is_submitted():
+        status = 422
+    site = next((s for s in sites if s.id == form.site_id.data), sites[0] if sites else None)
+    return render_template("clients/bulk_invite.html", client=client, form=form, no_seat=no_seat,
+                           seat_rows=seats.seat_rows(site) if site else [], site=site,
+                           can_add_seat=site is not None and permissions.manage_seats(site).can()), status

@@ -1,0 +1,583 @@
+"""Partner Portal benchmark: SQL statements and wall time per page, at demo size and at scale.
+
+    .venv/bin/python bench/run.py                                  # fresh SQLite file in a temp dir
+    .venv/bin/python bench/run.py --database-url postgresql+psycopg://portal@127.0.0.1:55432/portal_h5
+    .venv/bin/python bench/run.py --json out.json --explain --show-sql
+
+Steps: a fresh database (PostgreSQL: the ``public`` schema is DROPPED and
+recreated, so point it at a throw-away database), ``flask db upgrade``,
+``demo load``; every entry of REQUESTS is measured; then ``demo scale`` (timed)
+and every entry again; then COMMANDS_AT_SCALE (timed). The targets are
+printed PASS/MISS; the exit status is 0 whatever they say (only a broken setup
+exits non-zero).
+
+To add a measurement, append to REQUESTS, COMMANDS_AT_SCALE (and, for a new
+kind of target, to ``targets``).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FINANCE = "finance@northwind.example"
+PASSWORD = "demo-password"  # DESIGN.md section 7
+
+
+# ---------------------------------------------------------------- what is measured
+
+
+@dataclass(frozen=True)
+class Request:
+    """One page or API call, measured at demo size and at scale.
+
+    ``login``: e-mail of the demo user the request runs as (None: anonymous).
+    ``auth``: "session" logs in through POST /login (cookie); "token" sends
+    ``Authorization: Bearer`` with a token from ``api-token create EMAIL``.
+    Targets (None: not checked): ``max_statements`` per request, the same at
+    both sizes; ``max_growth``: median at scale / median at demo size;
+    ``max_vs`` = (label of another request, factor): median at scale / that
+    request's median at scale.
+    """
+
+    label: str
+    method: str
+    url: str
+    login: str | None = None
+    auth: str = "session"
+    max_statements: int | None = 8
+    max_growth: float | None = None
+    max_vs: tuple[str, float] | None = None
+
+
+REQUESTS = [
+    Request("overview totals", "GET", "/overview", FINANCE, max_growth=2.0, max_vs=("login page", 3.0)),
+    Request("overview clients", "GET", "/overview?tab=clients", FINANCE, max_growth=2.0,
+            max_vs=("login page", 3.0)),
+    Request("login page", "GET", "/login"),
+    # Request("api clients", "GET", "/api/v1/clients?per_page=50", FINANCE, auth="token",
+    #         max_growth=2.0, max_vs=("login page", 3.0)),
+    # Request("api summary", "GET", "/api/v1/summary", FINANCE, auth="token",
+    #         max_growth=2.0, max_vs=("login page", 3.0)),
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A CLI command run once through ``app.test_cli_runner()`` and timed.
+
+    ``{today}`` in ``args`` is replaced by today's ISO date.
+    """
+
+    label: str
+    args: tuple[str, ...]
+    max_seconds: float | None = None
+
+
+def scale_command(args) -> Command:
+    return Command("demo scale", ("demo", "scale", "--clients", str(args.clients),
+                                  "--sites-per-client", str(args.sites_per_client),
+                                  "--users-per-site", str(args.users_per_site)), max_seconds=60.0)
+
+
+# Run once, timed, after the requests at scale (they may change data).
+COMMANDS_AT_SCALE: list[Command] = [
+    # Command("billing run", ("billing", "run", "--today", "{today}"), max_seconds=60.0),
+]
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class RequestResult:
+    label: str
+    method: str
+    url: str
+    login: str | None
+    status: int | None = None
+    statements: list[int] = field(default_factory=list)  # per timed request
+    times_ms: list[float] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)  # statements of the last timed request
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.times_ms)
+
+    @property
+    def statements_text(self) -> str:
+        if not self.statements:
+            return "-"
+        low, high = min(self.statements), max(self.statements)
+        return str(low) if low == high else f"{low}-{high}"
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times_ms) if self.times_ms else None
+
+    @property
+    def p95(self) -> float | None:
+        if len(self.times_ms) < 2:
+            return self.median
+        return statistics.quantiles(self.times_ms, n=100, method="inclusive")[94]
+
+    def summary(self) -> dict:
+        return dict(label=self.label, method=self.method, url=self.url, login=self.login,
+                    status=self.status, statements=self.statements_text, requests=len(self.times_ms),
+                    median_ms=self.median, p95_ms=self.p95,
+                    min_ms=min(self.times_ms, default=None), max_ms=max(self.times_ms, default=None),
+                    error=self.error, sql=self.sql)
+
+
+@dataclass
+class CommandResult:
+    label: str
+    args: tuple[str, ...]
+    seconds: float
+    exit_code: int
+    output: str
+    max_seconds: float | None = None
+
+
+@dataclass
+class Results:
+    phases: dict[str, dict[str, RequestResult]] = field(default_factory=dict)  # "demo" / "scale"
+    commands: dict[str, CommandResult] = field(default_factory=dict)
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    plans: dict[str, list[dict]] = field(default_factory=dict)
+
+
+@dataclass
+class Check:
+    label: str
+    value: str
+    target: str
+    passed: bool | None  # None: could not be measured
+
+
+def targets(results: Results) -> list[Check]:
+    checks = []
+    demo, scale = results.phases.get("demo", {}), results.phases.get("scale", {})
+    for request in REQUESTS:
+        small, large = demo.get(request.label), scale.get(request.label)
+        if request.max_statements is not None:
+            measured = small and large and small.statements and large.statements
+            same = measured and set(small.statements) == set(large.statements)
+            checks.append(Check(
+                f"{request.label}: statements, demo / scale",
+                f"{small.statements_text if small else '-'} / {large.statements_text if large else '-'}",
+                f"same, <= {request.max_statements}",
+                bool(same and max(large.statements) <= request.max_statements) if measured else None))
+        if request.max_growth is not None:
+            value = _ratio(large, small)
+            checks.append(Check(f"{request.label}: median at scale / at demo size",
+                                _fmt_ratio(value), f"<= {request.max_growth:g}x",
+                                None if value is None else value <= request.max_growth))
+        if request.max_vs is not None:
+            other, factor = request.max_vs
+            value = _ratio(large, scale.get(other))
+            checks.append(Check(f"{request.label} / {other}: median at scale",
+                                _fmt_ratio(value), f"<= {factor:g}x",
+                                None if value is None else value <= factor))
+    for command in results.commands.values():
+        if command.max_seconds is not None:
+            checks.append(Check(f"{command.label}: seconds", f"{command.seconds:.1f} s",
+                                f"<= {command.max_seconds:g} s",
+                                command.seconds <= command.max_seconds if command.exit_code == 0 else None))
+    return checks
+
+
+def _ratio(a: RequestResult | None, b: RequestResult | None) -> float | None:
+    if not (a and b and a.ok and b.ok and b.median):
+        return None
+    return a.median / b.median
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+# ---------------------------------------------------------------- database and app
+
+
+def reset_database(url: str) -> None:
+    """Drop everything in the target database (PostgreSQL: schema ``public``)."""
+    from sqlalchemy import MetaData, create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            else:
+                metadata = MetaData()
+                metadata.reflect(connection)
+                metadata.drop_all(connection)
+    finally:
+        engine.dispose()
+
+
+def build_app(url: str):
+    from portal import create_app
+    from portal.config import TestingConfig
+
+    # Testing-like settings, as tests/conftest.py: fixed secret, no CSRF, cheap Argon2.
+    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
+    settings.update(SQLALCHEMY_DATABASE_URI=url, SERVER_NAME=None)
+    return create_app(settings)
+
+
+class StatementCounter:
+    """Counts every statement sent to the database (``before_cursor_execute``), excluding nothing."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.statements: list[tuple[str, object]] = []
+        event.listen(engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, _conn, _cursor, statement, parameters, _context, _executemany):
+        self.statements.append((statement, parameters))
+
+    def reset(self) -> None:
+        self.statements = []
+
+
+def invoke(app, args: tuple[str, ...], label: str | None = None,
+           max_seconds: float | None = None) -> CommandResult:
+    today = dt.date.today().isoformat()
+    args = tuple(a.replace("{today}", today) for a in args)
+    runner = app.test_cli_runner()
+    started = time.perf_counter()
+    result = runner.invoke(args=list(args))
+    seconds = time.perf_counter() - started
+    output = result.output.strip()
+    if result.exception and not isinstance(result.exception, SystemExit):
+        output += f"\n{type(result.exception).__name__}: {result.exception}"
+    return CommandResult(label or " ".join(args[:2]), args, seconds, result.exit_code, output, max_seconds)
+
+
+# ---------------------------------------------------------------- measuring requests
+
+
+class Clients:
+    """One Flask test client per (login, auth), logged in once per phase."""
+
+    def __init__(self, app):
+        self.app = app
+        self.cache: dict[tuple, tuple] = {}
+
+    def get(self, request: Request):
+        key = (request.login, request.auth)
+        if key not in self.cache:
+            self.cache[key] = self._make(request)
+        return self.cache[key]
+
+    def _make(self, request: Request):
+        client = self.app.test_client()
+        headers = {}
+        if request.login is None:
+            return client, headers
+        if request.auth == "session":
+            response = client.post("/login", data={"email": request.login, "password": PASSWORD})
+            if response.status_code != 302:
+                raise RuntimeError(f"login as {request.login}: HTTP {response.status_code}")
+        elif request.auth == "token":
+            result = invoke(self.app, ("api-token", "create", request.login))
+            lines = [line for line in result.output.splitlines() if line.strip()]
+            if result.exit_code != 0 or not lines:
+                raise RuntimeError(f"api-token create {request.login}: {result.output}")
+            headers["Authorization"] = f"Bearer {lines[-1].split()[-1]}"
+        else:
+            raise ValueError(f"unknown auth {request.auth!r}")
+        return client, headers
+
+
+def measure(app, counter: StatementCounter, requests: list[Request], count: int, warmup: int,
+            log) -> dict[str, RequestResult]:
+    clients = Clients(app)
+    results = {}
+    for request in requests:
+        result = RequestResult(request.label, request.method, request.url, request.login)
+        results[request.label] = result
+        try:
+            client, headers = clients.get(request)
+        except Exception as error:  # noqa: BLE001 - reported, the other entries still run
+            result.error = f"{type(error).__name__}: {error}"
+            log(f"  {request.label}: {result.error.splitlines()[0]}")
+            continue
+        for n in range(warmup + count):
+            counter.reset()
+            started = time.perf_counter()
+            response = client.open(request.url, method=request.method, headers=headers)
+            elapsed = time.perf_counter() - started
+            response.close()
+            result.status = response.status_code
+            if response.status_code >= 400:
+                result.error = f"HTTP {response.status_code}"
+                break
+            if n >= warmup:
+                result.times_ms.append(elapsed * 1000)
+                result.statements.append(len(counter.statements))
+        result.sql = [" ".join(statement.split()) for statement, _ in counter.statements]
+        log(f"  {request.label:<20} {result.statements_text:>3} statements  "
+            f"median {_ms(result.median)}  p95 {_ms(result.p95)}" + (f"  ({result.error})" if result.error else ""))
+    return results
+
+
+def capture_selects(app, counter: StatementCounter, request: Request) -> list[tuple[str, object]]:
+    client, headers = Clients(app).get(request)
+    counter.reset()
+    client.open(request.url, method=request.method, headers=headers).close()
+    return [(s, p) for s, p in counter.statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+
+
+def explain(app, counter: StatementCounter) -> dict[str, list[dict]]:
+    """Query plans (and, on PostgreSQL, EXPLAIN ANALYZE timings) of every SELECT of each request."""
+    dialect = counter.engine.dialect.name
+    plans: dict[str, list[dict]] = {}
+    for request in REQUESTS:
+        selects = capture_selects(app, counter, request)
+        raw = counter.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            entries = []
+            for statement, parameters in selects:
+                if dialect == "postgresql":
+                    prefix = "EXPLAIN (ANALYZE, BUFFERS) "
+                elif dialect == "sqlite":
+                    prefix = "EXPLAIN QUERY PLAN "
+                else:
+                    prefix = "EXPLAIN "
+                started = time.perf_counter()
+                cursor.execute(prefix + statement, parameters)
+                rows = cursor.fetchall()
+                elapsed = (time.perf_counter() - started) * 1000
+                if dialect == "sqlite":
+                    lines = [str(row[-1]) for row in rows]
+                else:
+                    lines = [str(row[0]) for row in rows]
+                entries.append(dict(sql=" ".join(statement.split()), parameters=repr(parameters),
+                                    explain_ms=round(elapsed, 2), plan=lines))
+            cursor.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        plans[request.label] = entries
+    return plans
+
+
+def time_selects(app, counter: StatementCounter, rounds: int = 20) -> dict[str, list[tuple[float, str]]]:
+    """Median time of each SELECT of each request, run alone (raw DBAPI), to show where time goes."""
+    timings = {}
+    for request in REQUESTS:
+        selects = capture_selects(app, counter, request)
+        raw = counter.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            rows = []
+            for statement, parameters in selects:
+                samples = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    cursor.execute(statement, parameters)
+                    cursor.fetchall()
+                    samples.append((time.perf_counter() - started) * 1000)
+                rows.append((statistics.median(samples), " ".join(statement.split())))
+            cursor.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        timings[request.label] = rows
+    return timings
+
+
+# ---------------------------------------------------------------- output
+
+
+def _ms(value: float | None) -> str:
+    return "      -" if value is None else f"{value:7.2f} ms"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def report(results: Results, checks: list[Check], meta: dict) -> str:
+    out = [f"Partner Portal benchmark — {meta['dialect']} {meta['server_version']}, "
+           f"{meta['requests']} requests after {meta['warmup']} warm-up each, Python {meta['python']}",
+           f"database: {meta['database']}"
+           + ("; ANALYZE run after demo scale" if meta["analyze"] else ""), ""]
+    rows = []
+    for phase, label in (("demo", "demo"), ("scale", f"{meta['clients']} clients")):
+        for result in results.phases.get(phase, {}).values():
+            rows.append([label, result.label, f"{result.method} {result.url}", result.login or "anonymous",
+                         str(result.status or "-"), result.statements_text,
+                         _ms(result.median).strip(), _ms(result.p95).strip(),
+                         (result.error or "").splitlines()[0][:100] if result.error else ""])
+    out.append(table(["size", "measurement", "request", "as", "status", "stmts", "median", "p95", "error"], rows))
+    out.append("")
+    rows = [[name, f"{seconds:.2f} s"] for name, seconds in results.setup_seconds.items()]
+    rows += [[c.label + ("" if c.exit_code == 0 else f" (exit {c.exit_code})"), f"{c.seconds:.2f} s"]
+             for c in results.commands.values()]
+    out.append(table(["step", "time"], rows))
+    out.append("")
+    out.append("stmts: every before_cursor_execute on db.engine during the request, nothing excluded"
+               + ("; SQLite: includes the app's explicit BEGIN." if meta["dialect"] == "sqlite" else
+                  "; PostgreSQL: the pool's pre-ping, psycopg's BEGIN and the ROLLBACK on return are "
+                  "round trips too but no cursor execution, so they are not counted."))
+    out.append("")
+    out.append(table(["target", "measured", "target", "result"],
+                     [[c.label, c.value, c.target, {True: "PASS", False: "MISS", None: "n/a"}[c.passed]]
+                      for c in checks]))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="SQLAlchemy URL of a THROW-AWAY database: everything in it is dropped "
+                             "(env BENCH_DATABASE_URL; default: new SQLite file in a temp dir)")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per measurement")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests before them")
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--sites-per-client", type=int, default=5)
+    parser.add_argument("--users-per-site", type=int, default=20)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of each request at scale")
+    parser.add_argument("--explain", action="store_true",
+                        help="at scale, print the plan of each SELECT (SQLite: EXPLAIN QUERY PLAN; "
+                             "PostgreSQL: EXPLAIN ANALYZE) and its time when run alone")
+    parser.add_argument("--analyze", action="store_true",
+                        help="run ANALYZE after demo scale (fresh planner statistics, as autovacuum would "
+                             "give a long-lived PostgreSQL database); off by default")
+    parser.add_argument("--keep-db", action="store_true", help="keep the temporary SQLite file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    tmpdir = None
+    url = args.database_url
+    if not url:
+        tmpdir = tempfile.mkdtemp(prefix="portal-bench-")
+        url = "sqlite:///" + os.path.join(tmpdir, "portal.sqlite")
+    results = Results()
+    try:
+        from flask_migrate import upgrade
+        from sqlalchemy import text
+
+        from portal.extensions import db
+
+        started = time.perf_counter()
+        reset_database(url)
+        app = build_app(url)
+        with app.app_context():
+            upgrade()
+            engine = db.engine
+            dialect = engine.dialect.name
+            with engine.connect() as connection:
+                version = (connection.execute(text("select sqlite_version()")).scalar() if dialect == "sqlite"
+                           else connection.execute(text("show server_version")).scalar()
+                           if dialect == "postgresql" else "")
+        results.setup_seconds["reset + db upgrade"] = time.perf_counter() - started
+        log(f"database ready: {dialect} {version}")
+        counter = StatementCounter(engine)
+
+        load = invoke(app, ("demo", "load"))
+        if load.exit_code != 0:
+            raise RuntimeError(f"demo load failed: {load.output}")
+        results.setup_seconds["demo load"] = load.seconds
+
+        log("demo size:")
+        results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log)
+
+        command = scale_command(args)
+        log(f"{' '.join(command.args)} ...")
+        scaled = invoke(app, command.args, command.label, command.max_seconds)
+        results.commands[command.label] = scaled
+        log(f"  {scaled.output} ({scaled.seconds:.1f} s wall)")
+        if scaled.exit_code != 0:
+            raise RuntimeError(f"demo scale failed: {scaled.output}")
+
+        if args.analyze:
+            started = time.perf_counter()
+            with engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+            results.setup_seconds["ANALYZE after demo scale (--analyze)"] = time.perf_counter() - started
+
+        log(f"{args.clients} clients:")
+        results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log)
+
+        extra = []
+        if args.show_sql:
+            for result in results.phases["scale"].values():
+                extra.append(f"\nSQL of one '{result.label}' request at scale ({len(result.sql)} statements):")
+                extra += [f"  {n}. {sql}" for n, sql in enumerate(result.sql, 1)]
+        if args.explain:
+            results.plans = explain(app, counter)
+            alone = time_selects(app, counter)
+            for label, entries in results.plans.items():
+                extra.append(f"\nPlans of the SELECTs of '{label}' at scale:")
+                for entry, (median, _) in zip(entries, alone[label]):
+                    entry["alone_median_ms"] = round(median, 3)
+                    extra.append(f"  [{median:.2f} ms alone] {entry['sql']}")
+                    extra += [f"      {line}" for line in entry["plan"]]
+
+        for command in COMMANDS_AT_SCALE:
+            log(f"{' '.join(command.args)} ...")
+            results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
+
+        meta = dict(dialect=dialect, server_version=version, database=engine.url.render_as_string(hide_password=True),
+                    requests=args.requests, warmup=args.warmup, clients=args.clients,
+                    sites_per_client=args.sites_per_client, users_per_site=args.users_per_site,
+                    analyze=args.analyze, python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
+                    date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        checks = targets(results)
+        print(report(results, checks, meta))
+        for line in extra:
+            print(line)
+        if args.json:
+            payload = dict(
+                meta=meta,
+                phases={phase: [r.summary() for r in entries.values()] for phase, entries in results.phases.items()},
+                setup_seconds=results.setup_seconds,
+                commands=[asdict(c) for c in results.commands.values()],
+                targets=[asdict(c) for c in checks],
+                plans=results.plans,
+            )
+            Path(args.json).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+            log(f"wrote {args.json}")
+        with app.app_context():
+            db.engine.dispose()
+        return 0
+    finally:
+        if tmpdir and not args.keep_db:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        elif tmpdir:
+            log(f"kept {tmpdir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""The partner JSON API under /api/v1 (API.md).
+
+Token-authenticated (auth.py), rate-limited per token (ratelimit.py), one
+error shape (errors.py). Each resource module declares its operations with
+``registry.operation``, which routes them and feeds the OpenAPI document
+(openapi.py). Views load through the rbac scoped loaders, check the named
+permissions, validate with the pydantic models (schemas.py) and call the
+same services as the screens.
+"""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import errors, auth, ratelimit  # noqa: E402,F401  (hooks first)
+from . import catalogue, clients, sites, users, invoices, audit, openapi  # noqa: E402,F401

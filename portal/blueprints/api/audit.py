@@ -1,0 +1,33 @@
+"""The audit log: every change, who made it, before and after."""
+from datetime import timezone
+
+from sqlalchemy import select
+
+from ...models import AuditEvent
+from ...rbac import permissions
+from ...rbac.scoping import audit_filter
+from .auth import actor, require
+from .pagination import page_body, page_of
+from .registry import operation, read_query
+from .schemas import AuditEventOut, AuditQuery, Page
+
+
+def event_out(event: AuditEvent) -> dict:
+    return {name: getattr(event, name) for name in
+            ("id", "at", "actor_email", "action", "target_type", "target_id", "before", "after", "ip")}
+
+
+@operation("GET", "/audit-events", summary="Audit events, newest first", permission="audit.view",
+           response=Page[AuditEventOut], query=AuditQuery, errors=(403,))
+def list_audit_events():
+    """Events of the caller's organisation (a partner: and of its clients), filtered by action and time."""
+    user = actor()
+    require(permissions.view_audit(user.organisation))
+    params = read_query()
+    query = audit_filter(user, select(AuditEvent))
+    if params.action:
+        query = query.where(AuditEvent.action == params.action)
+    if params.since is not None:
+        query = query.where(AuditEvent.at >= params.since.astimezone(timezone.utc))
+    events, total = page_of(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), params)
+    return page_body([event_out(event) for event in events], params, total)

@@ -1,0 +1,43 @@
+"""Bearer-token authentication for every API request.
+
+Browser sessions play no part: the actor is the token's user, loaded here on
+each request, whatever cookie came along (so the API needs no CSRF token).
+Permissions are then asked of that user through the same rbac functions as
+the screens (``allows``, the named factories, the scoped loaders).
+"""
+from flask import g, request
+from flask_principal import Permission
+
+from ...rbac.needs import identity_for
+from ...services import api_tokens
+from . import bp
+from .errors import ApiError
+from .registry import MAX_BODY
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def authenticate():
+    request.max_content_length = MAX_BODY
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "Send an API token: Authorization: Bearer <token>.")
+    found = api_tokens.authenticate(secret.strip())
+    if found is None:
+        raise ApiError(401, "This API token is unknown or revoked, or its user can no longer sign in.")
+    g.api_token, g.api_user = found
+    return None
+
+
+def actor():
+    """The user the request acts for."""
+    return g.api_user
+
+
+def require(permission: Permission, message: str | None = None) -> None:
+    """403 unless the token's user holds ``permission`` (a named rbac factory's result)."""
+    if not permission.allows(identity_for(g.api_user)):
+        raise ApiError(403, message)

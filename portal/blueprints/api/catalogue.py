@@ -1,0 +1,37 @@
+"""The subscription-type catalogue and the seat summary over every client in reach."""
+from ...rbac import permissions
+from ...services import dashboards, seats
+from .auth import actor, require
+from .pagination import slice_page
+from .registry import operation, read_query
+from .schemas import Page, PageQuery, Summary, SubscriptionTypeOut
+
+
+def type_out(subscription_type) -> dict:
+    money = lambda amount: {"amount": amount, "currency": subscription_type.currency}  # noqa: E731
+    return {"code": subscription_type.code, "name": subscription_type.name,
+            "monthly_price": money(subscription_type.monthly_price),
+            "annual_price": money(subscription_type.annual_price)}
+
+
+def seat_out(row) -> dict:
+    """A ``SeatRow`` of the seat service as ``{subscription_type, allocated, consumed, free}``."""
+    return {"subscription_type": row.subscription_type.code, "allocated": row.allocated,
+            "consumed": row.consumed, "free": row.free}
+
+
+@operation("GET", "/subscription-types", summary="The catalogue of subscription types", permission="any",
+           response=Page[SubscriptionTypeOut], query=PageQuery)
+def list_subscription_types():
+    """Every subscription type with its monthly and annual price (any token may read it)."""
+    params = read_query()
+    return slice_page([type_out(t) for t in seats.catalogue()], params)
+
+
+@operation("GET", "/summary", summary="Seats per subscription type over all clients in reach",
+           permission="subscriptions.view", response=Summary, errors=(403,))
+def summary():
+    """One item per catalogue type: allocated, consumed and free seats summed over every client in reach."""
+    user = actor()
+    require(permissions.view_subscriptions(user.organisation))
+    return {"items": [seat_out(row) for row in dashboards.partner_totals(user)]}

@@ -1,0 +1,49 @@
+"""Invoices: period and prorated charges, with their per-site lines."""
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ...models import Invoice
+from ...rbac import permissions
+from ...rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_filter, invoice_lines_in_reach
+from .auth import actor, require
+from .pagination import page_body, page_of
+from .registry import operation, read_query
+from .schemas import InvoiceOut, InvoicesQuery, Page
+
+
+def invoice_out(invoice: Invoice) -> dict:
+    """The invoice with the lines the caller may read (an accountant limited to sites: theirs)."""
+    money = lambda amount: {"amount": amount, "currency": invoice.currency}  # noqa: E731
+    lines = invoice_lines_in_reach(actor(), invoice)
+    return {"id": invoice.id, "number": invoice.number, "client_id": invoice.client_id, "kind": invoice.kind,
+            "period_start": invoice.period_start, "period_end": invoice.period_end,
+            "issued_on": invoice.issued_on, "total": money(invoice.total),
+            "lines": [{"site_id": line.site_id, "subscription_type": line.subscription_type_code,
+                       "quantity": line.quantity, "unit_price": money(line.unit_price), "days": line.days,
+                       "amount": money(line.amount)} for line in lines]}
+
+
+@operation("GET", "/invoices", summary="Invoices, newest first", permission="billing.view",
+           response=Page[InvoiceOut], query=InvoicesQuery, errors=(403,))
+def list_invoices():
+    """Invoices of every client in reach, or of ``client_id`` only (404 if out of reach)."""
+    user = actor()
+    require(permissions.view_invoices(user.organisation))
+    params = read_query()
+    query = invoice_filter(user, select(Invoice))
+    if params.client_id is not None:
+        client = get_client_or_404(params.client_id, user)
+        query = query.where(Invoice.client_id == client.id)
+    query = query.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    invoices, total = page_of(query, params, options=(selectinload(Invoice.lines), joinedload(Invoice.client)))
+    return page_body([invoice_out(invoice) for invoice in invoices], params, total)
+
+
+@operation("GET", "/invoices/{invoice_id}", summary="One invoice", permission="billing.view", response=InvoiceOut,
+           errors=(403,))
+def get_invoice(invoice_id):
+    """The invoice with its lines (an accountant limited to some sites sees their lines only)."""
+    user = actor()
+    invoice = get_invoice_or_404(invoice_id, user)
+    require(permissions.view_invoices(invoice.client))
+    return invoice_out(invoice)

@@ -1,0 +1,279 @@
+"""Pydantic models: they validate every request and describe every response.
+
+The OpenAPI document is generated from these same classes (see openapi.py),
+so what is documented is what is enforced. Request models check shape only
+(types, ranges, lengths, no control characters); the services still check
+the rules. Unknown body fields are ignored: a model only ever hands the view
+the fields it declares, so nothing else can be assigned.
+"""
+import re
+from datetime import date, datetime, timezone
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+
+from ...services.billing import MAX_TRIAL_DAYS
+from ...services.idempotency import MAX_KEY_LENGTH
+from ...services.validation import MAX_SEATS
+
+# Text fields: no control characters (NUL, line breaks…), like validation.text.
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+# The shape validation.email accepts (the service lower-cases and re-checks it).
+EMAIL = (r'^[^@\s\x00-\x1f\x7f<>,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+MAX_ID = 2_147_483_647
+MAX_PAGE = 1_000_000
+MAX_PER_PAGE = 200
+
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
+Cycle = Literal["monthly", "annual"]
+
+
+def _absent_is_not_null(schema: dict) -> None:
+    schema.pop("default", None)  # optional, but null is not a value
+
+
+# ------------------------------------------------------------------ query strings
+
+def _query_int(value):
+    """Query values arrive as text: only plain decimal digits are a number."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"0|[1-9][0-9]{0,9}", value):
+            raise ValueError("Enter a whole number.")
+        return int(value)
+    return value
+
+
+def query_int(*, ge: int, le: int, description: str, **extra):
+    """A whole number in a query string; constraints first, so the JSON Schema shows them."""
+    return Annotated[int, Field(ge=ge, le=le, strict=True, description=description, **extra),
+                     BeforeValidator(_query_int)]
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+
+
+def _timestamp(value):
+    if isinstance(value, str):
+        if not RFC3339.fullmatch(value):
+            raise ValueError("Enter a UTC timestamp such as 2026-12-01T00:00:00Z.")
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("Enter a real date and time, such as 2026-12-01T00:00:00Z.") from None
+    return value
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PageQuery(Query):
+    page: query_int(ge=1, le=MAX_PAGE, description="Page number, from 1.") = 1
+    per_page: query_int(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200.") = 50
+
+
+class ClientsQuery(PageQuery):
+    q: Annotated[str, Field(max_length=100, pattern=NO_CONTROL, description="Part of the client's name.")] = ""
+
+
+class InvoicesQuery(PageQuery):
+    client_id: query_int(ge=1, le=MAX_ID, description="Only this client's invoices.",
+                         json_schema_extra=_absent_is_not_null) = None
+
+
+class AuditQuery(PageQuery):
+    action: Annotated[str, Field(max_length=60, pattern=NO_CONTROL,
+                                 description="Only events with exactly this action, e.g. user.created.")] = ""
+    since: Annotated[datetime, Field(description="Only events at or after this timestamp (RFC 3339).",
+                                     json_schema_extra=_absent_is_not_null), BeforeValidator(_timestamp)] = None
+
+
+# ------------------------------------------------------------------ request bodies
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ClientCreate(Body):
+    name: Text
+    billing_cycle: Cycle
+    trial_days: Annotated[StrictInt, Field(ge=0, le=MAX_TRIAL_DAYS)] | None = None
+
+
+class ClientUpdate(Body):
+    name: Annotated[Text, Field(json_schema_extra=_absent_is_not_null)] = None
+    billing_cycle: Annotated[Cycle | None, Field(
+        description="A new cycle becomes pending from the next period start; null withdraws a pending change.",
+        json_schema_extra=_absent_is_not_null)] = None
+
+
+class SiteCreate(Body):
+    name: Text
+
+
+class AllocationUpdate(Body):
+    allocated: Annotated[StrictInt, Field(ge=0, le=MAX_SEATS)]
+
+
+class UserCreate(Body):
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=EMAIL)]
+    name: Text
+    subscription_type: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL,
+                                            description="A subscription type code, e.g. essentials.")]
+    add_seat: StrictBool = False
+    send_invitation: Literal["now", "later"] = "now"
+
+
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"}
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,%d}" % MAX_KEY_LENGTH)
+
+
+# ------------------------------------------------------------------ responses
+
+def _utc(moment: datetime) -> datetime:
+    """Stored timestamps are UTC (SQLite returns them naive): serialised with Z."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+T = TypeVar("T")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Money(Out):
+    amount: int = Field(description="Minor units (cents).")
+    currency: str = Field(description="ISO 4217 code.")
+
+
+class SubscriptionTypeOut(Out):
+    code: str
+    name: str
+    monthly_price: Money
+    annual_price: Money
+
+
+class SeatCounts(Out):
+    allocated: int
+    consumed: int
+    free: int
+
+
+class TypeSeats(SeatCounts):
+    subscription_type: str
+
+
+class Summary(Out):
+    items: list[TypeSeats]
+
+
+class ClientOut(Out):
+    id: int
+    name: str
+    billing_cycle: Cycle
+    pending_billing_cycle: Cycle | None
+    pending_effective_on: date | None
+    period_start: date | None
+    period_end: date | None
+    trial_ends_on: date | None
+    seats: SeatCounts
+
+
+class SiteOut(Out):
+    id: int
+    client_id: int
+    name: str
+    allocations: list[TypeSeats]
+
+
+class ClientDetail(ClientOut):
+    sites: list[SiteOut]
+    totals: list[TypeSeats]
+
+
+class AllocationOut(Out):
+    site_id: int
+    subscription_type: str
+    allocated: int
+    consumed: int
+    free: int
+    invoice_id: int | None = Field(description="The prorated invoice an increase issued, if any.")
+
+
+class UserOut(Out):
+    id: int
+    email: str
+    name: str
+    status: Literal["invited", "active", "deactivated"]
+    site_id: int | None
+    subscription_type: str | None
+    access_until: date | None = Field(description="Deactivated during a trial: access and seat until this day.")
+
+
+class SyncChange(Out):
+    site_id: int
+    subscription_type: str
+    before: int
+    after: int
+
+
+class SyncReport(Out):
+    synced_at: Timestamp
+    changes: list[SyncChange]
+
+
+class InvoiceLineOut(Out):
+    site_id: int
+    subscription_type: str
+    quantity: int
+    unit_price: Money
+    days: int
+    amount: Money
+
+
+class InvoiceOut(Out):
+    id: int
+    number: str
+    client_id: int
+    kind: Literal["period", "proration"]
+    period_start: date
+    period_end: date
+    issued_on: date
+    total: Money
+    lines: list[InvoiceLineOut]
+
+
+class AuditEventOut(Out):
+    id: int
+    at: Timestamp
+    actor_email: str | None
+    action: str
+    target_type: str
+    target_id: int | None
+    before: dict | None
+    after: dict | None
+    ip: str | None
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    fields: dict[str, str] = Field(description="Each bad field and what is wrong with it.")
+    free: int | None = Field(None, description="no_free_seat: the free seats of that type at that site.")
+    consumed: int | None = Field(None, description="below_consumed: the seats in use.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

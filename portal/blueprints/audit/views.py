@@ -1,0 +1,185 @@
+"""The audit log (``audit.view``): filters, pages newest first, and a streamed CSV export.
+
+A partner reads its own events and its clients', a client only its own
+(``scoping.audit_filter``). Dates are calendar days in UTC, the time zone
+the events are stored in.
+"""
+import csv
+import io
+import json
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Response, current_app, request, stream_with_context
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from ...errors import render_error
+from ...extensions import db
+from ...models import AuditEvent, Organisation
+from ...rbac import permissions
+from ...rbac.decorators import login_required, require
+from ...rbac.scoping import audit_filter
+from ...rendering import render_page_or_partial
+from . import bp
+
+CSV_COLUMNS = ["at", "organisation", "actor_email", "action", "target_type", "target_id", "before", "after", "ip"]
+# Suggestions for the action filter; any prefix of an action works ("role." matches both role events).
+ACTIONS = ("auth.login", "auth.login_failed", "auth.locked_out", "auth.password_changed", "user.created",
+           "user.invited", "user.deactivated", "invitation.", "role.granted", "role.revoked",
+           "allocation.changed", "allocation.seat_added", "seats.synchronised", "client.created", "site.created",
+           "billing.", "invoice.issued", "partner.created", "subscription_type.")
+TARGET_TYPES = ("user", "client", "site", "partner", "subscription_type", "invoice")
+_ACTION = re.compile(r"[a-z0-9_.]{1,60}")
+_TARGET_TYPE = re.compile(r"[a-z_]{1,40}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The event's organisation, aliased so that audit_filter's own subquery on organisations stays uncorrelated.
+OWNER = aliased(Organisation)
+
+
+def _filters():
+    """The filters from the query string, and a message per malformed one (that filter is then ignored)."""
+    args, errors = request.args, {}
+    action = args.get("action", "").strip()
+    actor = args.get("actor", "").strip()
+    target_type = args.get("target_type", "").strip()
+    target_id = args.get("target_id", "").strip()
+    if action and not _ACTION.fullmatch(action):
+        errors["action"], action = "Enter an action such as role.granted, or its beginning (role.).", ""
+    if actor and (len(actor) > 254 or _CONTROL.search(actor)):
+        errors["actor"], actor = "Enter (part of) the actor's e-mail address.", ""
+    if target_type and not _TARGET_TYPE.fullmatch(target_type):
+        errors["target_type"], target_type = "Choose a target type from the list.", ""
+    if target_id and not (target_id.isascii() and target_id.isdigit() and len(target_id) <= 18):
+        errors["target_id"], target_id = "Enter the target id as a whole number.", ""
+    since, since_text = _date_arg("from", errors)
+    until, until_text = _date_arg("to", errors)
+    if since and until and since > until:
+        errors["to"], until, until_text = "The end date is before the start date.", None, ""
+    filters = dict(action=action, actor=actor, target_type=target_type, target_id=target_id,
+                   since=since, until=until)
+    form = dict(filters, since=since_text, until=until_text)
+    return filters, form, errors
+
+
+def _query_args(form) -> dict:
+    """The valid filters as query parameters, for the pager and the export link."""
+    names = (("action", "action"), ("actor", "actor"), ("target_type", "target_type"),
+             ("target_id", "target_id"), ("from", "since"), ("to", "until"))
+    return {param: form[key] for param, key in names if form[key]}
+
+
+def _date_arg(name, errors):
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None, ""
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text), text
+    except ValueError:
+        label = "start" if name == "from" else "end"
+        errors[name] = f"Enter the {label} date as YYYY-MM-DD, e.g. 2027-01-31."
+        return None, ""
+
+
+def _scoped_events(filters, *columns):
+    """Select ``columns`` (default: the events) of the events in reach that match the filters."""
+    query = select(*(columns or (AuditEvent,)))
+    if columns:
+        query = query.select_from(AuditEvent).outerjoin(OWNER, OWNER.id == AuditEvent.organisation_id)
+    query = audit_filter(current_user, query)
+    if filters["action"]:
+        query = query.where(AuditEvent.action.startswith(filters["action"], autoescape=True))
+    if filters["actor"]:
+        query = query.where(func.lower(AuditEvent.actor_email).contains(filters["actor"].lower(), autoescape=True))
+    if filters["target_type"]:
+        query = query.where(AuditEvent.target_type == filters["target_type"])
+    if filters["target_id"]:
+        query = query.where(AuditEvent.target_id == int(filters["target_id"]))
+    if filters["since"]:
+        query = query.where(AuditEvent.at >= _midnight(filters["since"]))
+    if filters["until"]:
+        query = query.where(AuditEvent.at < _midnight(filters["until"] + timedelta(days=1)))
+    return query
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def utc(moment: datetime | None) -> str:
+    """A stored timestamp as UTC text (SQLite gives it back naive, PostgreSQL in the session's zone)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def changes(value) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@bp.before_request
+@login_required
+def _require_audit_view():
+    require(permissions.view_audit(current_user.organisation))
+
+
+@bp.route("")
+def index():
+    filters, form, errors = _filters()
+    query = _scoped_events(filters)
+    per_page = current_app.config["USERS_PER_PAGE"]
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page_arg = request.args.get("page", "")
+    page = min(int(page_arg), pages) if page_arg.isdigit() and len(page_arg) < 7 and int(page_arg) > 0 else 1
+    rows = db.session.execute(
+        _scoped_events(filters, AuditEvent, OWNER.name)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    return render_page_or_partial("audit/index.html", "audit/_table.html", 422 if errors else 200,
+                                  rows=rows, total=total, page=page, pages=pages, filters=form, errors=errors,
+                                  export_args=_query_args(form),
+                                  actions=ACTIONS, target_types=TARGET_TYPES, utc=utc, changes=changes)
+
+
+@bp.route("/export.csv")
+def export():
+    """The filtered events as CSV, newest first, streamed: memory stays flat at any size."""
+    filters, _form, errors = _filters()
+    if errors:  # never export more than was asked for
+        return render_error(422, " ".join(errors.values()))
+    query = _scoped_events(
+        filters, AuditEvent.at, OWNER.name, AuditEvent.actor_email, AuditEvent.action,
+        AuditEvent.target_type, AuditEvent.target_id, AuditEvent.before, AuditEvent.after, AuditEvent.ip,
+    ).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for at, organisation, actor, action, target_type, target_id, before, after, ip in db.session.execute(
+                query.execution_options(yield_per=1000)):
+            writer.writerow([utc(at), _cell(organisation), _cell(actor), action, target_type,
+                             "" if target_id is None else target_id, _cell(changes(before)),
+                             _cell(changes(after)), ip or ""])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
+    return response
+
+
+def _cell(value) -> str:
+    """Text that a spreadsheet will not run as a formula (names and e-mails come from users)."""
+    value = value or ""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

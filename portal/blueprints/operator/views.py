@@ -1,0 +1,111 @@
+"""Operator screens (``partners.manage``): the subscription-type catalogue and the partners."""
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Organisation, SubscriptionType
+from ...rbac import permissions
+from ...rbac.decorators import login_required, require
+from ...rendering import render_page_or_partial
+from ...services import catalogue, partners, seats
+from ...services.errors import DomainError
+from . import bp
+from .forms import AdministratorForm, NewPartnerForm, PricesForm, SubscriptionTypeForm
+
+
+@bp.before_request
+@login_required
+def _require_partners_manage():
+    # 403, not 404: the operator area is no tenant's object, so there is nothing to hide.
+    require(permissions.manage_partners())
+
+
+def _submit(form, action, default_field: str):
+    """Validate the form and run ``action``; a domain error goes on its field. → (result, status)."""
+    if not form.validate_on_submit():
+        return None, 422 if form.is_submitted() else 200
+    try:
+        return action(), 200
+    except DomainError as error:
+        field = getattr(form, error.field or "", None) or getattr(form, default_field)
+        field.errors = list(field.errors) + [error.message]
+        return None, error.status
+
+
+@bp.route("")
+def index():
+    return redirect(url_for("operator.partner_list"))
+
+
+@bp.route("/catalogue")
+def catalogue_list():
+    return render_page_or_partial("operator/catalogue.html", "operator/catalogue.html", types=seats.catalogue(),
+                                  tab="catalogue")
+
+
+@bp.route("/catalogue/new", methods=["GET", "POST"])
+def new_subscription_type():
+    form = SubscriptionTypeForm()
+    created, status = _submit(form, lambda: catalogue.create_subscription_type(
+        current_user, form.code.data, form.name.data, form.monthly_price.data, form.annual_price.data,
+        form.currency.data), "code")
+    if created is not None:
+        flash(f"{created.name} ({created.code}) was added to the catalogue.", "success")
+        return redirect(url_for("operator.catalogue_list"), 303)
+    return render_page_or_partial("operator/type_form.html", "operator/type_form.html", status, form=form,
+                                  subscription_type=None, tab="catalogue")
+
+
+@bp.route("/catalogue/<int:type_id>/prices", methods=["GET", "POST"])
+def edit_prices(type_id):
+    """New prices apply to invoices issued from now on; issued invoices keep theirs."""
+    subscription_type = db.session.get(SubscriptionType, type_id) or abort(404)
+    form = PricesForm(data=dict(monthly_price=catalogue.format_price(subscription_type.monthly_price),
+                                annual_price=catalogue.format_price(subscription_type.annual_price)))
+    changed, status = _submit(form, lambda: catalogue.change_prices(
+        current_user, subscription_type, form.monthly_price.data, form.annual_price.data), "monthly_price")
+    if changed is not None:
+        flash(f"Prices of {changed.name} saved; they apply to invoices issued from now on.", "success")
+        return redirect(url_for("operator.catalogue_list"), 303)
+    return render_page_or_partial("operator/type_form.html", "operator/type_form.html", status, form=form,
+                                  subscription_type=subscription_type, tab="catalogue")
+
+
+@bp.route("/partners")
+def partner_list():
+    page_arg = request.args.get("page", "")
+    page = int(page_arg) if page_arg.isdigit() and len(page_arg) < 7 else 1
+    listing = partners.partner_page(current_user, page=page, per_page=current_app.config["CLIENTS_PER_PAGE"])
+    return render_page_or_partial("operator/partners.html", "operator/_partner_table.html", listing=listing,
+                                  tab="partners")
+
+
+@bp.route("/partners/new", methods=["GET", "POST"])
+def new_partner():
+    form = NewPartnerForm()
+    created, status = _submit(form, lambda: partners.create_partner(
+        current_user, form.name.data, form.invoice_prefix.data, form.admin_name.data, form.admin_email.data),
+        "name")
+    if created is not None:
+        flash(f"{created.name} was created; {form.admin_email.data.strip().lower()} was invited as its "
+              "administrator.", "success")
+        return redirect(url_for("operator.partner_list"), 303)
+    return render_page_or_partial("operator/new_partner.html", "operator/new_partner.html", status, form=form,
+                                  tab="partners")
+
+
+@bp.route("/partners/<int:partner_id>/administrators/new", methods=["GET", "POST"])
+def invite_administrator(partner_id):
+    """Invite another administrator, e.g. when the first invitation could not go out."""
+    partner = db.session.scalar(select(Organisation).where(
+        Organisation.id == partner_id, Organisation.kind == "partner",
+        Organisation.parent_id == current_user.organisation_id)) or abort(404)
+    form = AdministratorForm()
+    invited, status = _submit(form, lambda: partners.invite_administrator(
+        current_user, partner, form.admin_email.data, form.admin_name.data), "admin_email")
+    if invited is not None:
+        flash(f"{invited.email} was invited as an administrator of {partner.name}.", "success")
+        return redirect(url_for("operator.partner_list"), 303)
+    return render_page_or_partial("operator/invite_administrator.html", "operator/invite_administrator.html",
+                                  status, form=form, partner=partner, tab="partners")

@@ -1,0 +1,52 @@
+"""``flask --app wsgi api-token …``: create, list and revoke API tokens."""
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import User
+from .services import api_tokens
+from .services.errors import DomainError
+
+api_token = AppGroup("api-token", help="API tokens (bearer tokens of the /api/v1 JSON API).")
+
+
+def _user(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user with the e-mail address {email}.")
+    return user
+
+
+@api_token.command("create")
+@click.argument("email")
+@click.option("--name", default=None, help="A label to recognise the token by (default: 'API token').")
+def create(email, name):
+    """Create a token acting as EMAIL; it is printed once, on the last line."""
+    try:
+        issued = api_tokens.create_token(None, _user(email), name)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"API token {issued.token.id} for {email} (shown once; store it now):", err=True)
+    click.echo(issued.secret)
+
+
+@api_token.command("list")
+@click.argument("email")
+def list_tokens(email):
+    """List EMAIL's tokens (ids, names, last use; never the tokens themselves)."""
+    for token in api_tokens.tokens_of(_user(email)):
+        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+        used = f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+        click.echo(f"{token.id}\t{token.name}\t{state}\t{used}")
+
+
+@api_token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1))
+def revoke(token_id):
+    """Revoke the token TOKEN_ID (see ``api-token list``) at once."""
+    try:
+        token = api_tokens.revoke_token(None, api_tokens.find_token(token_id))
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"API token {token.id} ({token.name}) revoked.")

@@ -1,0 +1,62 @@
+"""API tokens and idempotency keys of the partner API (API.md)."""
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .mixins import TimestampMixin, utcnow
+from .user import User
+
+
+class ApiToken(TimestampMixin, db.Model):
+    """A bearer token that acts with its user's permissions.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once,
+    when it is created. A revoked token, or one whose user may no longer log
+    in, authenticates nothing.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} of user {self.user_id}>"
+
+
+class IdempotencyKey(db.Model):
+    """The first answer to a POST sent with an ``Idempotency-Key`` header.
+
+    The row is inserted (``status`` still NULL) in its own transaction before
+    the request does anything, so the unique constraint on (user, key) lets
+    exactly one of several concurrent requests with one key go ahead. The
+    answer is stored when the request ends and replayed for 24 hours.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of method, path and the canonical JSON body.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,76 @@
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .mixins import utcnow
+from .user import User
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(db.Model):
+    """The invitation of one invited user: pending until accepted or revoked.
+
+    ``delivery`` says whether the latest e-mail went out: "unsent" (send
+    later), "sent", or "failed" (SMTP was down: shown as "not sent — retry").
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'revoked', 'expired')", name="status"),
+        CheckConstraint("delivery IN ('unsent', 'sent', 'failed')", name="delivery"),
+        Index("ix_invitations_organisation_id_status", "organisation_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    delivery: Mapped[str] = mapped_column(String(16), default="unsent")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class InvitationToken(db.Model):
+    """One link sent for an invitation. Only the SHA-256 of the token is stored.
+
+    Resending supersedes the previous token, so an old e-mail's link tells
+    the visitor a newer one exists instead of looking forged.
+    """
+
+    __tablename__ = "invitation_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    invitation: Mapped[Invitation] = relationship()
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept for the lockout window (rule 20).
+
+    Stored in the database rather than in process memory so that every app
+    server behind the load balancer counts the same failures.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,118 @@
+"""API tokens: created once (plain text shown once), stored as a hash, revocable.
+
+A token acts with its user's permissions: authenticating returns the user
+with roles loaded, and the API builds its identity with the same rbac code
+as a browser login. A revoked token, or one whose user may no longer log in
+(deactivated, still invited), authenticates nothing.
+"""
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import ApiToken, RoleAssignment, User
+from ..models.mixins import utcnow
+from ..rbac.needs import identity_for
+from . import audit, validation
+from .errors import Conflict, Invalid
+from .transactions import write_transaction
+
+# Tokens are ``secrets.token_urlsafe(32)`` (43 characters); anything much
+# longer is refused before it costs a database query.
+MAX_TOKEN_LENGTH = 200
+# ``last_used_at`` is written at most this often per token, so reads stay reads.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # the only time the plain token exists
+
+
+def create_token(actor, user: User, name: str | None = None) -> IssuedToken:
+    """Create a token for ``user``; the plain token is in the result only.
+
+    ``actor`` is who asked (None from the CLI). Refuses users who may not log
+    in. Commits, with an audit event.
+    """
+    if user.status != "active":
+        raise Conflict(f"{user.email} is not an active user; their token would not work.", field="email")
+    name = validation.text(name or "API token", "name", label="token name", max_length=100)
+    secret = secrets.token_urlsafe(32)
+    user_id, organisation_id = user.id, user.organisation_id
+    with write_transaction():
+        token = ApiToken(user_id=user_id, name=name, token_hash=ApiToken.hash_token(secret))
+        db.session.add(token)
+        db.session.flush()
+        audit.record(actor, "api_token.created", "user", user_id, organisation_id,
+                     after={"token_id": token.id, "name": name})
+    return IssuedToken(token, secret)
+
+
+def revoke_token(actor, token: ApiToken) -> ApiToken:
+    """Revoke ``token`` now (idempotent refusal: a revoked token is a Conflict)."""
+    token_id = token.id
+    with write_transaction():
+        changed = db.session.execute(
+            update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+        ).rowcount
+        if not changed:
+            raise Conflict("This token is already revoked.")
+        token = db.session.get(ApiToken, token_id, populate_existing=True)
+        audit.record(actor, "api_token.revoked", "user", token.user_id, token.user.organisation_id,
+                     after={"token_id": token_id, "name": token.name})
+    return token
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def find_token(token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise Invalid(f"There is no API token {token_id}.", field="token_id")
+    return token
+
+
+def authenticate(secret: str) -> tuple[ApiToken, User] | None:
+    """The live token and its user (roles loaded) behind ``secret``, or None.
+
+    Two statements (plus one for site-restricted roles); ``last_used_at`` is
+    refreshed at most once a minute, in its own short write transaction.
+    """
+    if not secret or len(secret) > MAX_TOKEN_LENGTH:
+        return None
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == ApiToken.hash_token(secret), ApiToken.revoked_at.is_(None),
+               User.status != "invited")
+        .options(joinedload(User.organisation),
+                 selectinload(User.role_assignments).selectinload(RoleAssignment.sites))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    # The same test as a browser login: deactivated users lose access (at the
+    # end of the trial when deactivated during one, DESIGN.md rule 5).
+    if not user.is_active:
+        return None
+    identity_for(user)  # built now, while roles are loaded (a commit below expires them)
+    now = utcnow()
+    if token.last_used_at is None or _aware(token.last_used_at) < now - LAST_USED_RESOLUTION:
+        token_id = token.id
+        with write_transaction():
+            db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                               .execution_options(synchronize_session=False))
+    return token, user
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,230 @@
+"""Invitations: e-mailed single-use links that let an invited user set a password.
+
+A token is ``secrets.token_urlsafe(32)``; only its SHA-256 is stored. A link
+is valid 30 days from sending; resending supersedes it, revoking kills it and
+frees the seat. E-mail leaves only after the transaction commits, and a
+failed delivery is recorded ("not sent — retry") without losing anything.
+"""
+import secrets
+from datetime import timedelta
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Invitation, InvitationToken, RoleAssignment, User
+from ..models.invitation import hash_token
+from ..models.mixins import utcnow
+from ..rbac.sessions import end_other_sessions
+from . import audit, mail, passwords, seats, validation
+from .errors import Conflict, DomainError, Invalid
+from .transactions import write_transaction
+
+VALID_FOR = timedelta(days=30)
+
+
+class InvitationRefused(DomainError):
+    """A link that cannot be used; ``status`` is the HTTP answer for its page."""
+
+    def __init__(self, message: str, *, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+def start_invitation(actor, user: User) -> Invitation:
+    """Record a pending invitation for ``user`` inside the caller's transaction."""
+    invitation = Invitation(user_id=user.id, organisation_id=user.organisation_id,
+                            invited_by_id=getattr(actor, "id", None))
+    db.session.add(invitation)
+    db.session.flush()
+    return invitation
+
+
+def _pending(user_id: int) -> Invitation:
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user_id)
+                                   .with_for_update().execution_options(populate_existing=True))
+    if invitation is None or invitation.status != "pending":
+        raise Conflict("This invitation is no longer pending.")
+    return invitation
+
+
+def send_invitation(actor, user: User) -> str:
+    """Issue a new 30-day link for ``user``'s pending invitation and e-mail it.
+
+    Any earlier link stops working. Returns the token (for the caller's tests
+    and the CLI); the e-mail's delivery is recorded on the invitation.
+    """
+    token = secrets.token_urlsafe(32)
+    user_id = user.id
+    with write_transaction():
+        invitation = _pending(user_id)
+        now = utcnow()
+        _supersede_tokens(invitation.id, now)
+        db.session.add(InvitationToken(invitation_id=invitation.id, token_hash=hash_token(token),
+                                       expires_at=now + VALID_FOR))
+        invitation.sent_at, invitation.expires_at = now, now + VALID_FOR
+        audit.record(actor, "invitation.sent", "user", user_id, invitation.organisation_id,
+                     after={"expires_at": invitation.expires_at.isoformat()})
+        email, name, organisation = invitation.user.email, invitation.user.name, invitation.user.organisation.name
+        invitation_id = invitation.id
+    delivery = _deliver(email, name, organisation, token)
+    with write_transaction():
+        db.session.execute(update(Invitation).where(Invitation.id == invitation_id).values(delivery=delivery))
+    return token
+
+
+def _deliver(email: str, name: str, organisation: str, token: str) -> str:
+    link = invitation_link(token)
+    body = (f"Hello {name},\n\nYou are invited to join {organisation} on Partner Portal.\n"
+            f"Open this link within 30 days to choose your password:\n\n{link}\n\n"
+            "If you did not expect this e-mail, you can ignore it.\n")
+    try:
+        mail.send(email, f"Your invitation to {organisation}", body)
+    except mail.MailError:
+        return "failed"
+    return "sent"
+
+
+def invitation_link(token: str) -> str:
+    """An absolute link on the host the request came in on (checked against
+    TRUSTED_HOSTS by Flask), or PORTAL_SERVER_NAME outside a request."""
+    if has_request_context():
+        return url_for("auth.accept_invitation", token=token, _external=True)
+    with current_app.test_request_context(base_url=_cli_base_url()):
+        return url_for("auth.accept_invitation", token=token, _external=True)
+
+
+def _cli_base_url() -> str:
+    server = current_app.config.get("SERVER_NAME") or "localhost:5000"
+    scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
+    return f"{scheme}://{server}"
+
+
+def _supersede_tokens(invitation_id: int, now) -> None:
+    db.session.execute(update(InvitationToken)
+                       .where(InvitationToken.invitation_id == invitation_id, InvitationToken.superseded_at.is_(None))
+                       .values(superseded_at=now))
+
+
+def revoke_invitation(actor, user: User, *, status: str = "revoked") -> None:
+    """Kill the link and free the invited user's seat (also used for expiry)."""
+    user_id = user.id
+    with write_transaction():
+        invitation = _pending(user_id)
+        _close(actor, invitation, status)
+
+
+def _close(actor, invitation: Invitation, status: str) -> None:
+    now = utcnow()
+    invitation.status, invitation.closed_at = status, now
+    _supersede_tokens(invitation.id, now)
+    user = invitation.user
+    user.status, user.deactivated_at = "deactivated", now
+    if user.site_id is not None:
+        seats.release_seat(user.site_id, user.subscription_type_id)
+    audit.record(actor, f"invitation.{status}", "user", user.id, invitation.organisation_id,
+                 before={"status": "pending"}, after={"status": status})
+
+
+def expire_invitations() -> int:
+    """Close pending invitations whose link expired, freeing their seats."""
+    expired = db.session.scalars(select(Invitation.user_id).where(
+        Invitation.status == "pending", Invitation.expires_at < utcnow())).all()
+    for user_id in expired:
+        try:
+            with write_transaction():
+                _close(None, _pending(user_id), "expired")
+        except Conflict:
+            continue  # accepted or revoked meanwhile
+    return len(expired)
+
+
+def check_token(token: str) -> InvitationToken:
+    """The live token behind a link, or ``InvitationRefused`` saying why not."""
+    row = db.session.scalar(select(InvitationToken).where(InvitationToken.token_hash == hash_token(token)))
+    if row is None:
+        raise InvitationRefused("This invitation link is not valid. Check that you copied the whole link.",
+                                status=404)
+    invitation = row.invitation
+    if invitation.status == "accepted":
+        raise InvitationRefused("This invitation was already used. Log in with your e-mail and password.")
+    if invitation.status in ("revoked", "expired"):
+        raise InvitationRefused(f"This invitation was {invitation.status}. Ask your administrator for a new one.",
+                                status=410)
+    if row.superseded_at is not None:
+        raise InvitationRefused("A newer invitation was sent to you: use the link in the latest e-mail.",
+                                status=410)
+    if _aware(row.expires_at) <= utcnow():
+        raise InvitationRefused("This invitation has expired. Ask your administrator to send it again.",
+                                status=410)
+    return row
+
+
+def _aware(moment):
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def accept_invitation(token: str, name, password, *, current_user=None) -> User:
+    """Accept with a name and password; exactly once, even from two tabs at once.
+
+    A visitor logged in as another account must log out first.
+    """
+    row = check_token(token)
+    user = row.invitation.user
+    if current_user is not None and current_user.id != user.id:
+        raise InvitationRefused(
+            f"You are logged in as {current_user.email}. Log out, then open the link again to accept "
+            f"the invitation for {user.email}: an account belongs to one organisation only.")
+    name = validation.text(name, "name", label="name")
+    password = validation.password(password)
+    password_hash = passwords.hash_password(password)
+    invitation_id, user_id = row.invitation_id, user.id
+    with write_transaction():
+        # Check again under the write lock: a resend or a revoke may have landed meanwhile.
+        db.session.expire_all()
+        check_token(token)
+        accepted = db.session.execute(
+            update(Invitation).where(Invitation.id == invitation_id, Invitation.status == "pending")
+            .values(status="accepted", closed_at=utcnow())).rowcount
+        if not accepted:  # the other tab won
+            raise InvitationRefused("This invitation was already used. Log in with your e-mail and password.")
+        _supersede_tokens(invitation_id, utcnow())
+        user = db.session.get(User, user_id, populate_existing=True)
+        user.name, user.password_hash, user.status = name, password_hash, "active"
+        audit.record(user, "invitation.accepted", "user", user_id, user.organisation_id)
+    return user
+
+
+def invite_staff(actor, organisation, email, name, role_code: str, *, send: str = "now") -> User:
+    """Invite a staff member (no seat) holding ``role_code`` in ``organisation``."""
+    from .users import ensure_email_free
+
+    email = validation.email(email)
+    name = validation.text(name, "name", label="name")
+    with write_transaction():
+        ensure_email_free(email)
+        user = User(organisation_id=organisation.id, email=email, name=name, status="invited")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(RoleAssignment(user_id=user.id, role=role_code))
+        start_invitation(actor, user)
+        audit.record(actor, "user.invited", "user", user.id, organisation.id,
+                     after={"email": email, "role": role_code})
+    if send == "now":
+        send_invitation(actor, user)
+    return user
+
+
+def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:
+    """Change ``user``'s password; every other login session ends."""
+    if not passwords.check_password(user.password_hash, current_password or ""):
+        raise Invalid("Your current password is not correct.", field="current_password")
+    password_hash = passwords.hash_password(validation.password(new_password, field="new_password"))
+    user_id = user.id
+    with write_transaction():
+        db.session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+        end_other_sessions(user_id, keep_session)
+        audit.record(user, "auth.password_changed", "user", user_id, user.organisation_id)

@@ -1,0 +1,244 @@
+"""Invitations through a real SMTP server on loopback, and their pages."""
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Invitation, User
+from portal.models.mixins import utcnow
+from portal.services import invitations, seats, users
+from portal.services.errors import Conflict, Invalid, NoFreeSeat
+from tests import mail_server
+
+
+@pytest.fixture
+def inbox(app, monkeypatch):
+    controller, inbox = mail_server.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    yield inbox
+    controller.stop()
+
+
+def link_in(message) -> str:
+    return re.search(r"https?://\S+/invitations/\S+", message.get_content()).group(0)
+
+
+def invite(demo, email="new@acme.example", send="now"):
+    return users.create_user(demo.user("admin@acme.example"), demo.lyon, demo.type("essentials"), email,
+                             "New Person", send=send)
+
+
+def free_lyon(demo):
+    return seats.free_seats(demo.lyon.id, demo.type("essentials").id)
+
+
+def test_the_whole_life_cycle_through_smtp_and_the_pages(demo, inbox, app):
+    admin = app.test_client()
+    admin.post("/login", data={"email": "admin@acme.example", "password": "demo-password"})
+    response = admin.post(f"/clients/{demo.acme.id}/users/new", data={
+        "name": "Nina New", "email": "nina@acme.example", "site_id": demo.lyon.id,
+        "subscription_type": "essentials", "send_invitation": "now"})
+    assert response.status_code == 302
+    [message] = inbox.to("nina@acme.example")
+    assert message["Subject"] == "Your invitation to Acme Dental"
+    link = link_in(message)
+    assert link.startswith("http://localhost/invitations/")  # the host the request came in on
+    visitor = app.test_client()
+    page = visitor.get(link)
+    assert page.status_code == 200 and "nina@acme.example" in page.get_data(as_text=True)
+    accepted = visitor.post(link, data={"name": "Nina N.", "password": "correct horse battery"})
+    assert accepted.status_code == 303
+    login = visitor.post("/login", data={"email": "nina@acme.example", "password": "correct horse battery"})
+    assert login.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "nina@acme.example"))
+    db.session.refresh(user)
+    assert (user.status, user.name) == ("active", "Nina N.")
+    used = app.test_client().get(link)
+    assert used.status_code == 409 and "already used" in used.get_data(as_text=True)
+
+
+def test_links_use_only_trusted_hosts(demo, inbox, app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["portal.example"])
+    admin = app.test_client()
+    forged = admin.get("/login", headers={"Host": "evil.example"})
+    assert forged.status_code == 400 and "evil.example" not in forged.get_data(as_text=True)
+    ok = admin.post("/login", data={"email": "admin@acme.example", "password": "demo-password"},
+                    headers={"Host": "portal.example"})
+    assert ok.status_code == 302
+    admin.post(f"/clients/{demo.acme.id}/users/new", headers={"Host": "portal.example"}, data={
+        "name": "P", "email": "p@acme.example", "site_id": demo.lyon.id, "subscription_type": "essentials"})
+    assert link_in(inbox.to("p@acme.example")[0]).startswith("http://portal.example/invitations/")
+
+
+def test_send_later_sends_nothing_until_asked(demo, inbox):
+    user = invite(demo, send="later")
+    assert inbox.messages == []
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user.id))
+    assert (invitation.status, invitation.delivery, invitation.sent_at) == ("pending", "unsent", None)
+    assert free_lyon(demo) == 0  # a pending invitation holds its seat
+    invitations.send_invitation(demo.user("admin@acme.example"), user)
+    assert len(inbox.to("new@acme.example")) == 1
+
+
+def test_smtp_down_keeps_the_invitation_marked_not_sent(demo, app, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", mail_server.free_port())  # nobody listens there
+    user = invite(demo)
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user.id))
+    db.session.refresh(invitation)
+    assert (invitation.status, invitation.delivery) == ("pending", "failed")
+    controller, inbox = mail_server.start()
+    try:
+        monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+        invitations.send_invitation(demo.user("admin@acme.example"), user)
+    finally:
+        controller.stop()
+    db.session.refresh(invitation)
+    assert invitation.delivery == "sent" and len(inbox.to("new@acme.example")) == 1
+
+
+def test_resending_kills_the_old_link(demo, inbox, app):
+    user = invite(demo)
+    old = link_in(inbox.to("new@acme.example")[0])
+    invitations.send_invitation(demo.user("admin@acme.example"), user)
+    new = link_in(inbox.to("new@acme.example")[1])
+    visitor = app.test_client()
+    stale = visitor.post(old, data={"name": "X", "password": "long enough password"})
+    assert stale.status_code == 410 and "newer invitation" in stale.get_data(as_text=True)
+    assert visitor.get(new).status_code == 200
+
+
+def test_revoking_kills_the_link_and_frees_the_seat(demo, inbox, app):
+    user = invite(demo)
+    link = link_in(inbox.to("new@acme.example")[0])
+    assert free_lyon(demo) == 0
+    invitations.revoke_invitation(demo.user("admin@acme.example"), user)
+    assert free_lyon(demo) == 1
+    refused = app.test_client().get(link)
+    assert refused.status_code == 410 and "revoked" in refused.get_data(as_text=True)
+
+
+def test_an_expired_link_is_refused_and_expiry_frees_the_seat(demo, inbox, app, monkeypatch):
+    invite(demo)
+    link = link_in(inbox.to("new@acme.example")[0])
+    later = utcnow() + timedelta(days=30, seconds=1)
+    monkeypatch.setattr(invitations, "utcnow", lambda: later)
+    refused = app.test_client().get(link)
+    assert refused.status_code == 410 and "expired" in refused.get_data(as_text=True)
+    assert invitations.expire_invitations() == 1
+    assert free_lyon(demo) == 1
+
+
+def test_a_forged_token_changes_nothing(demo, app):
+    response = app.test_client().post("/invitations/" + "A" * 43, data={"name": "X", "password": "long enough pw"})
+    assert response.status_code == 404 and "not valid" in response.get_data(as_text=True)
+
+
+def test_two_tabs_accepting_at_once_create_one_account(demo, inbox, app):
+    invite(demo)
+    token = link_in(inbox.to("new@acme.example")[0]).rsplit("/", 1)[1]
+    barrier, outcomes = threading.Barrier(2), []
+
+    def accept(password):
+        with app.app_context():
+            barrier.wait()
+            try:
+                invitations.accept_invitation(token, "Tab", password)
+                outcomes.append(password)
+            except invitations.InvitationRefused:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=accept, args=(f"password number {n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[1] == "refused" and outcomes.count("refused") == 1
+
+
+def test_an_email_of_another_organisation_is_refused(demo):
+    with pytest.raises(Conflict, match="another organisation"):
+        invite(demo, email="admin@globex.example")
+
+
+def test_a_visitor_logged_in_as_someone_else_must_log_out_first(demo, inbox, app):
+    invite(demo)
+    link = link_in(inbox.to("new@acme.example")[0])
+    other = app.test_client()
+    other.post("/login", data={"email": "admin@globex.example", "password": "demo-password"})
+    refused = other.post(link, data={"name": "X", "password": "long enough password"})
+    assert refused.status_code == 409 and "Log out" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(User.status).where(User.email == "new@acme.example")) == "invited"
+
+
+def test_a_short_password_is_explained(demo, inbox, app):
+    invite(demo)
+    link = link_in(inbox.to("new@acme.example")[0])
+    response = app.test_client().post(link, data={"name": "X", "password": "short"})
+    assert response.status_code == 422 and "at least 10 characters" in response.get_data(as_text=True)
+
+
+def test_bulk_invite_is_all_or_nothing(demo, inbox):
+    admin = demo.user("admin@acme.example")
+    with pytest.raises(NoFreeSeat) as refused:
+        users.bulk_invite(admin, demo.lyon, demo.type("essentials"), "a@acme.example\nb@acme.example")
+    assert "only 1 free" in refused.value.message and "nobody was invited" in refused.value.message
+    assert db.session.scalar(select(User.id).where(User.email == "a@acme.example")) is None
+    assert inbox.messages == [] and free_lyon(demo) == 1
+
+
+def test_finance_adds_the_missing_seats_in_the_same_step(demo, inbox):
+    finance = demo.user("finance@northwind.example")
+    created = users.bulk_invite(finance, demo.lyon, demo.type("essentials"),
+                                ["a@acme.example", "b@acme.example", "c@acme.example"], add_seats=True)
+    assert [u.email for u in created] == ["a@acme.example", "b@acme.example", "c@acme.example"]
+    assert free_lyon(demo) == 0 and len(inbox.messages) == 3
+
+
+@pytest.mark.parametrize("emails", ["not-an-email", "ok@acme.example\nbad@", "", [f"u{n}@acme.example" for n in range(101)],
+                                    "x@acme.example\r\nBcc: y@evil.example"])
+def test_bulk_invite_refuses_malformed_lists(demo, emails):
+    with pytest.raises(Invalid):
+        users.bulk_invite(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), emails,
+                          add_seats=True)
+    assert free_lyon(demo) == 1
+
+
+def test_ten_failures_lock_the_email_with_retry_after(demo, app):
+    client = app.test_client()
+    for _ in range(10):
+        assert client.post("/login", data={"email": "admin@acme.example", "password": "wrong"}).status_code == 422
+    locked = client.post("/login", data={"email": "admin@acme.example", "password": "demo-password"})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "Try again in 15 minutes" in locked.get_data(as_text=True)
+    other = client.post("/login", data={"email": "admin@globex.example", "password": "demo-password"})
+    assert other.status_code == 302
+
+
+def test_changing_the_password_ends_the_other_sessions(demo, app):
+    first, second = app.test_client(), app.test_client()
+    for browser in (first, second):
+        browser.post("/login", data={"email": "admin@acme.example", "password": "demo-password"})
+    changed = first.post("/account", data={"current_password": "demo-password",
+                                           "new_password": "a brand new password"})
+    assert changed.status_code == 303
+    assert first.get("/account").status_code == 200
+    assert second.get("/account").status_code == 302  # logged out
+
+
+def test_guessing_invitation_tokens_is_throttled_per_address(demo, app, monkeypatch):
+    from portal.extensions import limiter
+
+    monkeypatch.setitem(app.config, "INVITATION_RATE_LIMIT", "3 per minute")
+    limiter.reset()
+    guesser = app.test_client()
+    statuses = [guesser.get(f"/invitations/guess{n}").status_code for n in range(4)]
+    assert statuses == [404, 404, 404, 429]
+    assert int(guesser.get("/invitations/guess9").headers["Retry-After"]) > 0
+    limiter.reset()
