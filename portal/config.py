@@ -8,7 +8,9 @@ DEV_SECRET_KEY = "dev-only-not-secret"
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # default set from instance path
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Recycle instead of pinging before each checkout: the ping is a round trip
+    # on every request, and the overview must stay near the login page's cost.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

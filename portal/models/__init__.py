@@ -5,7 +5,7 @@ from .billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSequence
 from .catalogue import SubscriptionType
 from .invitation import Invitation, InvitationToken, LoginFailure
 from .organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
-from .site import Allocation, Site
+from .site import Allocation, PartnerSeatTotal, Site
 from .user import USER_STATUSES, LoginSession, RoleAssignment, User, role_assignment_sites
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "LoginSession",
     "ORGANISATION_KINDS",
     "Organisation",
+    "PartnerSeatTotal",
     "RoleAssignment",
     "Site",
     "SubscriptionType",

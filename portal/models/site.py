@@ -47,3 +47,22 @@ class Allocation(db.Model):
     @property
     def free(self) -> int:
         return self.allocated - self.consumed
+
+
+class PartnerSeatTotal(db.Model):
+    """Per partner and type, the sums of its clients' allocation counters.
+
+    Kept in step by ``portal.services.seats`` in the same statement batch as
+    every counter change, so the partner overview reads a handful of rows
+    whatever the number of clients, sites and users.
+    """
+
+    __tablename__ = "partner_seat_totals"
+    # No CHECK here: the upsert that moves these sums proposes a row of deltas
+    # (possibly negative) before it meets the existing one, and both databases
+    # check constraints on that proposed row. The invariant lives on allocations.
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    subscription_type_id: Mapped[int] = mapped_column(ForeignKey("subscription_types.id"), primary_key=True)
+    allocated: Mapped[int] = mapped_column(default=0)
+    consumed: Mapped[int] = mapped_column(default=0)

@@ -2,7 +2,7 @@
 import secrets
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import LoginSession, RoleAssignment, User
@@ -17,16 +17,16 @@ def start_session(user: User) -> str:
 
 
 def load_session_user(token: str) -> User | None:
-    """The active user behind a session token, in one query (plus role sites)."""
-    user = db.session.scalar(
+    """The active user behind a session token, with organisation and roles: one query."""
+    user = db.session.execute(
         select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == LoginSession.hash_token(token), User.status != "invited")
         .options(
             joinedload(User.organisation),
-            selectinload(User.role_assignments).selectinload(RoleAssignment.sites),
+            joinedload(User.role_assignments).joinedload(RoleAssignment.sites),
         )
-    )
+    ).unique().scalar_one_or_none()
     if user is None or not user.is_active:
         return None
     user.session_token = token

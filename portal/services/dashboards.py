@@ -8,16 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Allocation, Organisation, Site, SubscriptionType
+from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
 from ..rbac.scoping import client_filter
 from .seats import SeatRow
 
-SORTS = {
-    "name": Organisation.name,
-    "allocated": func.coalesce(func.sum(Allocation.allocated), 0),
-    "consumed": func.coalesce(func.sum(Allocation.consumed), 0),
-    "free": func.coalesce(func.sum(Allocation.allocated - Allocation.consumed), 0),
-}
+SORTS = ("name", "allocated", "consumed", "free")
 
 
 def _totals(where) -> list[SeatRow]:
@@ -42,9 +37,25 @@ def _totals(where) -> list[SeatRow]:
 
 
 def partner_totals(actor) -> list[SeatRow]:
-    """Seats over every client the actor reaches, one row per catalogue type."""
-    clients = client_filter(actor, select(Organisation.id)).scalar_subquery()
-    return _totals(Site.client_id.in_(clients))
+    """Seats over every client the actor reaches, one row per catalogue type.
+
+    Reads the per-partner counters (a row per partner and type), never the
+    allocations of every client: one statement, the same cost at any size.
+    """
+    sums = select(
+        PartnerSeatTotal.subscription_type_id.label("type_id"),
+        func.sum(PartnerSeatTotal.allocated).label("allocated"),
+        func.sum(PartnerSeatTotal.consumed).label("consumed"),
+    )
+    if actor.organisation.kind != "operator":
+        sums = sums.where(PartnerSeatTotal.partner_id == actor.organisation.partner_id)
+    sums = sums.group_by(PartnerSeatTotal.subscription_type_id).subquery()
+    query = (
+        select(SubscriptionType, sums.c.allocated, sums.c.consumed)
+        .outerjoin(sums, sums.c.type_id == SubscriptionType.id)
+        .order_by(SubscriptionType.id)
+    )
+    return [SeatRow(t, a or 0, c or 0) for t, a, c in db.session.execute(query)]
 
 
 def client_totals(client: Organisation, site_ids=None) -> list[SeatRow]:
@@ -86,8 +97,18 @@ class ClientPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def _client_sum(column):
+    """Per client row, the sum of one allocation counter over its sites (a correlated subquery)."""
+    return (select(func.coalesce(func.sum(column), 0)).join(Site, Allocation.site_id == Site.id)
+            .where(Site.client_id == Organisation.id).correlate(Organisation).scalar_subquery())
+
+
 def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=25) -> ClientPage:
-    """One page of the per-client list: search by name, sort, paginate."""
+    """One page of the per-client list: search by name, sort, paginate.
+
+    Sorted by name, the page comes straight off the (partner, name) index and
+    only its 25 clients are summed; sorting by a seat column has to sum them all.
+    """
     sort = sort if sort in SORTS else "name"
     direction = "desc" if direction == "desc" else "asc"
     clients = client_filter(actor, select(Organisation.id))
@@ -95,47 +116,17 @@ def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=2
         clients = clients.where(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(clients.subquery()))
     page = max(1, min(page, max(1, -(-total // per_page))))
-    order = SORTS[sort].desc() if direction == "desc" else SORTS[sort].asc()
-    query = (
-        select(
-            Organisation.id, Organisation.name, Organisation.billing_cycle,
-            SORTS["allocated"], SORTS["consumed"],
-        )
-        .outerjoin(Site, Site.client_id == Organisation.id)
-        .outerjoin(Allocation, Allocation.site_id == Site.id)
-        .where(Organisation.id.in_(clients.scalar_subquery()))
-        .group_by(Organisation.id, Organisation.name, Organisation.billing_cycle)
-        .order_by(order, Organisation.name, Organisation.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    if sort == "name":
-        # Sorting by name needs no totals: pick the page first, then sum only its sites.
-        query = _name_sorted_page(clients, direction, page, per_page)
+    allocated, consumed = _client_sum(Allocation.allocated), _client_sum(Allocation.consumed)
+    order = {"name": Organisation.name, "allocated": allocated, "consumed": consumed,
+             "free": allocated - consumed}[sort]
+    query = client_filter(actor, select(Organisation.id, Organisation.name, Organisation.billing_cycle,
+                                        allocated, consumed))
+    if q:
+        query = query.where(func.lower(Organisation.name).contains(q.lower(), autoescape=True))
+    query = (query.order_by(order.desc() if direction == "desc" else order.asc(), Organisation.name, Organisation.id)
+             .limit(per_page).offset((page - 1) * per_page))
     rows = [ClientRow(*row) for row in db.session.execute(query)]
     return ClientPage(rows, total, page, per_page, q, sort, direction)
-
-
-def _name_sorted_page(clients, direction, page, per_page):
-    name_order = Organisation.name.desc() if direction == "desc" else Organisation.name.asc()
-    page_ids = (
-        select(Organisation.id, Organisation.name, Organisation.billing_cycle)
-        .where(Organisation.id.in_(clients.scalar_subquery()))
-        .order_by(name_order, Organisation.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-        .subquery()
-    )
-    order = page_ids.c.name.desc() if direction == "desc" else page_ids.c.name.asc()
-    return (
-        select(page_ids.c.id, page_ids.c.name, page_ids.c.billing_cycle,
-               SORTS["allocated"], SORTS["consumed"])
-        .select_from(page_ids)
-        .outerjoin(Site, Site.client_id == page_ids.c.id)
-        .outerjoin(Allocation, Allocation.site_id == Site.id)
-        .group_by(page_ids.c.id, page_ids.c.name, page_ids.c.billing_cycle)
-        .order_by(order, page_ids.c.id)
-    )
 
 
 @dataclass

@@ -5,6 +5,7 @@ from ..extensions import db
 from ..models import Allocation, InvoiceSequence, Organisation, RoleAssignment, Site, SubscriptionType, User
 from . import billing, clock, periods
 from .passwords import hash_password
+from .seats import recount_partner_totals
 from .transactions import write_transaction
 
 DEMO_PASSWORD = "demo-password"
@@ -106,6 +107,7 @@ def load_demo() -> bool:
                 _user(email, name, partner, password_hash, roles)
             for client_name, (cycle, domain, client_staff, sites) in clients.items():
                 _load_client(partner, client_name, cycle, domain, client_staff, sites, types, password_hash)
+            recount_partner_totals(partner.id)
     return True
 
 
@@ -167,4 +169,5 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
                  email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
                  status="active", password_hash=password_hash)
             for n, sid in enumerate(site_ids) for u in range(users_per_site)])
+        recount_partner_totals(partner.id)
     return len(site_ids) * users_per_site

@@ -85,8 +85,9 @@ def invite_administrator(actor, partner: Organisation, email, name) -> User:
 def _email_free(email: str) -> None:
     try:
         ensure_email_free(email)
-    except Conflict as error:
-        raise Conflict(error.message, field="admin_email") from None
+    except Conflict:
+        raise Conflict(f"{email} already has an account in another organisation; an account belongs to one "
+                       "organisation only. Choose another e-mail address.", field="admin_email") from None
 
 
 @dataclass

@@ -8,12 +8,12 @@ on SQLite (``BEGIN IMMEDIATE`` serialises writers).
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
-from ..models import Allocation, Organisation, Site, SubscriptionType, User
+from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
 from ..models.mixins import utcnow
 from . import audit, billing, validation
 from .errors import BelowConsumed
@@ -66,11 +66,14 @@ def _allocation(site_id, subscription_type_id, *, lock=False) -> Allocation | No
     return db.session.scalar(query.execution_options(populate_existing=True))
 
 
+def _insert():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def _ensure_allocation(site_id: int, subscription_type_id: int) -> None:
     """Create the (site, type) counter row if missing; safe under races."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(Allocation)
+        _insert()(Allocation)
         .values(site_id=site_id, subscription_type_id=subscription_type_id, allocated=0, consumed=0)
         .on_conflict_do_nothing(index_elements=["site_id", "subscription_type_id"])
     )
@@ -80,47 +83,70 @@ def _match(site_id, subscription_type_id):
     return (Allocation.site_id == site_id) & (Allocation.subscription_type_id == subscription_type_id)
 
 
+def _move(site_id: int, subscription_type_id: int, allocated: int = 0, consumed: int = 0, *, only_if=None) -> bool:
+    """Move one allocation's counters, and its partner's totals with them.
+
+    ``only_if`` is an extra condition on the allocation row (e.g. a free seat
+    exists); when it does not hold, nothing moves and False is returned. Every
+    counter change goes through here, so the partner totals never drift.
+    """
+    where = _match(site_id, subscription_type_id)
+    if only_if is not None:
+        where = where & only_if
+    changed = db.session.execute(
+        update(Allocation).where(where)
+        .values(allocated=Allocation.allocated + allocated, consumed=Allocation.consumed + consumed)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        _move_partner_totals(site_id, subscription_type_id, allocated, consumed)
+    return changed == 1
+
+
+def _move_partner_totals(site_id, subscription_type_id, allocated: int, consumed: int) -> None:
+    partner_id = (select(Organisation.parent_id).join(Site, Site.client_id == Organisation.id)
+                  .where(Site.id == site_id).scalar_subquery())
+    upsert = _insert()(PartnerSeatTotal).values(partner_id=partner_id, subscription_type_id=subscription_type_id,
+                                                allocated=allocated, consumed=consumed)
+    db.session.execute(upsert.on_conflict_do_update(
+        index_elements=["partner_id", "subscription_type_id"],
+        set_={"allocated": PartnerSeatTotal.allocated + upsert.excluded.allocated,
+              "consumed": PartnerSeatTotal.consumed + upsert.excluded.consumed},
+    ))
+
+
+def recount_partner_totals(partner_id: int) -> None:
+    """Rebuild one partner's totals from the allocations (after bulk loads)."""
+    db.session.execute(delete(PartnerSeatTotal).where(PartnerSeatTotal.partner_id == partner_id))
+    sums = (select(Organisation.parent_id, Allocation.subscription_type_id,
+                   func.sum(Allocation.allocated), func.sum(Allocation.consumed))
+            .join(Site, Allocation.site_id == Site.id).join(Organisation, Site.client_id == Organisation.id)
+            .where(Organisation.parent_id == partner_id)
+            .group_by(Organisation.parent_id, Allocation.subscription_type_id))
+    db.session.execute(insert(PartnerSeatTotal).from_select(
+        ["partner_id", "subscription_type_id", "allocated", "consumed"], sums))
+
+
 def claim_seat(site_id: int, subscription_type_id: int) -> bool:
     """Take one free seat inside the caller's transaction; False if none is free."""
-    result = db.session.execute(
-        update(Allocation)
-        .where(_match(site_id, subscription_type_id), Allocation.consumed < Allocation.allocated)
-        .values(consumed=Allocation.consumed + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return _move(site_id, subscription_type_id, consumed=1, only_if=Allocation.consumed < Allocation.allocated)
 
 
 def add_seats(site_id: int, subscription_type_id: int, count: int) -> None:
     """Buy ``count`` more seats inside the caller's transaction."""
     _ensure_allocation(site_id, subscription_type_id)
-    db.session.execute(
-        update(Allocation)
-        .where(_match(site_id, subscription_type_id))
-        .values(allocated=Allocation.allocated + count)
-        .execution_options(synchronize_session=False)
-    )
+    _move(site_id, subscription_type_id, allocated=count)
 
 
 def add_and_claim_seat(site_id: int, subscription_type_id: int) -> None:
     """Buy one more seat and take it at once (finance's "add a seat and create")."""
     _ensure_allocation(site_id, subscription_type_id)
-    db.session.execute(
-        update(Allocation)
-        .where(_match(site_id, subscription_type_id))
-        .values(allocated=Allocation.allocated + 1, consumed=Allocation.consumed + 1)
-        .execution_options(synchronize_session=False)
-    )
+    _move(site_id, subscription_type_id, allocated=1, consumed=1)
 
 
 def release_seat(site_id: int, subscription_type_id: int) -> None:
     """Give one seat back inside the caller's transaction."""
-    db.session.execute(
-        update(Allocation)
-        .where(_match(site_id, subscription_type_id), Allocation.consumed > 0)
-        .values(consumed=Allocation.consumed - 1)
-        .execution_options(synchronize_session=False)
-    )
+    _move(site_id, subscription_type_id, consumed=-1, only_if=Allocation.consumed > 0)
 
 
 @dataclass(frozen=True)
@@ -153,14 +179,14 @@ def set_allocation(actor, site: Site, subscription_type: SubscriptionType, alloc
             )
         invoice = None
         if allocated != before:
-            allocation.allocated = allocated
+            _move(site_id, type_id, allocated=allocated - before)
             audit.record(
                 actor, "allocation.changed", "site", site_id, client_id,
                 before={"subscription_type": subscription_type.code, "allocated": before},
                 after={"subscription_type": subscription_type.code, "allocated": allocated},
             )
             invoice = billing.invoice_increase(actor, site, subscription_type, allocated - before)
-    return AllocationChange(allocation, invoice)
+    return AllocationChange(_allocation(site_id, type_id), invoice)
 
 
 def holds_seat():
@@ -212,6 +238,10 @@ def synchronise_consumed(actor, client: Organisation) -> SyncReport:
                             "subscription_type": code, "before": allocation.consumed, "after": actual})
             allocation.allocated = max(allocation.allocated, actual)
             allocation.consumed = actual
+        # Drift may have come from outside the service (a manual fix in SQL):
+        # rebuild the partner's totals from the repaired counters.
+        db.session.flush()
+        recount_partner_totals(client.parent_id)
         synced_at = utcnow()
         db.session.execute(
             update(Organisation).where(Organisation.id == client_id).values(seats_synced_at=synced_at)

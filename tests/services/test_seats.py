@@ -132,3 +132,35 @@ def test_concurrent_creations_never_oversell(app, demo):
     db.session.rollback()  # end this thread's read snapshot so it sees the racers' commits
     assert counters(demo.lyon, "essentials") == (6, 6)
     assert db.session.scalar(select(func.count(User.id)).where(User.email.like("racer%"))) == 2
+
+
+def test_partner_totals_follow_every_counter_change(demo):
+    """The overview reads per-partner totals: they must equal the sum of the allocations."""
+    from portal.models import Organisation, PartnerSeatTotal, Site
+    from portal.services import dashboards
+
+    finance, admin = demo.user("finance@northwind.example"), demo.user("admin@acme.example")
+    essentials = demo.type("essentials")
+    seats.set_allocation(finance, demo.lyon, essentials, 9)
+    seats.set_allocation(finance, demo.paris, demo.type("support"), 1)
+    seats.set_allocation(finance, demo.lyon, demo.type("support"), 2)  # a counter that did not exist
+    user = users.create_user(admin, demo.lyon, essentials, "t@acme.example", "T")
+    users.create_user(finance, demo.paris, essentials, "u@acme.example", "U", add_seat=True)
+    users.deactivate_user(admin, user)
+    users.deactivate_user(admin, demo.user("user1@acme.example"))
+    db.session.execute(update(Allocation).where(Allocation.site_id == demo.lyon.id,
+                                                Allocation.subscription_type_id == essentials.id)
+                       .values(consumed=0))  # drift, then repaired by the sync
+    db.session.commit()
+    seats.synchronise_consumed(finance, demo.acme)
+    expected = dict(db.session.execute(
+        select(Allocation.subscription_type_id, func.sum(Allocation.allocated) * 1000 + func.sum(Allocation.consumed))
+        .join(Site, Allocation.site_id == Site.id).join(Organisation, Site.client_id == Organisation.id)
+        .where(Organisation.parent_id == demo.org("Northwind Telecom").id)
+        .group_by(Allocation.subscription_type_id)).all())
+    stored = dict(db.session.execute(
+        select(PartnerSeatTotal.subscription_type_id, PartnerSeatTotal.allocated * 1000 + PartnerSeatTotal.consumed)
+        .where(PartnerSeatTotal.partner_id == demo.org("Northwind Telecom").id)).all())
+    assert stored == expected
+    shown = {row.subscription_type.code: (row.allocated, row.consumed) for row in dashboards.partner_totals(finance)}
+    assert shown["essentials"] == (9 + 4, 3 + 4)  # Lyon: 9 bought, 3 held; Paris: 3+1 bought, 4 held

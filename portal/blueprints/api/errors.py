@@ -97,6 +97,13 @@ def _http_error(error: HTTPException):
     return error_response(http_error(error))
 
 
+# Flask prefers the app's handler for a status code (the HTML error pages) to a
+# blueprint's handler for a class, so the API registers each code too.
+for _status in MESSAGES:
+    if _status != 500:
+        bp.register_error_handler(_status, _http_error)
+
+
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception):
     current_app.logger.exception("API request failed: %s %s", request.method, request.path)

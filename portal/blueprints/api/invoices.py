@@ -24,7 +24,7 @@ def invoice_out(invoice: Invoice) -> dict:
 
 
 @operation("GET", "/invoices", summary="Invoices, newest first", permission="billing.view",
-           response=Page[InvoiceOut], query=InvoicesQuery, errors=(403,))
+           response=Page[InvoiceOut], query=InvoicesQuery, errors=(403, 404))
 def list_invoices():
     """Invoices of every client in reach, or of ``client_id`` only (404 if out of reach)."""
     user = actor()

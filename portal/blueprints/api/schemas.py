@@ -162,8 +162,11 @@ class SeatCounts(Out):
     free: int
 
 
-class TypeSeats(SeatCounts):
+class TypeSeats(Out):
     subscription_type: str
+    allocated: int
+    consumed: int
+    free: int
 
 
 class Summary(Out):

@@ -49,7 +49,7 @@ def _filters():
     if action and not _ACTION.fullmatch(action):
         errors["action"], action = "Enter an action such as role.granted, or its beginning (role.).", ""
     if actor and (len(actor) > 254 or _CONTROL.search(actor)):
-        errors["actor"], actor = "Enter (part of) the actor's e-mail address.", ""
+        errors["actor"], actor = "Enter an e-mail address, or part of one, to filter by actor.", ""
     if target_type and not _TARGET_TYPE.fullmatch(target_type):
         errors["target_type"], target_type = "Choose a target type from the list.", ""
     if target_id and not (target_id.isascii() and target_id.isdigit() and len(target_id) <= 18):
