@@ -5,7 +5,7 @@ import sys
 from flask import Flask
 
 from . import cli, filters, rbac
-from .config import DEV_SECRET_KEY, Config
+from .config import DEV_SECRET_KEY, Config, from_environment
 from .extensions import csrf, db, htmx, limiter, migrate
 
 
@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def load_config(app: Flask, test_config: dict | None) -> None:
     app.config.from_object(Config)
+    app.config.update(from_environment())
     app.config.from_prefixed_env("PORTAL")
     if test_config:
         app.config.from_mapping(test_config)

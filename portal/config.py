@@ -6,8 +6,8 @@ DEV_SECRET_KEY = "dev-only-not-secret"
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # default set from instance path
+    SECRET_KEY = DEV_SECRET_KEY  # SECRET_KEY from the environment, read by from_environment()
+    SQLALCHEMY_DATABASE_URI = None  # DATABASE_URL, else a SQLite file in the instance folder
     # Recycle instead of pinging before each checkout: the ping is a round trip
     # on every request, and the overview must stay near the login page's cost.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
@@ -40,3 +40,13 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     PASSWORD_HASH_TIME_COST = 1
     PASSWORD_HASH_MEMORY_COST = 256
+
+
+def from_environment() -> dict:
+    """The two unprefixed settings, read when the app is built (not at import)."""
+    settings = {}
+    if os.environ.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if os.environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    return settings

@@ -134,8 +134,6 @@ def test_a_server_process_without_database_url_uses_the_instance_folder(tmp_path
     assert result.stdout.splitlines()[0] == "sqlite:///" + str(tmp_path / "instance" / "portal.sqlite")
 
 
-@pytest.mark.xfail(strict=True, reason="portal/config.py reads DATABASE_URL and SECRET_KEY when the module is "
-                                       "imported, not when create_app() runs")
 def test_create_app_reads_the_environment_when_called(production_env, instance_path, monkeypatch, tmp_path):
     url = "sqlite:///" + str(tmp_path / "from-env.sqlite")
     monkeypatch.setenv("DATABASE_URL", url)

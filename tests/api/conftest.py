@@ -12,18 +12,8 @@ from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Site, SubscriptionType, User
 from portal.services import api_tokens
 
-LOGINS = {
-    "operator": "operator@portal.example",
-    "nw_admin": "admin@northwind.example",
-    "nw_finance": "finance@northwind.example",
-    "nw_support": "support@northwind.example",
-    "acme_admin": "admin@acme.example",
-    "acme_accountant": "accountant@acme.example",
-    "acme_frontdesk": "frontdesk@acme.example",
-    "globex_admin": "admin@globex.example",
-    "sw_admin": "admin@southwind.example",
-    "initech_admin": "admin@initech.example",
-}
+from api_helpers import LOGINS, assert_error
+
 
 
 class ApiClient(FlaskClient):
@@ -50,6 +40,12 @@ def api_client(app, token=None) -> ApiClient:
 def anonymous(app):
     """An API client without a token."""
     return api_client(app)
+
+
+@pytest.fixture
+def client_with(app):
+    """``client_with(token)`` → an API client sending that bearer token."""
+    return lambda token: api_client(app, token)
 
 
 @pytest.fixture
@@ -120,21 +116,6 @@ def snapshot(fresh):
         return dict(users=users, allocations=allocations, sites=sites, audit=audit)
 
     return take
-
-
-def assert_error(response, status: int, code: str, *fields: str) -> dict:
-    """The response is the API's error shape with this status and code, naming these fields."""
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["fields"], dict)
-    for field in fields:
-        assert field in error["fields"], error
-    return error
 
 
 @pytest.fixture

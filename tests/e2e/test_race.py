@@ -154,35 +154,41 @@ def test_lowering_the_allocation_while_users_are_created(server, admins, finance
     watcher = threading.Thread(target=watch)
     watcher.start()
 
-    # Creations arrive one every ~40 ms while finance lowers one seat every ~70 ms, so the
-    # two sides meet in the middle: early lowerings and creations succeed, later ones are
-    # refused, and around the meeting point they collide on the same row.
-    def work(i):
-        if i == creators:  # the finance thread: one lowering after the other
-            results = []
-            for target in targets:
-                results.append((target, _set_allocation(finance, finance_token, ids, target)))
-                time.sleep(0.05)
-            return results
-        time.sleep(0.04 * i)
-        session, token = sessions[i]
-        return session.post(f"/clients/{ids.acme}/users/new", _new_user_form(token, ids, i, "lower"))
-
+    # Rounds, each released by a barrier: finance lowers by one seat while two client admins
+    # each claim one, all three on the same row at the same moment. Free seats shrink by up to
+    # three a round, so early rounds see lowerings and creations succeed, later ones see both
+    # refused, whatever the speed of the machine.
+    per_round = creators // len(targets)
+    creations, lowerings, rounds = [], [], []
     try:
-        results = _race(creators + 1, work)
+        for r, target in enumerate(targets):
+            mine = sessions[r * per_round:(r + 1) * per_round]
+
+            def work(i, target=target, mine=mine, r=r):
+                if i == 0:
+                    return _set_allocation(finance, finance_token, ids, target)
+                session, token = mine[i - 1]
+                return session.post(f"/clients/{ids.acme}/users/new",
+                                    _new_user_form(token, ids, r * per_round + i, "lower"))
+
+            lowering, *created = _race(per_round + 1, work)
+            lowerings.append((target, lowering))
+            creations.extend(created)
+            rounds.append(f"{target}:{lowering.status}/{','.join(str(c.status) for c in created)}")
     finally:
         stop.set()
         watcher.join()
-    creations, lowerings = results[:creators], results[creators]
     creation_statuses = _statuses(creations)
     lowering_statuses = _statuses([r for _, r in lowerings])
     print(f"\n{server.engine.dialect.name}: {creators} creations from {headroom} free seats while lowering "
           f"{base + headroom} -> {base}: creations {creation_statuses}, lowerings {lowering_statuses}, "
-          f"{len(seen)} counter samples")
+          f"{len(seen)} counter samples; rounds (target:lowering/creations) {' '.join(rounds)}")
 
-    # No server error, only the two expected answers on each side.
-    assert set(creation_statuses) <= {302, 409}, creation_statuses
-    assert set(lowering_statuses) <= {303, 409}, lowering_statuses
+    # No server error, only the two expected answers on each side, and both answers on each side:
+    # the first round has seats to spare for all three requests, the last has none left.
+    assert set(creation_statuses) == {302, 409}, creation_statuses
+    assert set(lowering_statuses) == {303, 409}, lowering_statuses
+    assert lowerings[0][1].status == 303 and lowerings[-1][1].status == 409
     for response in creations:
         if response.status == 409:
             assert re.search(r"No free Essentials seat at Lyon \(\d+ free\)", response.text)
