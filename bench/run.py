@@ -94,8 +94,65 @@ def scale_command(args) -> Command:
 
 # Run once, timed, after the requests at scale (they may change data).
 COMMANDS_AT_SCALE: list[Command] = [
-    # Command("billing run", ("billing", "run", "--today", "{today}"), max_seconds=60.0),
+    # Every scaled client's first period starts today, not yet invoiced: 2,000 invoices.
+    Command("billing run", ("billing", "run", "--today", "{today}"), max_seconds=10.0),
 ]
+
+# Clients of the extra, separate billing-run measurement: is the run linear in clients?
+LINEARITY_SIZES = (500, 2000)
+
+
+def export_peak(app, months_ahead: int = 0, log=print) -> dict:
+    """Stream /invoices/export.csv as finance; peak Python memory and line count.
+
+    ``months_ahead`` first runs the billing run that many months later, which
+    catches up one invoice per month and client: more lines to export.
+    """
+    import tracemalloc
+
+    if months_ahead:
+        today = dt.date.today()
+        month = today.month - 1 + months_ahead
+        later = dt.date(today.year + month // 12, month % 12 + 1, min(today.day, 28))
+        invoke(app, ("billing", "run", "--today", later.isoformat()))
+    client = app.test_client()
+    client.post("/login", data={"email": FINANCE, "password": PASSWORD})
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = client.get("/invoices/export.csv")
+    lines = sum(chunk.count(b"\n") for chunk in response.iter_encoded()) - 1
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    log(f"  export: {lines} lines, peak {peak / 1e6:.1f} MB, {seconds:.2f} s")
+    return dict(lines=lines, peak_mb=round(peak / 1e6, 2), seconds=round(seconds, 2))
+
+
+def billing_linearity(log=print) -> list[dict]:
+    """Time the first billing run over fresh SQLite databases of different sizes."""
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+
+    rows = []
+    for clients in LINEARITY_SIZES:
+        tmpdir = tempfile.mkdtemp(prefix="portal-bench-lin-")
+        try:
+            app = build_app("sqlite:///" + os.path.join(tmpdir, "portal.sqlite"))
+            with app.app_context():
+                upgrade()
+            invoke(app, ("demo", "load"))
+            invoke(app, ("demo", "scale", "--clients", str(clients), "--sites-per-client", "5",
+                         "--users-per-site", "1"))
+            result = invoke(app, ("billing", "run", "--today", "{today}"))
+            rows.append(dict(clients=clients, seconds=round(result.seconds, 2),
+                             ms_per_client=round(1000 * result.seconds / clients, 2)))
+            log(f"  billing run over {clients} clients: {result.seconds:.2f} s")
+            with app.app_context():
+                db.engine.dispose()
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return rows
 
 
 # ---------------------------------------------------------------- results
@@ -512,6 +569,7 @@ def main(argv=None) -> int:
 
         log("demo size:")
         results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log)
+        small_export = export_peak(app, 0, log)
 
         command = scale_command(args)
         log(f"{' '.join(command.args)} ...")
@@ -548,6 +606,17 @@ def main(argv=None) -> int:
         for command in COMMANDS_AT_SCALE:
             log(f"{' '.join(command.args)} ...")
             results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
+
+        log("invoice export (streamed):")
+        exports = [small_export, export_peak(app, 0, log), export_peak(app, 9, log)]
+        extra.append("\ninvoice export, streamed (peak Python memory while reading the whole response):")
+        extra += [f"  {e['lines']:>7} lines  peak {e['peak_mb']:>6.1f} MB  {e['seconds']:.2f} s" for e in exports]
+        if not args.database_url:
+            log("billing run linearity:")
+            rows = billing_linearity(log)
+            extra.append("\nbilling run, first invoices, fresh SQLite databases (target: linear in clients):")
+            extra += [f"  {r['clients']:>5} clients  {r['seconds']:.2f} s  {r['ms_per_client']:.2f} ms per client"
+                      for r in rows]
 
         meta = dict(dialect=dialect, server_version=version, database=engine.url.render_as_string(hide_password=True),
                     requests=args.requests, warmup=args.warmup, clients=args.clients,

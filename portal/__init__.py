@@ -13,8 +13,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` (a mapping) overrides the environment."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
-    register_extensions(app)
+    # Identity first: its before-request hook must run before CSRF's, so that a
+    # CSRF error page rendered for a logged-in user can still ask permissions.
     rbac.init_app(app)
+    register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)

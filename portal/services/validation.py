@@ -14,7 +14,7 @@ def whole_number(value, field: str, *, label: str, maximum: int) -> int:
 
     Booleans, floats, exponents and non-ASCII digits are refused.
     """
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,30}", value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(f"Enter the {label} as a whole number.", field=field)

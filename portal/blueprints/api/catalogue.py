@@ -1,5 +1,6 @@
 """The subscription-type catalogue and the seat summary over every client in reach."""
 from ...rbac import permissions
+from ...rbac.scoping import site_ids_in_reach
 from ...services import dashboards, seats
 from .auth import actor, require
 from .pagination import slice_page
@@ -33,5 +34,10 @@ def list_subscription_types():
 def summary():
     """One item per catalogue type: allocated, consumed and free seats summed over every client in reach."""
     user = actor()
-    require(permissions.view_subscriptions(user.organisation))
-    return {"items": [seat_out(row) for row in dashboards.partner_totals(user)]}
+    organisation = user.organisation
+    require(permissions.view_subscriptions(organisation))
+    if organisation.kind == "client":  # the partner dashboard's counters are per partner
+        rows = dashboards.client_totals(organisation, site_ids_in_reach(user, organisation))
+    else:
+        rows = dashboards.partner_totals(user)
+    return {"items": [seat_out(row) for row in rows]}

@@ -3,17 +3,13 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
-from sqlalchemy import select
 
-from ...extensions import db, limiter
-from ...models import User
+from ...extensions import limiter
 from ...rbac import permissions
 from ...rbac.decorators import login_redirect, login_required
 from ...rbac.needs import has_any_role
-from ...rbac.sessions import end_session, start_session
-from ...services import audit, invitations, lockout
+from ...services import authentication, invitations
 from ...services.errors import DomainError
-from ...services.passwords import check_password
 from . import bp
 from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
 
@@ -36,40 +32,28 @@ def _config_limit(name):
 @limiter.limit(_config_limit("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     form = LoginForm()
-    error = None
+    error, status, headers = None, 200, {}
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        wait = lockout.retry_after(email)
-        if wait is not None:
-            audit.record(None, "auth.locked_out", "user", None, None, after={"email": email})
-            db.session.commit()
-            minutes = -(-wait // 60)
-            error = f"Too many failed attempts for this e-mail. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
-            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
-        user = db.session.scalar(select(User).where(User.email == email))
-        # Same answer, and the same hashing cost, for an unknown e-mail and a wrong password.
-        if check_password(user.password_hash if user else None, form.password.data) and user.is_active:
-            token = start_session(user)
-            audit.record(user, "auth.login", "user", user.id, user.organisation_id)
-            db.session.commit()
+        try:
+            user = authentication.log_in(form.email.data, form.password.data, request.remote_addr)
+        except authentication.LockedOut as refused:
+            error, status, headers = refused.message, 429, {"Retry-After": str(refused.extra["retry_after"])}
+        except authentication.BadCredentials as refused:
+            error, status = refused.message, 422
+        else:
             session.clear()
             login_user(user)
             identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-        audit.record(None, "auth.login_failed", "user", user.id if user else None,
-                     user.organisation_id if user else None, after={"email": email})
-        lockout.record_failure(email, request.remote_addr)
-        db.session.commit()
-        error = "Wrong e-mail or password."
-    status = 422 if error or form.errors else 200
-    return render_template("auth/login.html", form=form, error=error), status
+    elif form.errors:
+        status = 422
+    return render_template("auth/login.html", form=form, error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
-        end_session(current_user.session_token)
-        db.session.commit()
+        authentication.log_out(current_user.session_token)
     logout_user()
     session.clear()
     identity_changed.send(current_app._get_current_object(), identity=AnonymousIdentity())

@@ -1,0 +1,109 @@
+"""Who may call which operation: every API operation × every demo role (API.md, DESIGN.md section 4).
+
+An object outside the caller's reach is 404 (another partner's or another
+client's, a site manager's other sites); within reach without the
+permission, 403. Every operation of the OpenAPI document appears here.
+"""
+import pytest
+from sqlalchemy import select
+
+from portal.blueprints.api.registry import OPERATIONS
+from portal.extensions import db
+from portal.models import Invoice, User
+
+from api_helpers import LOGINS, assert_error
+
+ROLES = (*LOGINS, "member")
+OTHERS = ("globex_admin", "sw_admin", "initech_admin")  # no reach into Acme Dental
+
+
+def expect(default: int, **statuses) -> dict:
+    """Expected status per role: ``default`` unless listed, e.g. ``expect(200, acme_accountant=403)``."""
+    table = {role: default for role in ROLES}
+    for status, roles in statuses.items():
+        for role in roles.split():
+            table[role] = int(status.lstrip("s"))
+    return table
+
+
+ACME_VIEW = expect(200, s403="acme_accountant member", s404=" ".join(OTHERS))
+SITE_VIEW = expect(200, s403="acme_accountant", s404=" ".join(OTHERS) + " member")
+
+CASES = [
+    ("GET", "/subscription-types", None, expect(200)),
+    ("GET", "/summary", None, expect(200, s403="nw_admin acme_accountant acme_frontdesk member")),
+    ("GET", "/clients", None, expect(200, s403="acme_accountant member")),
+    ("POST", "/clients", {"name": "Clinic of {role}", "billing_cycle": "monthly"},
+     expect(403, s201="nw_admin nw_finance sw_admin")),
+    ("GET", "/clients/{acme}", None, ACME_VIEW),
+    ("PATCH", "/clients/{acme}", {"name": "Acme Dental"},
+     expect(403, s200="operator nw_admin nw_finance", s404=" ".join(OTHERS))),
+    ("PATCH", "/clients/{acme}", {"billing_cycle": "annual"},
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS))),
+    ("GET", "/clients/{acme}/sites", None, ACME_VIEW),
+    ("POST", "/clients/{acme}/sites", {"name": "Site of {role}"},
+     expect(403, s201="operator nw_admin nw_finance", s404=" ".join(OTHERS))),
+    ("POST", "/clients/{acme}/sync-seats", None,
+     expect(403, s200="operator nw_finance nw_support acme_admin", s404=" ".join(OTHERS))),
+    ("GET", "/sites/{lyon}", None, SITE_VIEW),
+    ("GET", "/sites/{paris}", None, {**SITE_VIEW, "acme_frontdesk": 404}),
+    ("PUT", "/sites/{lyon}/allocations/essentials", {"allocated": 6},
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS) + " member")),
+    ("GET", "/sites/{lyon}/users", None, SITE_VIEW),
+    ("POST", "/sites/{lyon}/users", {"email": "new.{role}@example.org", "name": "New", "subscription_type": "essentials"},
+     expect(201, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
+    ("POST", "/sites/{paris}/users", {"email": "new.{role}@example.org", "name": "New", "subscription_type": "support"},
+     expect(201, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member acme_frontdesk")),
+    ("GET", "/users/{lyon_user}", None, SITE_VIEW),
+    ("GET", "/users/{paris_user}", None, {**SITE_VIEW, "acme_frontdesk": 404}),
+    ("DELETE", "/users/{lyon_user}", None,
+     expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
+    ("GET", "/invoices", None, expect(403, s200="operator nw_finance acme_accountant sw_admin")),
+    ("GET", "/invoices?client_id={acme}", None,
+     expect(403, s200="operator nw_finance acme_accountant", s404="sw_admin")),
+    ("GET", "/invoices/{acme_invoice}", None,
+     expect(403, s200="operator nw_finance acme_accountant", s404=" ".join(OTHERS))),
+    ("GET", "/audit-events", None, expect(200, s403="nw_support acme_accountant acme_frontdesk member")),
+]
+
+
+def ids(demo) -> dict:
+    def holder(site):
+        return db.session.scalar(select(User.id).where(User.site_id == site.id).order_by(User.id))
+
+    return {"acme": demo.acme.id, "lyon": demo.lyon.id, "paris": demo.paris.id,
+            "lyon_user": holder(demo.lyon), "paris_user": holder(demo.paris),
+            "acme_invoice": db.session.scalar(select(Invoice.id).where(Invoice.client_id == demo.acme.id))}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method, path, body, expected", CASES,
+                         ids=[f"{m} {p}{' ' + ','.join(b) if b else ''}" for m, p, b, _ in CASES])
+def test_access(api_as, demo, role, method, path, body, expected):
+    client = api_as("user1@acme.example" if role == "member" else role)
+    url = "/api/v1" + path.format(**ids(demo))
+    if body is not None:
+        body = {key: value.format(role=role.replace("_", "-")) if isinstance(value, str) else value
+                for key, value in body.items()}
+    response = client.open(url, method=method, json=body)
+    status = expected[role]
+    if status >= 400:
+        assert_error(response, status, {403: "forbidden", 404: "not_found"}[status])
+    else:
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.mimetype == "application/json"
+
+
+def test_every_operation_is_in_the_matrix():
+    covered = {(method, path.split("?")[0]) for method, path, _, _ in CASES}
+    templates = {(op.method, op.path) for op in OPERATIONS}
+    normalised = {(method, _template(path)) for method, path in covered}
+    assert templates <= normalised, templates - normalised
+
+
+def _template(path: str) -> str:
+    names = {"acme": "{client_id}", "lyon": "{site_id}", "paris": "{site_id}", "lyon_user": "{user_id}",
+             "paris_user": "{user_id}", "acme_invoice": "{invoice_id}"}
+    for name, template in names.items():
+        path = path.replace("{" + name + "}", template)
+    return path.replace("/allocations/essentials", "/allocations/{type_code}")

@@ -1,0 +1,193 @@
+"""The audit log screen (audit.view): scoping, filters, pages, and the streamed CSV."""
+import csv
+import io
+import re
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, RoleAssignment, User
+from portal.services import clients, roles
+
+
+def event(demo, action, organisation, *, at, actor=None, target_type="user", target_id=None, after=None):
+    """Add an event at a fixed moment (UTC) straight into the log."""
+    row = AuditEvent(action=action, organisation_id=organisation.id, at=at, actor_email=actor,
+                     actor_id=demo.user(actor).id if actor else None, target_type=target_type,
+                     target_id=target_id, after=after)
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def log(demo):
+    """A few events of Acme, Globex, Northwind and Initech, on known days."""
+    acme, globex, initech = demo.acme, demo.org("Globex Clinic"), demo.org("Initech Vet")
+    northwind = demo.org("Northwind Telecom")
+    return dict(
+        acme_old=event(demo, "role.granted", acme, at=utc(2001, 1, 10, 9), actor="admin@acme.example",
+                       target_id=101, after={"role": "member", "sites": []}),
+        acme_mid=event(demo, "user.created", acme, at=utc(2001, 1, 20, 23, 59), actor="admin@acme.example",
+                       target_id=102),
+        acme_new=event(demo, "role.revoked", acme, at=utc(2001, 2, 1, 0, 0), actor="frontdesk@acme.example",
+                       target_id=101),
+        globex=event(demo, "user.created", globex, at=utc(2001, 1, 15), actor="admin@globex.example",
+                     target_id=201),
+        northwind=event(demo, "client.created", northwind, at=utc(2001, 1, 16), actor="admin@northwind.example",
+                        target_type="client", target_id=301),
+        initech=event(demo, "user.created", initech, at=utc(2001, 1, 17), actor="admin@initech.example",
+                      target_id=401),
+    )
+
+
+def event_ids(response) -> set[int]:
+    body = response.get_data(as_text=True)
+    assert response.status_code in (200, 422), body[:300]
+    return {int(ident) for ident in re.findall(r'<tr id="event-([0-9]+)"', body)}
+
+
+def test_a_partner_admin_sees_its_own_and_its_clients_events_only(demo, log, login_as):
+    seen = event_ids(login_as("admin@northwind.example").get("/audit?to=2001-12-31&from=2001-01-01"))
+    assert {log["acme_old"], log["acme_mid"], log["acme_new"], log["globex"], log["northwind"]} <= seen
+    assert log["initech"] not in seen
+
+
+def owners(ids) -> set[int]:
+    db.session.rollback()
+    return set(db.session.scalars(select(AuditEvent.organisation_id).where(AuditEvent.id.in_(ids))))
+
+
+def test_a_client_admin_sees_only_its_clients_events(demo, log, login_as):
+    seen = event_ids(login_as("admin@acme.example").get("/audit"))
+    assert {log["acme_old"], log["acme_mid"], log["acme_new"]} <= seen
+    assert owners(seen) == {demo.acme.id}
+
+
+def test_a_real_change_shows_up_for_the_client_and_its_partner_not_for_others(demo, login_as):
+    roles.grant_role(demo.user("admin@acme.example"), demo.user("user1@acme.example"), "member")
+    granted = db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "role.granted"))
+    assert granted in event_ids(login_as("admin@acme.example").get("/audit?action=role.granted"))
+    assert granted in event_ids(login_as("admin@northwind.example").get("/audit?action=role.granted"))
+    assert granted not in event_ids(login_as("admin@globex.example").get("/audit?action=role.granted"))
+    assert granted not in event_ids(login_as("admin@southwind.example").get("/audit?action=role.granted"))
+
+
+def finance_only(demo):
+    """A Northwind user holding only the Finance role (no audit.view)."""
+    user = User(organisation_id=demo.org("Northwind Telecom").id, email="fin2@northwind.example", name="Fin Two",
+                status="active", password_hash=demo.user("admin@northwind.example").password_hash)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(RoleAssignment(user_id=user.id, role="finance"))
+    db.session.commit()
+    return user.email
+
+
+@pytest.mark.parametrize("email", ["support@northwind.example", "accountant@acme.example", "frontdesk@acme.example",
+                                   finance_only])
+def test_roles_without_audit_view_are_refused(demo, login_as, email):
+    caller = login_as(email if isinstance(email, str) else email(demo))
+    assert caller.get("/audit").status_code == 403
+    assert caller.get("/audit/export.csv").status_code == 403
+
+
+def test_anonymous_callers_are_sent_to_login(demo, client):
+    assert client.get("/audit/export.csv").headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("action=role.", {"acme_old", "acme_new"}),
+    ("action=role.granted", {"acme_old"}),
+    ("action=user.created", {"acme_mid", "globex"}),
+    ("actor=FRONTDESK@", {"acme_new"}),
+    ("actor=acme.example", {"acme_old", "acme_mid", "acme_new"}),
+    ("target_type=client", {"northwind"}),
+    ("target_type=user&target_id=101", {"acme_old", "acme_new"}),
+    ("target_id=102", {"acme_mid"}),
+    ("from=2001-01-20&to=2001-01-20", {"acme_mid"}),            # the whole day, to 23:59 UTC
+    ("from=2001-02-01", {"acme_new"}),
+    ("to=2001-01-15", {"acme_old", "globex"}),
+    ("from=2001-01-15&to=2001-01-16&action=client", {"northwind"}),
+])
+def test_filters(demo, log, login_as, query, expected):
+    seen = event_ids(login_as("admin@northwind.example").get("/audit?" + query))
+    assert seen & set(log.values()) == {log[name] for name in expected}
+
+
+def test_an_underscore_in_the_action_filter_is_not_a_wildcard(demo, log, login_as):
+    assert event_ids(login_as("admin@northwind.example").get("/audit?action=user_created")) == set()
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("from=2001-13-01", "Enter the start date as YYYY-MM-DD"),
+    ("to=01/02/2026", "Enter the end date as YYYY-MM-DD"),
+    ("from=2001-02-30", "Enter the start date as YYYY-MM-DD"),
+    ("from=２０２６-01-01", "Enter the start date as YYYY-MM-DD"),
+    ("from=2001-02-01&to=2001-01-01", "The end date is before the start date."),
+    ("target_id=abc", "Enter the target id as a whole number."),
+    ("target_id=99999999999999999999", "Enter the target id as a whole number."),
+    ("target_type=user%00", "Choose a target type from the list."),
+    ("action=DROP TABLE", "Enter an action such as role.granted"),
+    ("actor=a%00b", "Enter an e-mail address, or part of one, to filter by actor."),
+])
+def test_malformed_filters_answer_422_with_a_clear_message(demo, log, login_as, assert_fragment, query, message):
+    admin = login_as("admin@acme.example")
+
+    page = admin.get("/audit?" + query)
+    fragment = assert_fragment(admin.hx_get("/audit?" + query), "audit-table", status=422)
+    export = admin.get("/audit/export.csv?" + query)
+
+    assert page.status_code == 422 and message in page.get_data(as_text=True)
+    assert message in fragment.text
+    assert export.status_code == 422 and message in export.get_data(as_text=True)
+    # The rest of the page still works: the other filters and the list are there.
+    assert 'id="filter-action"' in page.get_data(as_text=True)
+    assert owners(event_ids(page)) == {demo.acme.id}
+
+
+def test_pages_are_newest_first(demo, log, login_as, app, monkeypatch):
+    monkeypatch.setitem(app.config, "USERS_PER_PAGE", 2)
+    admin = login_as("admin@acme.example")
+    query = "/audit?from=2001-01-01&to=2001-03-01"
+
+    first = admin.get(query).get_data(as_text=True)
+    second = admin.get(query + "&page=2").get_data(as_text=True)
+
+    assert first.index(f'id="event-{log["acme_new"]}"') < first.index(f'id="event-{log["acme_mid"]}"')
+    assert f'id="event-{log["acme_old"]}"' in second and "Page 2 of 2" in second
+    assert "from=2001-01-01" in second and "to=2001-03-01" in second  # the pager keeps the filters
+
+
+def test_the_csv_export_is_scoped_filtered_and_newest_first(demo, log, login_as):
+    response = login_as("admin@acme.example").get("/audit/export.csv?from=2001-01-01&to=2001-06-30")
+
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["action"] for row in rows] == ["role.revoked", "user.created", "role.granted"]
+    assert {row["organisation"] for row in rows} == {"Acme Dental"}
+    oldest = rows[-1]
+    assert (oldest["at"], oldest["actor_email"], oldest["target_type"], oldest["target_id"]) == (
+        "2001-01-10 09:00:00 UTC", "admin@acme.example", "user", "101")
+    assert oldest["after"] == '{"role": "member", "sites": []}' and oldest["before"] == ""
+
+
+def test_the_csv_export_streams_rows(demo, login_as):
+    response = login_as("admin@northwind.example").get("/audit/export.csv")
+    assert response.is_streamed
+    chunks = list(response.response)
+    assert chunks and chunks[0].startswith(b"at,organisation,actor_email,action")
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas(demo, login_as):
+    clients.create_client(demo.user("admin@northwind.example"), demo.org("Northwind Telecom"), "=1+1 Clinic",
+                          "monthly")
+    rows = list(csv.DictReader(io.StringIO(
+        login_as("admin@northwind.example").get("/audit/export.csv?action=client.created").get_data(as_text=True))))
+    assert rows and rows[0]["organisation"] == "'=1+1 Clinic"
