@@ -8,6 +8,7 @@ invoices makes issuing idempotent whatever runs concurrently.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask import g
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -40,28 +41,28 @@ def default_prefix(partner_name: str) -> str:
 
 # --------------------------------------------------------------------- issuing
 
-def _take_number(partner: Organisation) -> tuple[int, str]:
+def _take_number(partner_id: int) -> tuple[int, str]:
     """The partner's next invoice number, taken inside the caller's transaction."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(InvoiceSequence)
-        .values(partner_id=partner.id, prefix=default_prefix(partner.name), last_number=0)
-        .on_conflict_do_nothing(index_elements=["partner_id"])
-    )
     # The UPDATE locks the row until commit: concurrent issuers queue here, and
     # a rolled-back invoice gives its number back, so numbers have no gaps.
-    number, prefix = db.session.execute(
-        update(InvoiceSequence)
-        .where(InvoiceSequence.partner_id == partner.id)
-        .values(last_number=InvoiceSequence.last_number + 1)
-        .returning(InvoiceSequence.last_number, InvoiceSequence.prefix)
-    ).one()
+    take = (update(InvoiceSequence).where(InvoiceSequence.partner_id == partner_id)
+            .values(last_number=InvoiceSequence.last_number + 1)
+            .returning(InvoiceSequence.last_number, InvoiceSequence.prefix))
+    row = db.session.execute(take).one_or_none()
+    if row is None:  # the partner's first invoice: create its sequence, then take
+        partner_name = db.session.scalar(select(Organisation.name).where(Organisation.id == partner_id))
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(InvoiceSequence)
+                           .values(partner_id=partner_id, prefix=default_prefix(partner_name), last_number=0)
+                           .on_conflict_do_nothing(index_elements=["partner_id"]))
+        row = db.session.execute(take).one()
+    number, prefix = row
     return number, f"{prefix}-{number:06d}"
 
 
 def _issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
            lines: list[dict]) -> Invoice:
-    sequence, number = _take_number(client.parent)
+    sequence, number = _take_number(client.parent_id)
     invoice = Invoice(
         partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=kind,
         billing_cycle=cycle, period_start=start, period_end=end, issued_on=issued_on,
@@ -77,8 +78,15 @@ def _issue(actor, client: Organisation, kind: str, cycle: str, start: date, end:
 
 
 def _currency() -> str:
-    # One currency per partner; the catalogue holds it (EUR in the demo).
-    return db.session.scalar(select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
+    """One currency per partner; the catalogue holds it (EUR in the demo).
+
+    Cached for the rest of the request or command: a billing run asks once,
+    not once per invoice.
+    """
+    if "portal_currency" not in g:
+        g.portal_currency = db.session.scalar(
+            select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
+    return g.portal_currency
 
 
 def _period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
