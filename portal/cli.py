@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from .services import billing as billing_service
 from .services import demo as demo_service
+from .services import invitations as invitations_service
 
 demo = AppGroup("demo", help="Demo and benchmark data.")
 
@@ -50,9 +51,20 @@ def billing_run(today):
                f"{report.seats_released} trial seats released in {time.perf_counter() - started:.1f} s.")
 
 
+invitations = AppGroup("invitations", help="Invitation housekeeping.")
+
+
+@invitations.command("expire")
+def invitations_expire():
+    """Close pending invitations whose link expired and free their seats (run daily)."""
+    count = invitations_service.expire_invitations()
+    click.echo(f"{count} expired invitation{'s' if count != 1 else ''} closed; their seats are free.")
+
+
 def register(app: Flask) -> None:
     from .cli_api import api_token
 
     app.cli.add_command(demo)
     app.cli.add_command(billing)
+    app.cli.add_command(invitations)
     app.cli.add_command(api_token)

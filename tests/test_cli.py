@@ -56,3 +56,22 @@ def test_demo_scale_refuses_nonsense_sizes(runner):
     runner.invoke(args=["demo", "load"])
     result = runner.invoke(args=["demo", "scale", "--clients", "-5"])
     assert result.exit_code == 2
+
+
+def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch):
+    from datetime import timedelta
+
+    from portal.models.mixins import utcnow
+    from portal.services import invitations, seats, users
+
+    runner.invoke(args=["demo", "load"])
+    admin = db.session.scalar(select(User).where(User.email == "admin@acme.example"))
+    lyon = admin.organisation.sites[0]
+    essentials = next(a.subscription_type for a in lyon.allocations if a.subscription_type.code == "essentials")
+    users.create_user(admin, lyon, essentials, "late@acme.example", "Late")
+    assert seats.free_seats(lyon.id, essentials.id) == 0
+    assert "0 expired invitations closed" in runner.invoke(args=["invitations", "expire"]).output
+    later = utcnow() + timedelta(days=31)
+    monkeypatch.setattr(invitations, "utcnow", lambda: later)
+    assert "1 expired invitation closed" in runner.invoke(args=["invitations", "expire"]).output
+    assert seats.free_seats(lyon.id, essentials.id) == 1
