@@ -76,8 +76,8 @@ def grant_role(actor, user: User, role_code, site_ids=None) -> RoleAssignment:
     an unknown role, a role of another kind of organisation, or sites that
     are not the client's or on a role that cannot be restricted,
     ``Forbidden`` when the actor lacks ``roles.manage`` or one of the role's
-    permissions over the requested scope, ``Conflict`` when nothing would
-    change or the change would remove the last administrator. Commits.
+    permissions over the requested scope, ``Conflict`` when the user is
+    deactivated or already holds the role with these sites. Commits.
     """
     organisation = _own_organisation(actor, user)
     _require_manage(actor, organisation)
@@ -135,12 +135,8 @@ def revoke_role(actor, user: User, role_code) -> None:
         sites = list(assignment.sites)
         if not _holds(actor, role, organisation, sites or None):
             raise Forbidden(_lacking(role, sites, verb="take away"), field="role")
-        if role.code == ADMIN_ROLES[organisation.kind] and _other_active_admins(organisation_id, role.code,
-                                                                                user_id) == 0:
-            raise Conflict(
-                f"{user.name} is the last active {role.label} of {organisation.name}. Give the "
-                f"{role.label} role to someone else first, so the organisation is never left without "
-                "an administrator.", field="role")
+        if role.code == ADMIN_ROLES[organisation.kind]:
+            ensure_not_last_admin(user, organisation, locked=True)
         before = _describe(assignment)
         db.session.delete(assignment)
         audit.record(actor, "role.revoked", "user", user_id, organisation_id, before=before, after=None)
@@ -235,6 +231,23 @@ def _where(sites) -> str:
 
 
 # --- data ----------------------------------------------------------------------
+
+def ensure_not_last_admin(user: User, organisation: Organisation, *, locked: bool = False) -> None:
+    """Inside a write transaction: refuse (``Conflict``) to lose the last active administrator.
+
+    Called before revoking the administrator role and before deactivating a
+    user, so neither path can leave an organisation without one.
+    """
+    role = ROLES[ADMIN_ROLES[organisation.kind]]
+    if not locked:
+        _lock(organisation.id)
+    holds = _assignment(user.id, role.code) is not None
+    if holds and _other_active_admins(organisation.id, role.code, user.id) == 0:
+        raise Conflict(
+            f"{user.name} is the last active {role.label} of {organisation.name}. Give the "
+            f"{role.label} role to someone else first, so the organisation is never left without "
+            "an administrator.", field="role")
+
 
 def _lock(organisation_id: int) -> None:
     db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())

@@ -7,7 +7,7 @@ from ..models import Site, SubscriptionType, User
 from ..models.mixins import utcnow
 from ..rbac.permissions import allows
 from ..rbac.sessions import end_all_sessions
-from . import audit, billing, clock, invitations, seats, validation
+from . import audit, billing, clock, invitations, roles, seats, validation
 from .errors import Conflict, Forbidden, Invalid, NoFreeSeat
 from .transactions import write_transaction
 
@@ -163,6 +163,7 @@ def deactivate_user(actor, user: User) -> User:
     user_id, client = user.id, user.organisation
     access_until = client.trial_ends_on if client.is_client and billing.in_trial(client, clock.today()) else None
     with write_transaction():
+        roles.ensure_not_last_admin(user, client)
         changed = db.session.execute(
             update(User)
             .where(User.id == user_id, User.status != "deactivated")

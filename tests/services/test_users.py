@@ -135,3 +135,11 @@ def test_deactivating_twice_frees_one_seat_only(demo):
     with pytest.raises(Conflict, match="already deactivated"):
         users.deactivate_user(admin, demo.user("user1@acme.example"))
     assert consumed(demo.lyon, "essentials") == 3
+
+
+def test_the_last_administrator_cannot_be_deactivated(demo):
+    globex_admin = demo.user("admin@globex.example")
+    operator = demo.user("operator@portal.example")
+    with pytest.raises(Conflict, match="last active Client admin"):
+        users.deactivate_user(operator, globex_admin)
+    assert demo.user("admin@globex.example").status == "active"
