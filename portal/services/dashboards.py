@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
 from ..rbac.scoping import client_filter
-from .seats import SeatRow
+from .seats import SeatCounts, SeatRow
 
 SORTS = ("name", "allocated", "consumed", "free")
 
@@ -66,20 +66,12 @@ def client_totals(client: Organisation, site_ids=None) -> list[SeatRow]:
 
 
 @dataclass
-class ClientRow:
+class ClientRow(SeatCounts):
     id: int
     name: str
     billing_cycle: str
     allocated: int
     consumed: int
-
-    @property
-    def free(self) -> int:
-        return self.allocated - self.consumed
-
-    @property
-    def usage_percent(self) -> int:
-        return round(100 * self.consumed / self.allocated) if self.allocated else 0
 
 
 @dataclass
@@ -130,7 +122,7 @@ def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=2
 
 
 @dataclass
-class SiteRow:
+class SiteRow(SeatCounts):
     site: Site
     seats: list[SeatRow]
 

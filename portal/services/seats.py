@@ -20,9 +20,9 @@ from .errors import BelowConsumed
 from .transactions import write_transaction
 
 
-@dataclass(frozen=True)
-class SeatRow:
-    subscription_type: SubscriptionType
+class SeatCounts:
+    """Free seats and usage, from ``allocated`` and ``consumed`` (rows of every dashboard)."""
+
     allocated: int
     consumed: int
 
@@ -33,6 +33,13 @@ class SeatRow:
     @property
     def usage_percent(self) -> int:
         return round(100 * self.consumed / self.allocated) if self.allocated else 0
+
+
+@dataclass(frozen=True)
+class SeatRow(SeatCounts):
+    subscription_type: SubscriptionType
+    allocated: int
+    consumed: int
 
 
 def catalogue() -> list[SubscriptionType]:

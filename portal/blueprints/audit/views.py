@@ -4,17 +4,16 @@ A partner reads its own events and its clients', a client only its own
 (``scoping.audit_filter``). Dates are calendar days in UTC, the time zone
 the events are stored in.
 """
-import csv
-import io
 import json
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
-from flask import Response, current_app, request, stream_with_context
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from ...csv_export import csv_response, safe_cell
 from ...errors import render_error
 from ...extensions import db
 from ...models import AuditEvent, Organisation
@@ -159,27 +158,10 @@ def export():
         AuditEvent.target_type, AuditEvent.target_id, AuditEvent.before, AuditEvent.after, AuditEvent.ip,
     ).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
-    def rows():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for at, organisation, actor, action, target_type, target_id, before, after, ip in db.session.execute(
-                query.execution_options(yield_per=1000)):
-            writer.writerow([utc(at), _cell(organisation), _cell(actor), action, target_type,
-                             "" if target_id is None else target_id, _cell(changes(before)),
-                             _cell(changes(after)), ip or ""])
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(rows()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    rows = ([utc(at), safe_cell(organisation), safe_cell(actor), action, target_type,
+             "" if target_id is None else target_id, safe_cell(changes(before)), safe_cell(changes(after)), ip or ""]
+            for at, organisation, actor, action, target_type, target_id, before, after, ip
+            in db.session.execute(query.execution_options(yield_per=1000)))
+    return csv_response("audit-log.csv", CSV_COLUMNS, rows)
 
 
-def _cell(value) -> str:
-    """Text that a spreadsheet will not run as a formula (names and e-mails come from users)."""
-    value = value or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,14 +1,13 @@
 """Invoice list, printable detail and a streamed CSV export (per-site chargeback)."""
-import csv
-import io
 import re
 from datetime import date
 
-from flask import Response, current_app, request, stream_with_context
+from flask import current_app, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from ...csv_export import csv_response, safe_cell
 from ...extensions import db
 from ...models import Invoice, InvoiceLine, Organisation
 from ...rbac import permissions
@@ -105,22 +104,10 @@ def export():
     if reach is not None:  # an accountant limited to some sites sees only their lines
         query = query.where(InvoiceLine.site_id.in_(reach))
 
-    def rows():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        result = db.session.execute(query.execution_options(yield_per=1000))
-        for row in result:
-            writer.writerow([*row[:8], row[8], _decimal(row[9]), row[10], row[11], _decimal(row[12]), row[13]])
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(rows()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="invoice-lines.csv"'
-    return response
+    rows = ([*row[:5], safe_cell(row[5]), safe_cell(row[6]), row[7], row[8], _decimal(row[9]), row[10], row[11],
+             _decimal(row[12]), row[13]]
+            for row in db.session.execute(query.execution_options(yield_per=1000)))
+    return csv_response("invoice-lines.csv", CSV_COLUMNS, rows)
 
 
 def _decimal(minor_units: int) -> str:
