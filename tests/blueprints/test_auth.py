@@ -216,3 +216,24 @@ def test_ten_failed_logins_for_one_email_lock_it_with_429(demo, client):
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
     assert not is_logged_in(client)
+
+
+def test_api_tokens_are_created_shown_once_listed_and_revoked_from_the_account_page(demo, login_as):
+    import re
+
+    from portal.models import ApiToken
+
+    account = login_as("admin@acme.example")
+    created = account.post("/account/tokens", data={"name": "Provisioning"})
+    page = created.get_data(as_text=True)
+    assert created.status_code == 200 and created.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', page).group(1)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.name == "Provisioning"))
+    assert token.token_hash != secret and secret not in account.get("/account").get_data(as_text=True)
+    assert "Provisioning" in account.get("/account").get_data(as_text=True)
+    other = login_as("admin@globex.example")
+    assert other.post(f"/account/tokens/{token.id}/revoke").status_code == 404
+    assert account.post(f"/account/tokens/{token.id}/revoke").status_code == 303
+    db.session.refresh(token)
+    assert token.revoked_at is not None
+    assert account.post("/account/tokens", data={"name": ""}).status_code == 422

@@ -18,3 +18,7 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
     new_password = PasswordField("New password (at least 10 characters)",
                                  validators=[DataRequired(), Length(min=10, max=1000)])
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])

@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 
@@ -8,10 +8,10 @@ from ...extensions import limiter
 from ...rbac import permissions
 from ...rbac.decorators import login_redirect, login_required
 from ...rbac.needs import has_any_role
-from ...services import authentication, invitations
+from ...services import api_tokens, authentication, invitations
 from ...services.errors import DomainError
 from . import bp
-from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
+from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, NewTokenForm
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -102,7 +102,44 @@ def account():
             return redirect(url_for("auth.account"), 303)
     elif form.is_submitted():
         status = 422
-    return render_template("auth/account.html", form=form), status
+    return _account_page(form=form, status=status)
+
+
+def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
+    return render_template("auth/account.html", form=form or ChangePasswordForm(formdata=None),
+                           token_form=token_form or NewTokenForm(formdata=None), new_secret=new_secret,
+                           tokens=api_tokens.tokens_of(current_user)), status
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@login_required
+def create_token():
+    """A new API token acting as the current user; its secret is shown on this response only."""
+    token_form = NewTokenForm()
+    if not token_form.validate_on_submit():
+        return _account_page(token_form=token_form, status=422)
+    try:
+        issued = api_tokens.create_token(current_user, current_user, token_form.name.data)
+    except DomainError as error:
+        token_form.name.errors.append(error.message)
+        return _account_page(token_form=token_form, status=error.status)
+    response = _account_page(new_secret=issued.secret)
+    return response[0], response[1], {"Cache-Control": "no-store"}
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id):
+    token = next((t for t in api_tokens.tokens_of(current_user) if t.id == token_id), None)
+    if token is None:  # someone else's token: not yours to know about
+        abort(404)
+    try:
+        api_tokens.revoke_token(current_user, token)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"The token “{token.name}” was revoked; programs using it are refused from now on.", "success")
+    return redirect(url_for("auth.account"), 303)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
