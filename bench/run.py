@@ -67,10 +67,8 @@ REQUESTS = [
     Request("overview clients", "GET", "/overview?tab=clients", FINANCE, max_growth=2.0,
             max_vs=("login page", 3.0)),
     Request("login page", "GET", "/login"),
-    # Request("api clients", "GET", "/api/v1/clients?per_page=50", FINANCE, auth="token",
-    #         max_growth=2.0, max_vs=("login page", 3.0)),
-    # Request("api summary", "GET", "/api/v1/summary", FINANCE, auth="token",
-    #         max_growth=2.0, max_vs=("login page", 3.0)),
+    Request("api clients", "GET", "/api/v1/clients?per_page=50", FINANCE, auth="token", max_growth=2.0),
+    Request("api summary", "GET", "/api/v1/summary", FINANCE, auth="token", max_growth=2.0),
 ]
 
 

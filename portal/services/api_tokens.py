@@ -54,7 +54,7 @@ def create_token(actor, user: User, name: str | None = None) -> IssuedToken:
 
 
 def revoke_token(actor, token: ApiToken) -> ApiToken:
-    """Revoke ``token`` now (idempotent refusal: a revoked token is a Conflict)."""
+    """Revoke ``token`` at once; revoking it again is a ``Conflict``. Commits, with an audit event."""
     token_id = token.id
     with write_transaction():
         changed = db.session.execute(

@@ -1,5 +1,6 @@
 """Creating clients and sites."""
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import BILLING_CYCLES, Organisation, Site
@@ -26,7 +27,7 @@ def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_da
             raise Conflict(f"A client named {name!r} already exists.", field="name")
         client = Organisation(kind="client", name=name, parent_id=partner_id, billing_cycle=billing_cycle)
         db.session.add(client)
-        db.session.flush()
+        _flush_unique(f"A client named {name!r} already exists.")
         audit.record(actor, "client.created", "client", client.id, client.id,
                      after={"name": name, "billing_cycle": billing_cycle, "trial_days": trial_days})
         billing.start_billing(actor, client, clock.today(), trial_days=trial_days)
@@ -41,6 +42,14 @@ def create_site(actor, client: Organisation, name) -> Site:
             raise Conflict(f"This client already has a site named {name!r}.", field="name")
         site = Site(client_id=client_id, name=name)
         db.session.add(site)
-        db.session.flush()
+        _flush_unique(f"This client already has a site named {name!r}.")
         audit.record(actor, "site.created", "site", site.id, client_id, after={"name": name})
     return site
+
+
+def _flush_unique(message: str) -> None:
+    """Flush; a concurrent request that took the same name first becomes a Conflict."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict(message, field="name") from None

@@ -41,7 +41,10 @@ def partner_totals(actor) -> list[SeatRow]:
 
     Reads the per-partner counters (a row per partner and type), never the
     allocations of every client: one statement, the same cost at any size.
+    A client's staff reach only their own client: its own totals.
     """
+    if actor.organisation.kind == "client":
+        return client_totals(actor.organisation)
     sums = select(
         PartnerSeatTotal.subscription_type_id.label("type_id"),
         func.sum(PartnerSeatTotal.allocated).label("allocated"),

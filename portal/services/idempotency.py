@@ -85,7 +85,8 @@ def reserve(user_id: int, token_id: int | None, key: str, method: str, path: str
         row = db.session.scalar(select(IdempotencyKey).where(
             IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
         if row is None:  # expired and deleted meanwhile by a concurrent request: try again
-            return reserve(user_id, token_id, key, method, path, fingerprint, wait=max(0.0, deadline - time.monotonic()))
+            return reserve(user_id, token_id, key, method, path, fingerprint,
+                           wait=max(0.0, deadline - time.monotonic()))
         if row.request_hash != fingerprint:
             raise IdempotencyMismatch(
                 "This Idempotency-Key was already used with another request; use a new key for a new request.",

@@ -46,7 +46,8 @@ class ApiError(Exception):
 
 def error_response(error: ApiError):
     body = {"error": {"code": error.code, "message": error.message, "fields": error.fields, **error.extra}}
-    response = current_app.response_class(json.dumps(body), status=error.status, mimetype="application/json")
+    response = current_app.response_class(json.dumps(body, separators=(",", ":")), status=error.status,
+                                          mimetype="application/json")
     for name, value in error.headers.items():
         response.headers[name] = value
     if error.status == 401:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import bp
 from .errors import ApiError, from_validation
+from .idempotent import idempotent
 from .schemas import MAX_ID
 
 # Every path parameter: its Flask converter and its JSON Schema.
@@ -83,11 +84,7 @@ def operation(method: str, path: str, *, summary: str, permission: str, response
             result = view(**kwargs)
             return respond(op, result)
 
-        view_func = handle
-        if method == "POST":
-            from .idempotent import idempotent
-
-            view_func = idempotent(handle)
+        view_func = idempotent(handle) if method == "POST" else handle
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=view_func, methods=[method])
         OPERATIONS.append(op)
         _BY_ENDPOINT[op.endpoint] = op

@@ -64,13 +64,19 @@ def _timestamp(value):
     return value
 
 
+PageNumber = query_int(ge=1, le=MAX_PAGE, description="Page number, from 1.")
+PerPage = query_int(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200.")
+ClientFilter = query_int(ge=1, le=MAX_ID, description="Only this client's invoices.",
+                         json_schema_extra=_absent_is_not_null)
+
+
 class Query(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
 class PageQuery(Query):
-    page: query_int(ge=1, le=MAX_PAGE, description="Page number, from 1.") = 1
-    per_page: query_int(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200.") = 50
+    page: PageNumber = 1
+    per_page: PerPage = 50
 
 
 class ClientsQuery(PageQuery):
@@ -78,8 +84,7 @@ class ClientsQuery(PageQuery):
 
 
 class InvoicesQuery(PageQuery):
-    client_id: query_int(ge=1, le=MAX_ID, description="Only this client's invoices.",
-                         json_schema_extra=_absent_is_not_null) = None
+    client_id: ClientFilter = None
 
 
 class AuditQuery(PageQuery):
