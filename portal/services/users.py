@@ -3,7 +3,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Site, SubscriptionType, User
+from ..models import RoleAssignment, Site, SubscriptionType, User
 from ..models.mixins import utcnow
 from ..rbac.permissions import allows
 from ..rbac.sessions import end_all_sessions
@@ -69,6 +69,8 @@ def _add_invited_user(actor, site, subscription_type, email, name) -> User:
     except IntegrityError:
         # Another request took the e-mail between our check and our insert.
         raise Conflict(f"A user with the e-mail address {email} already exists.", field="email") from None
+    # A seat holder is a member: they see their own profile, not "no access yet".
+    db.session.add(RoleAssignment(user_id=user.id, role="member"))
     invitations.start_invitation(actor, user)
     audit.record(actor, "user.created", "user", user.id, site.client_id,
                  after={"email": email, "site_id": site.id, "subscription_type": subscription_type.code})

@@ -227,13 +227,17 @@ def problem_report(log: str, where: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def live_server(e2e_postgres_url, tmp_path_factory):
-    """A gunicorn server (4 workers × 4 threads) on a freshly migrated database with the demo data."""
+def live_server(e2e_postgres_url, tmp_path_factory, request):
+    """A gunicorn server (4 workers × 4 threads) on a freshly migrated database with the demo data.
+
+    A test module may set ``SERVER_ENV`` (a dict) for settings of its own, e.g. an SMTP server.
+    """
     tmp_dir = tmp_path_factory.mktemp("e2e")
     database_url = _fresh_database_url(e2e_postgres_url, tmp_dir)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PORTAL_", "FLASK_")) and key not in ("DATABASE_URL", "SECRET_KEY")}
     env.update(DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    env.update(getattr(request.module, "SERVER_ENV", {}))
     setup_log = tmp_dir / "setup.log"
     _flask(["db", "upgrade"], env, setup_log)
     # The demo users share one password hash, made cheap here (the server verifies with the
