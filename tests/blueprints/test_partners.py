@@ -202,3 +202,11 @@ def test_htmx_requests_get_only_the_fragment(url, root, demo, login_as, assert_f
 
 def test_client_staff_have_no_partner_overview(demo, login_as):
     assert login_as("admin@acme.example").get("/overview").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "-1", "0", "1e3", "99999999999", "abc"])
+def test_a_strange_page_number_shows_the_first_page(demo, login_as, page):
+    for url in (f"/overview?tab=clients&page={page}", f"/invoices?page={page}", f"/audit?page={page}",
+                f"/members?page={page}", f"/clients/{demo.acme.id}?page={page}"):
+        response = login_as("finance@northwind.example").get(url)
+        assert response.status_code == 200, url

@@ -17,6 +17,7 @@ from ...csv_export import csv_response, safe_cell
 from ...errors import render_error
 from ...extensions import db
 from ...models import AuditEvent, Organisation
+from ...pagination import page_window
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rbac.scoping import audit_filter
@@ -134,9 +135,7 @@ def index():
     query = _scoped_events(filters)
     per_page = current_app.config["USERS_PER_PAGE"]
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page_arg = request.args.get("page", "")
-    page = min(int(page_arg), pages) if page_arg.isdigit() and len(page_arg) < 7 and int(page_arg) > 0 else 1
+    page, pages = page_window(total, per_page)
     rows = db.session.execute(
         _scoped_events(filters, AuditEvent, OWNER.name)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

@@ -5,6 +5,7 @@ from sqlalchemy.orm import joinedload
 
 from ...extensions import db
 from ...models import Invitation, Site, User
+from ...pagination import page_window
 from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rbac.scoping import get_user_or_404, site_ids_in_reach
@@ -13,11 +14,6 @@ from ...services import billing, clients, dashboards, invitations, seats, users
 from ...services.errors import DomainError
 from . import bp
 from .forms import BulkInviteForm, NewSiteForm, NewUserForm
-
-
-def _page_arg() -> int:
-    value = request.args.get("page", "")
-    return int(value) if value.isdigit() and len(value) < 7 else 1
 
 
 def _user_listing(client, reach):
@@ -31,13 +27,13 @@ def _user_listing(client, reach):
         pattern = f"%{q.lower().replace('%', '').replace('_', '')}%"
         query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page = min(_page_arg(), max(1, -(-total // per_page)))
+    page, pages = page_window(total, per_page)
     rows = db.session.scalars(
         query.options(joinedload(User.site), joinedload(User.subscription_type))
         .order_by(User.name, User.id)
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return dict(rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)), q=q)
+    return dict(rows=rows, total=total, page=page, pages=pages, q=q)
 
 
 def _pending_invitations(client, reach):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 from ...csv_export import csv_response, safe_cell
 from ...extensions import db
 from ...models import Invoice, InvoiceLine, Organisation
+from ...pagination import page_window
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rbac.scoping import client_filter, get_invoice_or_404, invoice_filter, invoice_lines_in_reach, site_ids_in_reach
@@ -61,9 +62,7 @@ def index():
     query = _scoped_invoices(filters)
     per_page = current_app.config["USERS_PER_PAGE"]
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page_arg = request.args.get("page", "")
-    pages = max(1, -(-total // per_page))
-    page = min(int(page_arg), pages) if page_arg.isdigit() and 0 < len(page_arg) < 7 and int(page_arg) > 0 else 1
+    page, pages = page_window(total, per_page)
     rows = db.session.scalars(
         query.options(joinedload(Invoice.client)).order_by(Invoice.issued_on.desc(), Invoice.sequence.desc())
         .limit(per_page).offset((page - 1) * per_page)).all()

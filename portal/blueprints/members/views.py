@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...models import User
+from ...pagination import page_window
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rbac.roles import ROLES
@@ -74,9 +75,7 @@ def _listing(screen: _Screen, errors=None) -> dict:
         pattern = f"%{q.lower().replace('%', '').replace('_', '')}%"
         query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page_arg = request.args.get("page", "")
-    page = min(int(page_arg), pages) if page_arg.isdigit() and len(page_arg) < 7 and int(page_arg) > 0 else 1
+    page, pages = page_window(total, per_page)
     members = db.session.scalars(
         query.options(selectinload(User.role_assignments)).order_by(User.name, User.id)
         .limit(per_page).offset((page - 1) * per_page)).all()

@@ -1,10 +1,11 @@
 """Operator screens (``partners.manage``): the subscription-type catalogue and the partners."""
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Organisation, SubscriptionType
+from ...pagination import requested_page
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rendering import render_page_or_partial
@@ -74,8 +75,7 @@ def edit_prices(type_id):
 
 @bp.route("/partners")
 def partner_list():
-    page_arg = request.args.get("page", "")
-    page = int(page_arg) if page_arg.isdigit() and len(page_arg) < 7 else 1
+    page = requested_page()
     listing = partners.partner_page(current_user, page=page, per_page=current_app.config["CLIENTS_PER_PAGE"])
     return render_page_or_partial("operator/partners.html", "operator/_partner_table.html", listing=listing,
                                   tab="partners")

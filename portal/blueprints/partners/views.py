@@ -1,6 +1,7 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...pagination import requested_page
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rendering import render_page_or_partial
@@ -8,11 +9,6 @@ from ...services import clients, dashboards
 from ...services.errors import DomainError
 from . import bp
 from .forms import NewClientForm
-
-
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 7 else default
 
 
 @bp.route("/overview")
@@ -37,7 +33,7 @@ def overview():
         # Without subscriptions.view the seat columns are hidden: sorting by them would reveal them.
         sort=request.args.get("sort", "name") if show_seats else "name",
         direction=request.args.get("direction", "asc"),
-        page=_int_arg("page", 1),
+        page=requested_page(),
         per_page=current_app.config["CLIENTS_PER_PAGE"],
     )
     return render_page_or_partial("partners/overview.html", "partners/_client_table.html", **context)
