@@ -184,3 +184,14 @@ def test_lowering_seats_limits_new_users_at_once(demo, login_as, seats):
 
     assert response.status_code == 409
     assert seats(demo.lyon, "essentials") == (4, 4)
+
+
+@pytest.mark.parametrize("typed", ["²", "٣", "³3"])
+def test_non_ascii_digits_with_a_step_are_refused_cleanly(demo, login_as, typed):
+    response = login_as("finance@northwind.example").post(
+        f"/clients/{demo.acme.id}/sites/{demo.lyon.id}/allocations/essentials", data={"allocated": typed, "step": "1"})
+    assert response.status_code == 422
+
+
+def test_a_non_ascii_client_filter_on_invoices_is_explained(demo, login_as):
+    assert login_as("finance@northwind.example").get("/invoices?client_id=²").status_code == 422

@@ -27,7 +27,7 @@ def _filters():
     client_id = args.get("client_id", "")
     kind = args.get("kind", "")
     period = args.get("period", "").strip()
-    if client_id and not client_id.isdigit():
+    if client_id and not re.fullmatch(r"[0-9]{1,12}", client_id):
         errors["client_id"], client_id = "Choose a client from the list.", ""
     if kind not in ("", "period", "proration"):
         errors["kind"], kind = "Choose period or proration.", ""

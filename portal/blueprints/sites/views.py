@@ -1,3 +1,5 @@
+import re
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -42,7 +44,7 @@ def _requested_allocation() -> str | int:
     """The number typed in the field, moved by one when − or + was pressed."""
     value = request.form.get("allocated", "")
     step = request.form.get("step")
-    if step in ("1", "-1") and value.strip().lstrip("-").isdigit() and len(value.strip()) < 10:
+    if step in ("1", "-1") and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
         return int(value) + int(step)
     return value
 
