@@ -3,6 +3,7 @@ import os
 import sys
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import cli, filters, rbac
 from .config import DEV_SECRET_KEY, Config, from_environment
@@ -63,7 +64,16 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine)
 
 
+class DatabaseId(IntegerConverter):
+    """``<id:…>`` in the screens' URLs: ids fit a database integer, so a huge one is a 404,
+    not an overflow. (The API checks its ids against its own documented maximum.)"""
+
+    def __init__(self, url_map, **kwargs):
+        super().__init__(url_map, **{"max": 2**31 - 1, **kwargs})
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["id"] = DatabaseId
     from .blueprints import audit, auth, clients, invoices, members, operator, partners, sites
 
     for module in (auth, partners, clients, sites, invoices, members, audit, operator):

@@ -236,3 +236,12 @@ def test_cross_tenant_404_looks_the_same_as_a_missing_object(demo, login_as):
     assert foreign.status_code == absent.status_code == 404
     assert foreign.get_data() == absent.get_data()
     assert "Acme" not in foreign.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/clients/{big}", "/clients/{acme}/sites/{big}", "/invoices/{big}",
+                                  "/clients/{acme}/users/{big}/deactivate", "/account/tokens/{big}/revoke"])
+def test_ids_too_big_for_the_database_are_not_found(demo, login_as, path):
+    url = path.format(big=10**20, acme=demo.acme.id)
+    client = login_as("finance@northwind.example")
+    response = client.post(url) if "revoke" in url else client.get(url)
+    assert response.status_code == 404

@@ -127,7 +127,7 @@ def create_token():
     return response[0], response[1], {"Cache-Control": "no-store"}
 
 
-@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@bp.route("/account/tokens/<id:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke_token(token_id):
     token = next((t for t in api_tokens.tokens_of(current_user) if t.id == token_id), None)

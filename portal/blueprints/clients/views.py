@@ -142,7 +142,7 @@ def new_user():
     return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", status, **context)
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/deactivate", methods=["GET", "POST"])
 def deactivate_user(user_id):
     """GET asks for confirmation (works without JavaScript); POST deactivates."""
     user = get_user_or_404(g.client, user_id)
@@ -192,7 +192,7 @@ def new_site():
                                   client=g.client, form=form)
 
 
-@bp.route("/invitations/<int:user_id>/<any(send, revoke):action>", methods=["POST"])
+@bp.route("/invitations/<id:user_id>/<any(send, revoke):action>", methods=["POST"])
 def invitation_action(user_id, action):
     """Send (or resend) a pending invitation, or revoke it and free the seat."""
     user = get_user_or_404(g.client, user_id)

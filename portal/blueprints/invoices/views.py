@@ -75,7 +75,7 @@ def index():
                                   clients=choices)
 
 
-@bp.route("/<int:invoice_id>")
+@bp.route("/<id:invoice_id>")
 def detail(invoice_id):
     invoice = get_invoice_or_404(invoice_id)
     lines = invoice_lines_in_reach(current_user, invoice)

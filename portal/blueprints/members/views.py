@@ -103,7 +103,7 @@ def _answer(screen, member, *, form=None, error: DomainError | None = None, noti
                                   **_listing(screen, errors))
 
 
-@bp.route("/<int:user_id>/roles", methods=["POST"])
+@bp.route("/<id:user_id>/roles", methods=["POST"])
 def grant(user_id):
     """Give a role (maybe limited to sites), or change the sites of one the member holds."""
     member = _member_or_404(user_id)
@@ -122,7 +122,7 @@ def grant(user_id):
     return _answer(screen, member, notice=f"{member.name} now holds the {ROLES[assignment.role].label} role.")
 
 
-@bp.route("/<int:user_id>/roles/<role_code>/revoke", methods=["GET", "POST"])
+@bp.route("/<id:user_id>/roles/<role_code>/revoke", methods=["GET", "POST"])
 def revoke(user_id, role_code):
     """GET asks for confirmation (works without JavaScript); POST takes the role away."""
     member = _member_or_404(user_id)

@@ -58,7 +58,7 @@ def new_subscription_type():
                                   subscription_type=None, tab="catalogue")
 
 
-@bp.route("/catalogue/<int:type_id>/prices", methods=["GET", "POST"])
+@bp.route("/catalogue/<id:type_id>/prices", methods=["GET", "POST"])
 def edit_prices(type_id):
     """New prices apply to invoices issued from now on; issued invoices keep theirs."""
     subscription_type = db.session.get(SubscriptionType, type_id) or abort(404)
@@ -95,7 +95,7 @@ def new_partner():
                                   tab="partners")
 
 
-@bp.route("/partners/<int:partner_id>/administrators/new", methods=["GET", "POST"])
+@bp.route("/partners/<id:partner_id>/administrators/new", methods=["GET", "POST"])
 def invite_administrator(partner_id):
     """Invite another administrator, e.g. when the first invitation could not go out."""
     partner = db.session.scalar(select(Organisation).where(

@@ -4,7 +4,7 @@ from ...rbac import permissions
 from ...rbac.decorators import guard_request, require
 from ...rbac.scoping import get_client_or_404, get_site_or_404
 
-bp = Blueprint("sites", __name__, url_prefix="/clients/<int:client_id>/sites/<int:site_id>")
+bp = Blueprint("sites", __name__, url_prefix="/clients/<id:client_id>/sites/<id:site_id>")
 
 
 @bp.url_value_preprocessor
