@@ -4,38 +4,46 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
-class NewUserForm(FlaskForm):
-    """Shape only; seat rules are the seat service's. Choices come from scoped queries."""
+class SeatChoiceForm(FlaskForm):
+    """A site and a subscription type, offered from scoped queries only.
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    Shape only: the seat rules are the seat service's. A tampered site id or
+    type code fails ``validate_choice``.
+    """
+
     site_id = SelectField("Site", coerce=int, validate_choice=True)
     subscription_type = SelectField("Subscription type", validate_choice=True)
-    add_seat = BooleanField("Add a seat if none is free")
-    send_invitation = RadioField("Invitation e-mail", default="now", choices=[
-        SelectChoice("now", "Send it now"), SelectChoice("later", "Send it later")])
 
     def __init__(self, sites, types, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._sites, self._types = sites, types
         self.site_id.choices = [SelectChoice(site.id, site.name) for site in sites]
         self.subscription_type.choices = [SelectChoice(t.code, t.name) for t in types]
+
+    def chosen_site(self):
+        """The site picked (once validated), else the first one offered, else None."""
+        return next((s for s in self._sites if s.id == self.site_id.data), self._sites[0] if self._sites else None)
+
+    def chosen_type(self):
+        return next((t for t in self._types if t.code == self.subscription_type.data), None)
+
+
+class NewUserForm(SeatChoiceForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    add_seat = BooleanField("Add a seat if none is free")
+    send_invitation = RadioField("Invitation e-mail", default="now", choices=[
+        SelectChoice("now", "Send it now"), SelectChoice("later", "Send it later")])
 
 
 class NewSiteForm(FlaskForm):
     name = StringField("Site name", validators=[DataRequired(), Length(max=200)])
 
 
-class BulkInviteForm(FlaskForm):
+class BulkInviteForm(SeatChoiceForm):
     """Several e-mails, one site, one type (the CoVet flow)."""
 
     emails = TextAreaField("E-mail addresses (one per line)", validators=[DataRequired(), Length(max=30_000)])
-    site_id = SelectField("Site", coerce=int, validate_choice=True)
-    subscription_type = SelectField("Subscription type", validate_choice=True)
     add_seats = BooleanField("Add the missing seats")
     send_invitation = RadioField("Invitation e-mails", default="now", choices=[
         SelectChoice("now", "Send them now"), SelectChoice("later", "Send them later")])
-
-    def __init__(self, sites, types, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.site_id.choices = [SelectChoice(site.id, site.name) for site in sites]
-        self.subscription_type.choices = [SelectChoice(t.code, t.name) for t in types]

@@ -117,8 +117,7 @@ def new_user():
         form = NewUserForm(sites, types)
     status, no_seat = 200, None
     if form.validate_on_submit():
-        site = next(s for s in sites if s.id == form.site_id.data)
-        subscription_type = next(t for t in types if t.code == form.subscription_type.data)
+        site, subscription_type = form.chosen_site(), form.chosen_type()
         try:
             user = users.create_user(current_user, site, subscription_type, form.email.data,
                                      form.name.data, add_seat=form.add_seat.data, send=form.send_invitation.data)
@@ -133,9 +132,8 @@ def new_user():
             return redirect(url_for("clients.detail", client_id=client.id))
     elif request.method == "POST":
         status = 422
-    site = next((s for s in sites if s.id == form.site_id.data), sites[0] if sites else None)
+    site, chosen = form.chosen_site(), form.chosen_type()
     can_add_seat = site is not None and permissions.manage_seats(site).can()
-    chosen = next((t for t in types if t.code == form.subscription_type.data), None)
     context = dict(client=client, form=form, site=site, no_seat=no_seat,
                    seat_rows=seats.seat_rows(site) if site else [], can_add_seat=can_add_seat,
                    seat_cost=billing.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
@@ -222,8 +220,7 @@ def bulk_invite():
     form = BulkInviteForm(sites, types)
     status, no_seat = 200, None
     if form.validate_on_submit():
-        site = next(s for s in sites if s.id == form.site_id.data)
-        subscription_type = next(t for t in types if t.code == form.subscription_type.data)
+        site, subscription_type = form.chosen_site(), form.chosen_type()
         try:
             created = users.bulk_invite(current_user, site, subscription_type, form.emails.data,
                                         add_seats=form.add_seats.data, send=form.send_invitation.data)
@@ -235,7 +232,7 @@ def bulk_invite():
             return redirect(url_for("clients.detail", client_id=client.id), 303)
     elif form.is_submitted():
         status = 422
-    site = next((s for s in sites if s.id == form.site_id.data), sites[0] if sites else None)
+    site = form.chosen_site()
     return render_template("clients/bulk_invite.html", client=client, form=form, no_seat=no_seat,
                            seat_rows=seats.seat_rows(site) if site else [], site=site,
                            can_add_seat=site is not None and permissions.manage_seats(site).can()), status
