@@ -1,11 +1,13 @@
 """Streamed CSV downloads: rows go out as they are read, so memory stays flat."""
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Response, stream_with_context
 
 CHUNK = 64 * 1024
+# Rows fetched per round trip; the database streams them (a server-side cursor on PostgreSQL).
+BATCH = 1000
 
 
 def safe_cell(value) -> str:
@@ -14,18 +16,20 @@ def safe_cell(value) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> Response:
-    """A CSV attachment written from ``rows`` in chunks of about 64 kB.
+def csv_response(filename: str, header: list[str], rows: Callable[[], Iterable[list]]) -> Response:
+    """A CSV attachment written from ``rows()`` in chunks of about 64 kB.
 
-    ``rows`` is consumed while the response is sent (keep it lazy, e.g. a
-    generator over a ``yield_per`` query); the request context stays open.
+    ``rows`` is called only once the body is being sent, so its query runs in
+    the session that streams it: a query started in the view would belong to
+    the view's session, which is closed (and its cursor gone) before the first
+    byte is sent.
     """
 
     def chunks():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        for row in rows:
+        for row in rows():
             writer.writerow(row)
             if buffer.tell() > CHUNK:
                 yield buffer.getvalue()

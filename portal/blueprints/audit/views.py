@@ -13,7 +13,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from ...csv_export import csv_response, safe_cell
+from ... import csv_export
+from ...csv_export import safe_cell
 from ...errors import render_error
 from ...extensions import db
 from ...models import AuditEvent, Organisation
@@ -157,10 +158,13 @@ def export():
         AuditEvent.target_type, AuditEvent.target_id, AuditEvent.before, AuditEvent.after, AuditEvent.ip,
     ).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
-    rows = ([utc(at), safe_cell(organisation), safe_cell(actor), action, target_type,
-             "" if target_id is None else target_id, safe_cell(changes(before)), safe_cell(changes(after)), ip or ""]
-            for at, organisation, actor, action, target_type, target_id, before, after, ip
-            in db.session.execute(query.execution_options(yield_per=1000)))
-    return csv_response("audit-log.csv", CSV_COLUMNS, rows)
+    def rows():
+        for at, organisation, actor, action, target_type, target_id, before, after, ip in db.session.execute(
+                query.execution_options(yield_per=csv_export.BATCH)):
+            yield [utc(at), safe_cell(organisation), safe_cell(actor), action, target_type,
+                   "" if target_id is None else target_id, safe_cell(changes(before)), safe_cell(changes(after)),
+                   ip or ""]
+
+    return csv_export.csv_response("audit-log.csv", CSV_COLUMNS, rows)
 
 

@@ -7,7 +7,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ...csv_export import csv_response, safe_cell
+from ... import csv_export
+from ...csv_export import safe_cell
 from ...extensions import db
 from ...models import Invoice, InvoiceLine, Organisation
 from ...pagination import page_window
@@ -103,10 +104,12 @@ def export():
     if reach is not None:  # an accountant limited to some sites sees only their lines
         query = query.where(InvoiceLine.site_id.in_(reach))
 
-    rows = ([*row[:5], safe_cell(row[5]), safe_cell(row[6]), row[7], row[8], _decimal(row[9]), row[10], row[11],
-             _decimal(row[12]), row[13]]
-            for row in db.session.execute(query.execution_options(yield_per=1000)))
-    return csv_response("invoice-lines.csv", CSV_COLUMNS, rows)
+    def rows():
+        for row in db.session.execute(query.execution_options(yield_per=csv_export.BATCH)):
+            yield [*row[:5], safe_cell(row[5]), safe_cell(row[6]), row[7], row[8], _decimal(row[9]), row[10],
+                   row[11], _decimal(row[12]), row[13]]
+
+    return csv_export.csv_response("invoice-lines.csv", CSV_COLUMNS, rows)
 
 
 def _decimal(minor_units: int) -> str:
