@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal import create_app
 from portal.config import TestingConfig
 from portal.extensions import db
-from portal.models import Organisation, Site, SubscriptionType, User
+from portal.models import Allocation, Organisation, Site, SubscriptionType, User
 from portal.services.demo import DEMO_PASSWORD, load_demo
 
 
@@ -144,3 +144,29 @@ def csrf_token_from(html: str) -> str:
         r'"X-CSRFToken": "([^"]+)"', html)
     assert match, "page carries no CSRF token"
     return match.group(1)
+
+
+@pytest.fixture
+def fresh():
+    """End the test's own read transaction, so the next query sees what requests committed."""
+
+    def refresh():
+        db.session.rollback()
+
+    return refresh
+
+
+@pytest.fixture
+def seats(fresh):
+    """``seats(site, code)`` → (allocated, consumed) as committed now; (0, 0) if never allocated."""
+
+    def read(site, code):
+        fresh()
+        row = db.session.execute(
+            select(Allocation.allocated, Allocation.consumed)
+            .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
+            .where(Allocation.site_id == site.id, SubscriptionType.code == code)
+        ).first()
+        return tuple(row) if row else (0, 0)
+
+    return read

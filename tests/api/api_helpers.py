@@ -1,17 +1,6 @@
-"""Plain helpers shared by the API tests (imported by name: tests/ is not a package)."""
+"""Plain helpers shared by the API tests (imported by name from this folder)."""
 
-LOGINS = {
-    "operator": "operator@portal.example",
-    "nw_admin": "admin@northwind.example",
-    "nw_finance": "finance@northwind.example",
-    "nw_support": "support@northwind.example",
-    "acme_admin": "admin@acme.example",
-    "acme_accountant": "accountant@acme.example",
-    "acme_frontdesk": "frontdesk@acme.example",
-    "globex_admin": "admin@globex.example",
-    "sw_admin": "admin@southwind.example",
-    "initech_admin": "admin@initech.example",
-}
+from tests.demo_logins import LOGINS  # noqa: E402,F401 (re-exported to the API tests)
 
 
 def assert_error(response, status: int, code: str, *fields: str) -> dict:

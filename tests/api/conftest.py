@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Allocation, AuditEvent, Site, SubscriptionType, User
+from portal.models import Allocation, AuditEvent, Site, User
 from portal.services import api_tokens
 
 from api_helpers import LOGINS, assert_error
@@ -73,31 +73,6 @@ def api_as(app, demo, token_for):
         return cache[email]
 
     return make
-
-
-@pytest.fixture
-def fresh():
-    """End the test's own read transaction, so the next query sees what requests committed."""
-
-    def refresh():
-        db.session.rollback()
-
-    return refresh
-
-
-@pytest.fixture
-def seats(fresh):
-    """``seats(site, code)`` → (allocated, consumed) as committed now."""
-
-    def read(site, code):
-        fresh()
-        row = db.session.execute(
-            select(Allocation.allocated, Allocation.consumed)
-            .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
-            .where(Allocation.site_id == site.id, SubscriptionType.code == code)).first()
-        return tuple(row) if row else (0, 0)
-
-    return read
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from portal import extensions
 from portal.extensions import db
-from portal.models import Allocation, AuditEvent, Site, SubscriptionType, User
+from portal.models import Allocation, AuditEvent, Site, User
 from portal.services.demo import DEMO_PASSWORD
 
 HX = {"HX-Request": "true"}
@@ -105,33 +105,6 @@ def testing_settings(root_conftest, database_url):
     """The settings the ``app`` fixture is built with."""
     return root_conftest._testing_settings(database_url)
 
-
-# --- reading the database after requests ---------------------------------------
-
-@pytest.fixture
-def fresh():
-    """End the test's own read transaction, so the next query sees what requests committed."""
-
-    def refresh():
-        db.session.rollback()
-
-    return refresh
-
-
-@pytest.fixture
-def seats(fresh):
-    """``seats(site, code)`` → (allocated, consumed) as committed now; (0, 0) if never allocated."""
-
-    def read(site, code):
-        fresh()
-        row = db.session.execute(
-            select(Allocation.allocated, Allocation.consumed)
-            .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
-            .where(Allocation.site_id == site.id, SubscriptionType.code == code)
-        ).first()
-        return tuple(row) if row else (0, 0)
-
-    return read
 
 
 @pytest.fixture
