@@ -5,6 +5,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 
 from ...extensions import limiter
+from ...form_errors import add_error
 from ...rbac import permissions
 from ...rbac.decorators import login_redirect, login_required
 from ...rbac.needs import has_any_role
@@ -95,7 +96,7 @@ def account():
             invitations.change_password(current_user, form.current_password.data, form.new_password.data,
                                         keep_session=current_user.session_token)
         except DomainError as error:
-            getattr(form, error.field or "new_password").errors.append(error.message)
+            add_error(form, error, "new_password")
             status = error.status
         else:
             flash("Password changed. Your other sessions were logged out.", "success")
@@ -121,7 +122,7 @@ def create_token():
     try:
         issued = api_tokens.create_token(current_user, current_user, token_form.name.data)
     except DomainError as error:
-        token_form.name.errors.append(error.message)
+        add_error(token_form, error, "name")
         return _account_page(token_form=token_form, status=error.status)
     response = _account_page(new_secret=issued.secret)
     return response[0], response[1], {"Cache-Control": "no-store"}
@@ -160,7 +161,7 @@ def accept_invitation(token):
         except invitations.InvitationRefused as refused:
             return render_template("auth/invitation_refused.html", message=refused.message), refused.status
         except DomainError as error:
-            getattr(form, error.field or "password").errors.append(error.message)
+            add_error(form, error, "password")
             status = error.status
         else:
             flash("Welcome! Your account is ready. Log in with your e-mail and new password.", "success")

@@ -4,6 +4,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
+from ...form_errors import add_error
 from ...models import Invitation, Site, User
 from ...pagination import page_window
 from ...rbac import permissions
@@ -122,8 +123,7 @@ def new_user():
             user = users.create_user(current_user, site, subscription_type, form.email.data,
                                      form.name.data, add_seat=form.add_seat.data, send=form.send_invitation.data)
         except DomainError as error:
-            field = getattr(form, error.field or "", None) or form.email
-            field.errors = list(field.errors) + [error.message]
+            add_error(form, error, "email")
             status = error.status
             no_seat = error if error.code == "no_free_seat" else None
         else:
@@ -179,7 +179,7 @@ def new_site():
         try:
             site = clients.create_site(current_user, g.client, form.name.data)
         except DomainError as error:
-            form.name.errors.append(error.message)
+            add_error(form, error, "name")
             status = error.status
         else:
             flash(f"Site {site.name} was created.", "success")
@@ -225,7 +225,7 @@ def bulk_invite():
             created = users.bulk_invite(current_user, site, subscription_type, form.emails.data,
                                         add_seats=form.add_seats.data, send=form.send_invitation.data)
         except DomainError as error:
-            (getattr(form, error.field or "", None) or form.emails).errors.append(error.message)
+            add_error(form, error, "emails")
             status, no_seat = error.status, error.code == "no_free_seat"
         else:
             flash(f"{len(created)} people were invited ({subscription_type.name} at {site.name}).", "success")

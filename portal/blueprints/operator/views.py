@@ -4,6 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ...extensions import db
+from ...form_errors import add_error
 from ...models import Organisation, SubscriptionType
 from ...pagination import requested_page
 from ...rbac import permissions
@@ -29,8 +30,7 @@ def _submit(form, action, default_field: str):
     try:
         return action(), 200
     except DomainError as error:
-        field = getattr(form, error.field or "", None) or getattr(form, default_field)
-        field.errors = list(field.errors) + [error.message]
+        add_error(form, error, default_field)
         return None, error.status
 
 

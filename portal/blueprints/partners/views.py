@@ -1,6 +1,7 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...form_errors import add_error
 from ...pagination import requested_page
 from ...rbac import permissions
 from ...rbac.decorators import login_required, require
@@ -54,7 +55,7 @@ def new_client():
             client = clients.create_client(current_user, partner, form.name.data, form.billing_cycle.data,
                                            trial_days=form.trial_days.data)
         except DomainError as error:
-            getattr(form, error.field or "name", form.name).errors.append(error.message)
+            add_error(form, error, "name")
             status = error.status
         else:
             flash(f"{client.name} was created. Add its first site.", "success")
