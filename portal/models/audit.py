@@ -1,10 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .mixins import utcnow
+from .mixins import UTCDateTime, utcnow
 
 
 class AuditEvent(db.Model):
@@ -19,7 +19,7 @@ class AuditEvent(db.Model):
     __table_args__ = (Index("ix_audit_events_organisation_id_at", "organisation_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_email: Mapped[str | None] = mapped_column(String(254))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))

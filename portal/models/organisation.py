@@ -1,10 +1,10 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .mixins import TimestampMixin
+from .mixins import TimestampMixin, UTCDateTime
 
 ORGANISATION_KINDS = ("operator", "partner", "client")
 BILLING_CYCLES = ("monthly", "annual")
@@ -49,7 +49,7 @@ class Organisation(TimestampMixin, db.Model):
     # The first day after the trial: the first period starts then.
     trial_ends_on: Mapped[date | None] = mapped_column(Date)
     # Clients only: when "Synchronise consumed seats" last ran.
-    seats_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seats_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821

@@ -1,12 +1,12 @@
 import hashlib
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Index, String, Table
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .catalogue import SubscriptionType
-from .mixins import TimestampMixin, utcnow
+from .mixins import TimestampMixin, UTCDateTime, utcnow
 from .organisation import Organisation
 from .site import Site
 
@@ -35,7 +35,7 @@ class User(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="invited")
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     subscription_type_id: Mapped[int | None] = mapped_column(ForeignKey("subscription_types.id"))
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Deactivated during the client's trial: access and seat last until this
     # day (exclusive); the billing run releases the seat then and clears it.
     access_until: Mapped[date | None] = mapped_column(Date)
@@ -115,7 +115,7 @@ class LoginSession(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship()
 

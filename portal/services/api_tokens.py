@@ -7,7 +7,7 @@ as a browser login. A revoked token, or one whose user may no longer log in
 """
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -105,14 +105,9 @@ def authenticate(secret: str) -> tuple[ApiToken, User] | None:
         return None
     identity_for(user)  # built now, while roles are loaded (a commit below expires them)
     now = utcnow()
-    if token.last_used_at is None or _aware(token.last_used_at) < now - LAST_USED_RESOLUTION:
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         token_id = token.id
         with write_transaction():
             db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
                                .execution_options(synchronize_session=False))
     return token, user
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

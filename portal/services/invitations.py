@@ -154,17 +154,10 @@ def check_token(token: str) -> InvitationToken:
     if row.superseded_at is not None:
         raise InvitationRefused("A newer invitation was sent to you: use the link in the latest e-mail.",
                                 status=410)
-    if _aware(row.expires_at) <= utcnow():
+    if row.expires_at <= utcnow():
         raise InvitationRefused("This invitation has expired. Ask your administrator to send it again.",
                                 status=410)
     return row
-
-
-def _aware(moment):
-    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def accept_invitation(token: str, name, password, *, current_user=None) -> User:

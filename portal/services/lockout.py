@@ -23,9 +23,7 @@ def retry_after(email: str) -> int | None:
         .where(LoginFailure.email == email, LoginFailure.at > since)).one()
     if count < MAX_FAILURES:
         return None
-    from .invitations import _aware
-
-    return max(1, int((_aware(oldest) + WINDOW - utcnow()).total_seconds()) + 1)
+    return max(1, int((oldest + WINDOW - utcnow()).total_seconds()) + 1)
 
 
 def record_failure(email: str, ip: str | None) -> None:

@@ -137,8 +137,8 @@ IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,%d}" % MAX_KEY_LENGTH)
 # ------------------------------------------------------------------ responses
 
 def _utc(moment: datetime) -> datetime:
-    """Stored timestamps are UTC (SQLite returns them naive): serialised with Z."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    """Stored timestamps (always timezone-aware, see UTCDateTime) serialised in UTC, with Z."""
+    return moment.astimezone(timezone.utc)
 
 
 Timestamp = Annotated[datetime, AfterValidator(_utc)]

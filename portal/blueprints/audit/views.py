@@ -112,12 +112,10 @@ def _midnight(day: date) -> datetime:
 
 
 def utc(moment: datetime | None) -> str:
-    """A stored timestamp as UTC text (SQLite gives it back naive, PostgreSQL in the session's zone)."""
+    """A stored timestamp as UTC text (PostgreSQL gives it back in the session's zone)."""
     if moment is None:
         return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
 def changes(value) -> str:
