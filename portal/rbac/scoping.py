@@ -23,14 +23,23 @@ def _current_organisation():
 current_organisation: Organisation = LocalProxy(_current_organisation)  # type: ignore[assignment]
 
 
+def client_scope(kind: str, organisation_id):
+    """The clients reachable from an organisation of ``kind``, as a WHERE clause.
+
+    ``organisation_id`` is the organisation's id, or a ``bindparam`` for a
+    statement built once and run with the id supplied on each execution.
+    """
+    if kind == "operator":
+        return Organisation.kind == "client"
+    if kind == "partner":
+        return (Organisation.kind == "client") & (Organisation.parent_id == organisation_id)
+    return Organisation.id == organisation_id
+
+
 def client_filter(actor, query):
     """Restrict a select of client Organisations to those ``actor`` may reach."""
     organisation = actor.organisation
-    if organisation.kind == "operator":
-        return query.where(Organisation.kind == "client")
-    if organisation.kind == "partner":
-        return query.where(Organisation.kind == "client", Organisation.parent_id == organisation.id)
-    return query.where(Organisation.id == organisation.id)
+    return query.where(client_scope(organisation.kind, organisation.id))
 
 
 def reachable_client(actor, client_id) -> Organisation | None:

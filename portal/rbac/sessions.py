@@ -1,7 +1,8 @@
 """Server-side login sessions: logout ends the session for real."""
+import functools
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -16,16 +17,24 @@ def start_session(user: User) -> str:
     return token
 
 
-def load_session_user(token: str) -> User | None:
-    """The active user behind a session token, with organisation and roles: one query."""
-    user = db.session.execute(
+@functools.cache
+def _session_user_statement():
+    """Built once: it runs on every request, and building it cost more than running it."""
+    return (
         select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token_hash == LoginSession.hash_token(token), User.status != "invited")
+        .where(LoginSession.token_hash == bindparam("token_hash"), User.status != "invited")
         .options(
             joinedload(User.organisation),
             joinedload(User.role_assignments).joinedload(RoleAssignment.sites),
         )
+    )
+
+
+def load_session_user(token: str) -> User | None:
+    """The active user behind a session token, with organisation and roles: one query."""
+    user = db.session.execute(
+        _session_user_statement(), {"token_hash": LoginSession.hash_token(token)}
     ).unique().scalar_one_or_none()
     if user is None or not user.is_active:
         return None

@@ -94,6 +94,21 @@ def test_clients_search_by_name(q, expected, demo, login_as, html):
         assert "No client matches" in page.by_id("client-table").text
 
 
+@pytest.mark.parametrize(("q", "expected"), [
+    ("50%", ["Promo 50%_off/a"]),
+    ("%_o", ["Promo 50%_off/a"]),
+    ("f/a", ["Promo 50%_off/a"]),  # the escape character itself
+    ("5_%", []),
+])
+def test_clients_search_finds_wildcard_characters_literally(q, expected, demo, login_as, html):
+    client_service.create_client(demo.user("operator@portal.example"), demo.org("Northwind Telecom"),
+                                 "Promo 50%_off/a", "monthly")
+
+    page = html(login_as("finance@northwind.example").get("/overview", query_string={"tab": "clients", "q": q}))
+
+    assert [row[0] for row in client_rows(page)] == expected
+
+
 @pytest.fixture
 def many_clients(demo):
     """25 more Northwind clients, "Clinic 01".."Clinic 25", client n with n free essentials seats."""
