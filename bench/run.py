@@ -372,17 +372,22 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
     gc.collect()
     gc.freeze()
     clients = Clients(app)
-    results = {}
+    results, ready = {}, []
     for request in requests:
         result = RequestResult(request.label, request.method, request.url, request.login)
         results[request.label] = result
         try:
-            client, headers = clients.get(request)
+            ready.append((request, result, *clients.get(request)))
         except Exception as error:  # noqa: BLE001 - reported, the other entries still run
             result.error = f"{type(error).__name__}: {error}"
             log(f"  {request.label}: {result.error.splitlines()[0]}")
-            continue
-        for n in range(warmup + count):
+    # Round robin, one request of each kind per round: this VM's speed drifts by
+    # ±25 % over a minute, and the targets compare pages with each other ("≤ 3×
+    # the login page"), so each page is measured over the same moments.
+    for n in range(warmup + count):
+        for request, result, client, headers in ready:
+            if result.error:
+                continue
             counter.reset()
             started = time.perf_counter()
             response = client.open(request.url, method=request.method, headers=headers)
@@ -391,11 +396,13 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
             result.status = response.status_code
             if response.status_code >= 400:
                 result.error = f"HTTP {response.status_code}"
-                break
+                continue
             if n >= warmup:
                 result.times_ms.append(elapsed * 1000)
                 result.statements.append(len(counter.statements))
-        result.sql = [" ".join(statement.split()) for statement, _ in counter.statements]
+            if n == warmup + count - 1:
+                result.sql = [" ".join(statement.split()) for statement, _ in counter.statements]
+    for request, result, _client, _headers in ready:
         log(f"  {request.label:<20} {result.statements_text:>3} statements  "
             f"median {_ms(result.median)}  p95 {_ms(result.p95)}" + (f"  ({result.error})" if result.error else ""))
     return results

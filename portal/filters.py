@@ -1,5 +1,11 @@
-"""Jinja filters and helpers: money, the seat usage bar."""
+"""Jinja filters and helpers: money, the seat usage bar, row links."""
+from collections.abc import Callable
+
+from flask import url_for
 from markupsafe import Markup
+
+# Any id the <id:…> converter accepts; it only marks where the id goes.
+_ID_MARK = 2_147_483_647
 
 
 def money(amount: int | None, currency: str = "EUR") -> str:
@@ -25,6 +31,20 @@ def usage(consumed: int, allocated: int) -> Markup:
     )
 
 
+def id_url(endpoint: str, argument: str) -> Callable[[int], str]:
+    """``url_for`` for the rows of a list: ``id_url(e, "client_id")(7) == url_for(e, client_id=7)``.
+
+    ``url_for`` looks the rule up and encodes its values each time, ~5 µs; a
+    page of 25 clients spent more on its links than on its SQL. The URL is
+    built once, and each row only puts its id in.
+    """
+    head, mark, tail = url_for(endpoint, **{argument: _ID_MARK}).rpartition(str(_ID_MARK))
+    if not mark or "?" in head:
+        raise ValueError(f"{endpoint}: {argument} is not a path segment")
+    return lambda id_: f"{head}{int(id_)}{tail}"
+
+
 def register(app) -> None:
     app.add_template_filter(money)
     app.add_template_global(usage)
+    app.add_template_global(id_url)

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -28,8 +28,11 @@ class Organisation(TimestampMixin, db.Model):
             name="pending_billing_cycle",
         ),
         CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
-        # Also the index behind the per-client list (filtered by partner, sorted by name).
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
+        # The per-client list: its count reads this index alone (the unique one
+        # above lacks ``kind``: counting 2,000 clients read 2,000 table rows),
+        # and its page comes off it in name order.
+        Index("ix_organisations_kind_parent_id_name", "kind", "parent_id", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
