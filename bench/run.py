@@ -365,7 +365,7 @@ class Clients:
 
 
 def measure(app, counter: StatementCounter, requests: list[Request], count: int, warmup: int,
-            log) -> dict[str, RequestResult]:
+            log, sequential: bool = False) -> dict[str, RequestResult]:
     # In production the set-up (demo load, demo scale) runs in another process. Here it ran in
     # this one and left a heap of short-lived objects behind: collect them, and freeze what
     # survives, so the garbage collector's cost reflects a serving process, not the set-up.
@@ -384,24 +384,27 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
     # Round robin, one request of each kind per round: this VM's speed drifts by
     # ±25 % over a minute, and the targets compare pages with each other ("≤ 3×
     # the login page"), so each page is measured over the same moments.
-    for n in range(warmup + count):
-        for request, result, client, headers in ready:
-            if result.error:
-                continue
-            counter.reset()
-            started = time.perf_counter()
-            response = client.open(request.url, method=request.method, headers=headers)
-            elapsed = time.perf_counter() - started
-            response.close()
-            result.status = response.status_code
-            if response.status_code >= 400:
-                result.error = f"HTTP {response.status_code}"
-                continue
-            if n >= warmup:
-                result.times_ms.append(elapsed * 1000)
-                result.statements.append(len(counter.statements))
-            if n == warmup + count - 1:
-                result.sql = [" ".join(statement.split()) for statement, _ in counter.statements]
+    # --sequential: all the rounds of one page, then the next (each page warm).
+    batches = [[entry] for entry in ready] if sequential else [ready]
+    for batch in batches:
+        for n in range(warmup + count):
+            for request, result, client, headers in batch:
+                if result.error:
+                    continue
+                counter.reset()
+                started = time.perf_counter()
+                response = client.open(request.url, method=request.method, headers=headers)
+                elapsed = time.perf_counter() - started
+                response.close()
+                result.status = response.status_code
+                if response.status_code >= 400:
+                    result.error = f"HTTP {response.status_code}"
+                    continue
+                if n >= warmup:
+                    result.times_ms.append(elapsed * 1000)
+                    result.statements.append(len(counter.statements))
+                if n == warmup + count - 1:
+                    result.sql = [" ".join(statement.split()) for statement, _ in counter.statements]
     for request, result, _client, _headers in ready:
         log(f"  {request.label:<20} {result.statements_text:>3} statements  "
             f"median {_ms(result.median)}  p95 {_ms(result.p95)}" + (f"  ({result.error})" if result.error else ""))
@@ -540,6 +543,8 @@ def parse_args(argv=None):
                         help="run ANALYZE after demo scale (fresh planner statistics, as autovacuum would "
                              "give a long-lived PostgreSQL database); off by default")
     parser.add_argument("--keep-db", action="store_true", help="keep the temporary SQLite file")
+    parser.add_argument("--sequential", action="store_true",
+                        help="measure all the requests of one page, then the next (default: round robin)")
     return parser.parse_args(argv)
 
 
@@ -579,7 +584,7 @@ def main(argv=None) -> int:
         results.setup_seconds["demo load"] = load.seconds
 
         log("demo size:")
-        results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log)
+        results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
         small_export = export_peak(app, 0, log)
 
         command = scale_command(args)
@@ -597,7 +602,7 @@ def main(argv=None) -> int:
             results.setup_seconds["ANALYZE after demo scale (--analyze)"] = time.perf_counter() - started
 
         log(f"{args.clients} clients:")
-        results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log)
+        results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
 
         extra = []
         if args.show_sql:
@@ -632,7 +637,8 @@ def main(argv=None) -> int:
         meta = dict(dialect=dialect, server_version=version, database=engine.url.render_as_string(hide_password=True),
                     requests=args.requests, warmup=args.warmup, clients=args.clients,
                     sites_per_client=args.sites_per_client, users_per_site=args.users_per_site,
-                    analyze=args.analyze, python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
+                    analyze=args.analyze, sequential=args.sequential,
+                    python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
                     date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         checks = targets(results)
         print(report(results, checks, meta))
