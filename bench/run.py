@@ -512,7 +512,7 @@ def report(results: Results, checks: list[Check], meta: dict) -> str:
     out.append("")
     out.append("stmts: every before_cursor_execute on db.engine during the request, nothing excluded"
                + ("; SQLite: includes the app's explicit BEGIN." if meta["dialect"] == "sqlite" else
-                  "; PostgreSQL: the pool's pre-ping, psycopg's BEGIN and the ROLLBACK on return are "
+                  "; PostgreSQL: psycopg's BEGIN and the ROLLBACK that ends the request are "
                   "round trips too but no cursor execution, so they are not counted."))
     out.append("")
     out.append(table(["target", "measured", "target", "result"],
