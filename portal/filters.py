@@ -26,7 +26,7 @@ def usage(consumed: int, allocated: int) -> Markup:
     consumed, allocated = int(consumed), int(allocated)  # ints: nothing to escape
     top = allocated or 1
     return Markup(
-        f'<meter min="0" max="{top}" low="{top * 0.8:g}" high="{top * 0.95:g}" optimum="0" '
+        f'<meter min="0" max="{top}" low="{round(top * 0.8, 2)}" high="{round(top * 0.95, 2)}" optimum="0" '
         f'value="{consumed}" title="{consumed} of {allocated} used">{consumed} / {allocated}</meter>'
     )
 

@@ -12,6 +12,11 @@ def test_the_usage_bar_shows_consumed_of_allocated():
     assert 'title="9 of 12 used"' in bar and bar.endswith(">9 / 12</meter>")
 
 
+def test_the_bar_turns_amber_at_80_and_red_at_95_percent_whatever_the_size():
+    assert 'low="9.6" high="11.4"' in usage(0, 12)
+    assert 'low="8000000.0" high="9500000.0"' in usage(0, 10_000_000)  # no 8e+06
+
+
 def test_a_site_without_seats_draws_an_empty_bar_not_a_division_by_zero():
     bar = usage(0, 0)
 
