@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select
 from ..extensions import db
 from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
 from ..rbac.scoping import client_scope
+from ..search import contains_pattern
 from .seats import SeatCounts, SeatRow
 
 SORTS = ("name", "allocated", "consumed", "free")
@@ -99,11 +100,6 @@ def _client_sum(column):
             .where(Site.client_id == Organisation.id).correlate(Organisation).scalar_subquery())
 
 
-def _contains_pattern(text: str) -> str:
-    """``%text%`` for ``LIKE … ESCAPE '/'``, the wildcards in ``text`` taken literally."""
-    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-
-
 @functools.cache
 def _client_page_statements(scope_kind: str, sort: str, direction: str, searching: bool):
     """The count and page statements of one shape of the listing, built once.
@@ -140,7 +136,7 @@ def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=2
     count, rows = _client_page_statements(organisation.kind, sort, direction, bool(q))
     params = {"scope_id": organisation.id}
     if q:
-        params["pattern"] = _contains_pattern(q.lower())
+        params["pattern"] = contains_pattern(q.lower())
     total = db.session.scalar(count, params)
     page = max(1, min(page, max(1, -(-total // per_page))))
     params.update(limit=per_page, offset=(page - 1) * per_page)

@@ -90,6 +90,21 @@ def test_user_search_returns_the_list_fragment_to_htmx(demo, login_as, assert_fr
         "frontdesk@acme.example"]
 
 
+@pytest.mark.parametrize(("q", "found"), [
+    ("t_d", True),  # an underscore is a character, not "any character"
+    ("td", False),
+    ("t%", False),  # nor is a percent sign "anything"
+])
+def test_user_search_takes_wildcard_characters_literally(q, found, demo, login_as, html):
+    db.session.execute(update(User).where(User.email == "frontdesk@acme.example")
+                       .values(email="front_desk@acme.example", name="Fanny Reception"))
+    db.session.commit()
+
+    page = html(login_as("admin@acme.example").get(detail_url(demo.acme), query_string={"q": q}))
+
+    assert user_emails(page) == (["front_desk@acme.example"] if found else [])
+
+
 def test_client_admin_sees_the_per_type_totals(demo, login_as, html):
     page = html(login_as("admin@acme.example").get(detail_url(demo.acme)))
 

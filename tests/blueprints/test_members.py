@@ -2,7 +2,7 @@
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import create_app
 from portal.extensions import db
@@ -59,6 +59,18 @@ def test_the_list_is_searchable_and_paginated(demo, login_as, html, app, monkeyp
     third_ids = {row.attrs["id"] for row in third.find_all("tr") if row.attrs.get("id", "").startswith("member-")}
     assert len(first_ids) == 5 and len(third_ids) == 2 and not first_ids & third_ids
     assert admin.get("/members?page=abc").status_code == 200
+
+
+@pytest.mark.parametrize(("q", "found"), [("y_f", True), ("yf", False), ("%", False)])
+def test_member_search_takes_wildcard_characters_literally(q, found, demo, login_as, assert_fragment):
+    db.session.execute(update(User).where(User.email == "frontdesk@acme.example")
+                       .values(name="Fanny_Frontdesk"))
+    db.session.commit()
+
+    fragment = assert_fragment(login_as("admin@acme.example").hx_get("/members", query_string={"q": q}),
+                               "member-list")
+
+    assert ("Fanny_Frontdesk" in fragment.text) is found
 
 
 def test_granting_with_htmx_swaps_the_row_in_place(demo, login_as, assert_fragment):

@@ -1,6 +1,6 @@
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
@@ -11,6 +11,7 @@ from ...rbac import permissions
 from ...rbac.decorators import require
 from ...rbac.scoping import get_user_or_404, site_ids_in_reach
 from ...rendering import render_page_or_partial
+from ...search import user_matches
 from ...services import billing, clients, dashboards, invitations, seats, users
 from ...services.errors import DomainError
 from . import bp
@@ -25,8 +26,7 @@ def _user_listing(client, reach):
     if reach is not None:
         query = query.where(User.site_id.in_(reach))
     if q:
-        pattern = f"%{q.lower().replace('%', '').replace('_', '')}%"
-        query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+        query = query.where(user_matches(q))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     page, pages = page_window(total, per_page)
     rows = db.session.scalars(

@@ -6,7 +6,7 @@ or, without JavaScript, posts the row's form and comes back to the list.
 """
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
@@ -16,6 +16,7 @@ from ...rbac import permissions
 from ...rbac.decorators import login_required, require
 from ...rbac.roles import ROLES
 from ...rendering import render_page_or_partial
+from ...search import user_matches
 from ...services import roles
 from ...services.errors import DomainError, Invalid
 from . import bp
@@ -72,8 +73,7 @@ def _listing(screen: _Screen, errors=None) -> dict:
     per_page = current_app.config["USERS_PER_PAGE"]
     query = select(User).where(User.organisation_id == current_user.organisation_id)
     if q:
-        pattern = f"%{q.lower().replace('%', '').replace('_', '')}%"
-        query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+        query = query.where(user_matches(q))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     page, pages = page_window(total, per_page)
     members = db.session.scalars(
