@@ -2,10 +2,8 @@
 
 DESIGN.md rules 1, 2, 5, 7, 20 and section 5 (Client, New user).
 """
-from urllib.parse import urlsplit
-
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import Allocation, SubscriptionType, User
