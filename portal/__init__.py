@@ -5,9 +5,10 @@ import sys
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from . import cli, filters, rbac
-from .config import DEV_SECRET_KEY, Config, from_environment
-from .extensions import csrf, db, htmx, limiter, migrate
+from portal import cli, rbac
+from portal.config import DEV_SECRET_KEY, Config, from_environment
+from portal.extensions import csrf, db, htmx, limiter, migrate
+from portal.web import filters
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,7 +53,7 @@ def _serving() -> bool:
 
 
 def register_extensions(app: Flask) -> None:
-    from .services.transactions import configure_engine
+    from portal.domain.transactions import configure_engine
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
@@ -74,7 +75,7 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from .blueprints import audit, auth, clients, invoices, members, operator, partners, sites
+    from portal.blueprints import audit, auth, clients, invoices, members, operator, partners, sites
 
     for module in (auth, partners, clients, sites, invoices, members, audit, operator):
         app.register_blueprint(module.bp)
@@ -83,14 +84,14 @@ def register_blueprints(app: Flask) -> None:
 
 def register_api(app: Flask) -> None:
     """The JSON API: token-authenticated, so exempt from the screens' CSRF check."""
-    from .blueprints import api
+    from portal.blueprints import api
 
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
 
 
 def register_error_handlers(app: Flask) -> None:
-    from .errors import register
+    from portal.web.errors import register
 
     register(app)
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.config import TestingConfig
+from portal.domain.demo import DEMO_PASSWORD, load_demo
 from portal.extensions import db
 from portal.models import Allocation, Organisation, Site, SubscriptionType, User
-from portal.services.demo import DEMO_PASSWORD, load_demo
 
 
 def _testing_settings(database_url: str) -> dict:

@@ -1,9 +1,9 @@
 """CLI commands, through Flask's runner."""
 from sqlalchemy import func, select
 
+from portal.domain.demo import DEMO_LOGINS
 from portal.extensions import db
 from portal.models import Allocation, Organisation, User
-from portal.services.demo import DEMO_LOGINS
 
 
 def totals():
@@ -61,8 +61,9 @@ def test_demo_scale_refuses_nonsense_sizes(runner):
 def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch):
     from datetime import timedelta
 
+    from portal.domain.accounts import invitations, users
+    from portal.domain.seats import counters as seats
     from portal.models.mixins import utcnow
-    from portal.services import invitations, seats, users
 
     runner.invoke(args=["demo", "load"])
     admin = db.session.scalar(select(User).where(User.email == "admin@acme.example"))

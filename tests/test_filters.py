@@ -2,7 +2,7 @@
 import pytest
 from flask import url_for
 
-from portal.filters import id_url, usage
+from portal.web.filters import id_url, usage
 
 
 def test_the_usage_bar_shows_consumed_of_allocated():

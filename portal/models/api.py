@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .mixins import TimestampMixin, UTCDateTime, utcnow
-from .user import User
+from portal.extensions import db
+from portal.models.mixins import TimestampMixin, UTCDateTime, utcnow
+from portal.models.user import User
 
 
 class ApiToken(TimestampMixin, db.Model):

@@ -3,8 +3,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .mixins import UTCDateTime, utcnow
+from portal.extensions import db
+from portal.models.mixins import UTCDateTime, utcnow
 
 
 class AuditEvent(db.Model):

@@ -3,8 +3,8 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .mixins import TimestampMixin
+from portal.extensions import db
+from portal.models.mixins import TimestampMixin
 
 INVOICE_KINDS = ("period", "proration")
 

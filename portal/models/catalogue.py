@@ -1,8 +1,8 @@
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .mixins import TimestampMixin
+from portal.extensions import db
+from portal.models.mixins import TimestampMixin
 
 
 class SubscriptionType(TimestampMixin, db.Model):

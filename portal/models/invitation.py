@@ -4,9 +4,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .mixins import UTCDateTime, utcnow
-from .user import User
+from portal.extensions import db
+from portal.models.mixins import UTCDateTime, utcnow
+from portal.models.user import User
 
 
 def hash_token(token: str) -> str:

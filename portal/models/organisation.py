@@ -3,8 +3,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .mixins import TimestampMixin, UTCDateTime
+from portal.extensions import db
+from portal.models.mixins import TimestampMixin, UTCDateTime
 
 ORGANISATION_KINDS = ("operator", "partner", "client")
 BILLING_CYCLES = ("monthly", "annual")

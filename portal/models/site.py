@@ -1,9 +1,9 @@
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .catalogue import SubscriptionType
-from .mixins import TimestampMixin
+from portal.extensions import db
+from portal.models.catalogue import SubscriptionType
+from portal.models.mixins import TimestampMixin
 
 
 class Site(TimestampMixin, db.Model):
@@ -26,7 +26,7 @@ class Allocation(db.Model):
     """Seats of one subscription type at one site: bought and in use.
 
     These two counters are what every dashboard reads; only
-    ``portal.services.seats`` changes them.
+    ``portal.domain.seats.counters`` changes them.
     """
 
     __tablename__ = "allocations"
@@ -52,7 +52,7 @@ class Allocation(db.Model):
 class PartnerSeatTotal(db.Model):
     """Per partner and type, the sums of its clients' allocation counters.
 
-    Kept in step by ``portal.services.seats`` in the same statement batch as
+    Kept in step by ``portal.domain.seats.counters`` in the same statement batch as
     every counter change, so the partner overview reads a handful of rows
     whatever the number of clients, sites and users.
     """

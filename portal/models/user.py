@@ -4,11 +4,11 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .catalogue import SubscriptionType
-from .mixins import TimestampMixin, UTCDateTime, utcnow
-from .organisation import Organisation
-from .site import Site
+from portal.extensions import db
+from portal.models.catalogue import SubscriptionType
+from portal.models.mixins import TimestampMixin, UTCDateTime, utcnow
+from portal.models.organisation import Organisation
+from portal.models.site import Site
 
 USER_STATUSES = ("invited", "active", "deactivated")
 
@@ -58,7 +58,7 @@ class User(TimestampMixin, db.Model):
     @property
     def is_active(self) -> bool:
         """May log in: active, or deactivated during a trial that has not ended."""
-        from ..services.clock import today
+        from portal.clock import today
 
         return self.status == "active" or (
             self.status == "deactivated" and self.access_until is not None and self.access_until > today()

@@ -2,10 +2,10 @@
 from flask_login import current_user
 from flask_principal import AnonymousIdentity
 
-from ..extensions import login_manager, principal
-from . import permissions
-from .needs import identity_for
-from .sessions import load_session_user
+from portal.extensions import login_manager, principal
+from portal.rbac import permissions
+from portal.rbac.needs import identity_for
+from portal.rbac.sessions import load_session_user
 
 
 def init_app(app):

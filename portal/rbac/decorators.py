@@ -4,8 +4,8 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
-from ..extensions import htmx
-from .needs import has_any_role
+from portal.extensions import htmx
+from portal.rbac.needs import has_any_role
 
 
 def login_redirect():

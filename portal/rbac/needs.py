@@ -8,7 +8,7 @@ ever missed.
 """
 from flask_principal import Identity, Need
 
-from .roles import ROLES
+from portal.rbac.roles import ROLES
 
 ALL = "all"
 

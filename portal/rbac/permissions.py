@@ -8,8 +8,8 @@ disagree. Services check actors with ``allows(actor, ...)``.
 """
 from flask_principal import Permission
 
-from ..models import Organisation, Site, User
-from .needs import ALL, identity_for
+from portal.models import Organisation, Site, User
+from portal.rbac.needs import ALL, identity_for
 
 
 def _scopes(target) -> list[tuple]:
@@ -52,13 +52,32 @@ def allows(actor, name: str, target=None) -> bool:
     return permission(name, target).allows(identity_for(actor))
 
 
+def may(actor, capability: Permission) -> bool:
+    """Whether ``actor`` holds a named capability: ``may(actor, manage_seats(site))``.
+
+    For services and the API, which act for a user other than the request's
+    identity; screens ask ``capability.can()``.
+    """
+    return capability.allows(identity_for(actor))
+
+
 # Named capabilities: the vocabulary of the screens and the API.
 def view_client(client):
     return permission_within("clients.view", client)
 
 
+def view_clients(organisation):
+    """clients.view over a whole partner (or the operator): its client list and overview."""
+    return permission("clients.view", organisation)
+
+
 def manage_clients(partner):
     return permission("clients.manage", partner)
+
+
+def manage_client(client):
+    """clients.manage on one client: rename it, add its sites."""
+    return permission("clients.manage", client)
 
 
 def view_site(site):
@@ -113,7 +132,7 @@ def view_invoices(organisation):
 
 TEMPLATE_HELPERS["view_invoices"] = view_invoices
 TEMPLATE_HELPERS["view_subscriptions_within"] = lambda client: permission_within("subscriptions.view", client)
-TEMPLATE_HELPERS["has_permission"] = lambda name, target=None: permission(name, target).can()
+TEMPLATE_HELPERS["manage_client"] = manage_client
 
 
 def manage_roles(organisation):

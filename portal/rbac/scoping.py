@@ -9,9 +9,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.local import LocalProxy
 
-from ..extensions import db
-from ..models import Organisation, Site, User
-from .needs import ALL, identity_for
+from portal.extensions import db
+from portal.models import AuditEvent, Invoice, Organisation, Site, User
+from portal.rbac.needs import ALL, identity_for
 
 
 def _current_organisation():
@@ -96,8 +96,6 @@ def get_user_or_404(client: Organisation, user_id: int, actor=None) -> User:
 
 def invoice_filter(actor, query):
     """Restrict a select of Invoices to those ``actor`` may read (billing.view)."""
-    from ..models import Invoice
-
     organisation = actor.organisation
     if organisation.kind == "operator":
         return query
@@ -107,8 +105,6 @@ def invoice_filter(actor, query):
 
 
 def get_invoice_or_404(invoice_id: int, actor=None):
-    from ..models import Invoice
-
     invoice = db.session.scalar(invoice_filter(actor or current_user, select(Invoice).where(Invoice.id == invoice_id)))
     if invoice is None:
         abort(404)
@@ -125,8 +121,6 @@ def invoice_lines_in_reach(actor, invoice) -> list:
 
 def audit_filter(actor, query):
     """Restrict a select of AuditEvents: a partner reads its own and its clients', a client its own."""
-    from ..models import AuditEvent
-
     organisation = actor.organisation
     if organisation.kind == "operator":
         return query
@@ -136,3 +130,41 @@ def audit_filter(actor, query):
             (AuditEvent.organisation_id == organisation.id) | AuditEvent.organisation_id.in_(clients)
         )
     return query.where(AuditEvent.organisation_id == organisation.id)
+
+
+def get_site_by_id_or_404(site_id: int, actor=None) -> Site:
+    """A site named by its id alone (the API's ``/sites/{id}``), loaded through its client."""
+    actor = actor or current_user
+    client_id = db.session.scalar(select(Site.client_id).where(Site.id == site_id))
+    if client_id is None:
+        abort(404)
+    return get_site_or_404(get_client_or_404(client_id, actor), site_id, actor)
+
+
+def get_client_user_or_404(user_id: int, actor=None) -> User:
+    """A user of a client in the caller's reach, named by id alone (site-restricted roles: their sites')."""
+    actor = actor or current_user
+    organisation_id = db.session.scalar(select(User.organisation_id).where(User.id == user_id))
+    if organisation_id is None:
+        abort(404)
+    return get_user_or_404(get_client_or_404(organisation_id, actor), user_id, actor)
+
+
+def get_member_or_404(user_id: int, actor=None) -> User:
+    """A member of the caller's own organisation (the members page); anyone else's id is a 404."""
+    actor = actor or current_user
+    member = db.session.scalar(select(User).where(User.id == user_id, User.organisation_id == actor.organisation_id))
+    if member is None:
+        abort(404)
+    return member
+
+
+def get_partner_or_404(partner_id: int, actor=None) -> Organisation:
+    """A partner under the caller's operator."""
+    actor = actor or current_user
+    partner = db.session.scalar(select(Organisation).where(
+        Organisation.id == partner_id, Organisation.kind == "partner",
+        Organisation.parent_id == actor.organisation_id))
+    if partner is None:
+        abort(404)
+    return partner

@@ -5,8 +5,8 @@ import secrets
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import LoginSession, RoleAssignment, User
+from portal.extensions import db
+from portal.models import LoginSession, RoleAssignment, User
 
 
 def start_session(user: User) -> str:

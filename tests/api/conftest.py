@@ -5,15 +5,13 @@ context (a real server gives each request one), so nothing cached on ``g``
 or in the database session leaks from one request into the next.
 """
 import pytest
+from api_helpers import LOGINS, assert_error
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from portal.domain.accounts import api_tokens
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Site, User
-from portal.services import api_tokens
-
-from api_helpers import LOGINS, assert_error
-
 
 
 class ApiClient(FlaskClient):

@@ -5,13 +5,12 @@ client's, a site manager's other sites); within reach without the
 permission, 403. Every operation of the OpenAPI document appears here.
 """
 import pytest
+from api_helpers import LOGINS, assert_error
 from sqlalchemy import select
 
 from portal.blueprints.api.registry import OPERATIONS
 from portal.extensions import db
 from portal.models import Invoice, User
-
-from api_helpers import LOGINS, assert_error
 
 ROLES = (*LOGINS, "member")
 OTHERS = ("globex_admin", "sw_admin", "initech_admin")  # no reach into Acme Dental

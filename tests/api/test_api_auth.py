@@ -1,12 +1,12 @@
 """Bearer tokens: what authenticates an API call and what does not (API.md "Calling it")."""
 import pytest
+from api_helpers import assert_error
 from sqlalchemy import select
 
-from api_helpers import assert_error
 from portal.blueprints.api.registry import OPERATIONS
+from portal.domain.accounts import api_tokens, users
 from portal.extensions import db
 from portal.models import ApiToken, User
-from portal.services import api_tokens, users
 
 
 def concrete(path: str) -> str:
@@ -104,7 +104,7 @@ def test_tokens_are_stored_only_as_hashes_and_record_their_last_use(api_as, demo
 
 
 def test_an_invited_user_cannot_get_a_token(demo):
-    from portal.services.errors import Conflict
+    from portal.domain.errors import Conflict
 
     invited = users.create_user(demo.user("admin@acme.example"), demo.lyon, demo.type("essentials"),
                                 "invitee@example.org", "Invitee", send="later")

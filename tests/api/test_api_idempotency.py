@@ -2,9 +2,9 @@
 import threading
 from datetime import timedelta
 
+from api_helpers import assert_error
 from sqlalchemy import func, select, update
 
-from api_helpers import assert_error
 from portal.extensions import db
 from portal.models import IdempotencyKey, Site, User
 from portal.models.mixins import utcnow
@@ -109,7 +109,7 @@ def test_without_a_key_each_post_acts(api_as, demo, fresh):
 
 
 def test_an_unexpected_failure_releases_the_key(api_as, demo, monkeypatch, fresh):
-    from portal.services import clients
+    from portal.domain.orgs import clients
 
     client = api_as("nw_admin")
     url = f"/api/v1/clients/{demo.acme.id}/sites"

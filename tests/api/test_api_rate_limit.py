@@ -1,5 +1,6 @@
 """A rate limit per token: generous by default, 429 with Retry-After beyond it."""
 from api_helpers import assert_error
+
 from portal.blueprints.api.ratelimit import DEFAULT_LIMIT
 
 

@@ -1,12 +1,13 @@
 """What each operation answers and does, through the same services as the screens."""
 from datetime import date, timedelta
 
+from api_helpers import assert_error
 from sqlalchemy import select, update
 
-from api_helpers import assert_error
+from portal import clock
+from portal.domain.accounts import users
 from portal.extensions import db
 from portal.models import AuditEvent, Invoice, Organisation, User
-from portal.services import clock, users
 
 
 def holder(site):

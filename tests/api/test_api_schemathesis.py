@@ -13,16 +13,18 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (negative_data_rejection, response_schema_conformance,
-                                               status_code_conformance)
-
 from schemathesis.config._auth import OpenAPIAuthConfig
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import select, update
 
 from portal import create_app
+from portal.domain.accounts import api_tokens
 from portal.extensions import db
 from portal.models import ApiToken, Invoice, User
-from portal.services import api_tokens
 
 MAX_EXAMPLES = 25
 CODES = ("essentials", "unlimited", "support")

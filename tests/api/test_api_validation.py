@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from api_helpers import assert_error
 
 

@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal import extensions
+from portal.domain.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Site, User
-from portal.services.demo import DEMO_PASSWORD
 
 HX = {"HX-Request": "true"}
 

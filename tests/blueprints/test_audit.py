@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
+from portal.domain.accounts import roles
+from portal.domain.orgs import clients
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
-from portal.services import clients, roles
 
 
 def event(demo, action, organisation, *, at, actor=None, target_type="user", target_id=None, after=None):

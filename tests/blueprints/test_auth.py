@@ -4,10 +4,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import select
 
+from portal.domain.accounts import users
+from portal.domain.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import AuditEvent
-from portal.services import users
-from portal.services.demo import DEMO_PASSWORD
 
 WRONG = "Wrong e-mail or password."
 

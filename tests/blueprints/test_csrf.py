@@ -4,9 +4,8 @@ import re
 import pytest
 
 from portal import create_app
+from portal.domain.demo import DEMO_PASSWORD
 from portal.extensions import db
-from portal.services.demo import DEMO_PASSWORD
-
 
 
 @pytest.fixture

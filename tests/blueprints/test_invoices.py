@@ -4,9 +4,9 @@ import io
 
 from sqlalchemy import select
 
+from portal.domain.seats import counters as seats
 from portal.extensions import db
 from portal.models import Invoice, RoleAssignment, User
-from portal.services import seats
 
 
 def acme_invoice(demo):
@@ -113,7 +113,7 @@ def test_exports_stream_in_several_batches_after_the_view_returned(demo, login_a
     streaming generator) loses its cursor: PostgreSQL answered "cursor does
     not exist" once the export needed a second batch.
     """
-    from portal import csv_export
+    from portal.web import csv_export
 
     monkeypatch.setattr(csv_export, "BATCH", 2)
     finance = login_as("finance@northwind.example")

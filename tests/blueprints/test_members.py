@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from portal import create_app
+from portal.domain.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
-from portal.services.demo import DEMO_PASSWORD
 
 
 def held(email) -> dict:

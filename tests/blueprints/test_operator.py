@@ -3,8 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import (AuditEvent, Invitation, InvoiceSequence, Organisation, RoleAssignment, SubscriptionType,
-                           User)
+from portal.models import AuditEvent, Invitation, InvoiceSequence, Organisation, RoleAssignment, SubscriptionType, User
 
 NEW_TYPE = dict(code="premium", name="Premium", monthly_price="19.99", annual_price="199.00", currency="EUR")
 NEW_PARTNER = dict(name="Eastwind Telecom", invoice_prefix="EW", admin_name="Eve East",

@@ -3,8 +3,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.services import clients as client_service
-from portal.services import seats as seat_service
+from portal.domain.orgs import clients as client_service
+from portal.domain.seats import counters as seat_service
 
 OVERVIEW_TABS = "Overview of all clients"
 

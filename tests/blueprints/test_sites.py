@@ -1,7 +1,7 @@
 """The site screen: seats per type with − / + and a number field (DESIGN.md rule 4, section 5)."""
 import pytest
 
-from portal.services import users
+from portal.domain.accounts import users
 
 
 def site_url(site):

@@ -10,10 +10,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import clock
+from portal.domain.accounts import invitations, users
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import Forbidden, Invalid
+from portal.domain.orgs import clients
+from portal.domain.seats import counters as seats
 from portal.extensions import db
 from portal.models import Invoice, InvoiceLine, Organisation, SubscriptionType
-from portal.services import billing, clients, clock, invitations, seats, users
-from portal.services.errors import Forbidden, Invalid
 
 
 @pytest.fixture

@@ -4,11 +4,21 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.billing import catalogue
+from portal.domain.errors import Conflict, Forbidden, Invalid
+from portal.domain.orgs import partners
+from portal.domain.seats import counters as seats
 from portal.extensions import db
-from portal.models import (AuditEvent, Invitation, InvoiceLine, InvoiceSequence, Organisation, RoleAssignment,
-                           SubscriptionType, User)
-from portal.services import catalogue, partners, seats
-from portal.services.errors import Conflict, Forbidden, Invalid
+from portal.models import (
+    AuditEvent,
+    Invitation,
+    InvoiceLine,
+    InvoiceSequence,
+    Organisation,
+    RoleAssignment,
+    SubscriptionType,
+    User,
+)
 
 
 def operator(demo):

@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.domain.accounts import invitations, users
+from portal.domain.errors import Conflict, Invalid, NoFreeSeat
+from portal.domain.seats import counters as seats
 from portal.extensions import db
 from portal.models import Invitation, User
 from portal.models.mixins import utcnow
-from portal.services import invitations, seats, users
-from portal.services.errors import Conflict, Invalid, NoFreeSeat
 from tests import mail_server
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from portal.services.periods import (
+from portal.domain.billing.periods import (
     add_period,
     days_in_period,
     iter_periods,

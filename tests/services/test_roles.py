@@ -4,10 +4,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.accounts import roles
+from portal.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
-from portal.services import roles
-from portal.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 def actor(demo, email) -> User:

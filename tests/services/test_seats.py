@@ -4,10 +4,11 @@ import threading
 import pytest
 from sqlalchemy import func, select, text, update
 
+from portal.domain.accounts import users
+from portal.domain.errors import BelowConsumed, Invalid, NoFreeSeat
+from portal.domain.seats import counters as seats
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, User
-from portal.services import seats, users
-from portal.services.errors import BelowConsumed, Invalid, NoFreeSeat
 
 
 def counters(site, code):
@@ -136,8 +137,8 @@ def test_concurrent_creations_never_oversell(app, demo):
 
 def test_partner_totals_follow_every_counter_change(demo):
     """The overview reads per-partner totals: they must equal the sum of the allocations."""
+    from portal.domain.seats import queries as dashboards
     from portal.models import Organisation, PartnerSeatTotal, Site
-    from portal.services import dashboards
 
     finance, admin = demo.user("finance@northwind.example"), demo.user("admin@acme.example")
     essentials = demo.type("essentials")

@@ -2,10 +2,10 @@
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.accounts import users
+from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, LoginSession, User
-from portal.services import users
-from portal.services.errors import Conflict, Forbidden, Invalid, NoFreeSeat
 
 
 def consumed(site, code):

@@ -11,5 +11,6 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import errors, auth, ratelimit  # noqa: E402,F401  (hooks first)
-from . import catalogue, clients, sites, users, invoices, audit, openapi  # noqa: E402,F401
+# The hooks first, in this order (authentication before the rate limit), then the resources.
+from portal.blueprints.api import errors, auth, ratelimit  # noqa: E402,F401,I001
+from portal.blueprints.api import catalogue, clients, sites, users, invoices, audit, openapi  # noqa: E402,F401,I001

@@ -3,13 +3,13 @@ from datetime import timezone
 
 from sqlalchemy import select
 
-from ...models import AuditEvent
-from ...rbac import permissions
-from ...rbac.scoping import audit_filter
-from .auth import actor, require
-from .pagination import page_body, page_of
-from .registry import operation, read_query
-from .schemas import AuditEventOut, AuditQuery, Page
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.pagination import page_body, page_of
+from portal.blueprints.api.registry import operation, read_query
+from portal.blueprints.api.schemas import AuditEventOut, AuditQuery, Page
+from portal.models import AuditEvent
+from portal.rbac import permissions
+from portal.rbac.scoping import audit_filter
 
 
 def event_out(event: AuditEvent) -> dict:

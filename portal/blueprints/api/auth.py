@@ -8,11 +8,11 @@ the screens (``allows``, the named factories, the scoped loaders).
 from flask import g, request
 from flask_principal import Permission
 
-from ...rbac.needs import identity_for
-from ...services import api_tokens
-from . import bp
-from .errors import ApiError
-from .registry import MAX_BODY
+from portal.blueprints.api import bp
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.registry import MAX_BODY
+from portal.domain.accounts import api_tokens
+from portal.rbac.needs import identity_for
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 

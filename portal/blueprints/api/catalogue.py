@@ -1,11 +1,12 @@
 """The subscription-type catalogue and the seat summary over every client in reach."""
-from ...rbac import permissions
-from ...rbac.scoping import site_ids_in_reach
-from ...services import dashboards, seats
-from .auth import actor, require
-from .pagination import slice_page
-from .registry import operation, read_query
-from .schemas import Page, PageQuery, Summary, SubscriptionTypeOut
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.pagination import slice_page
+from portal.blueprints.api.registry import operation, read_query
+from portal.blueprints.api.schemas import Page, PageQuery, SubscriptionTypeOut, Summary
+from portal.domain.seats import counters as seats
+from portal.domain.seats import queries as dashboards
+from portal.rbac import permissions
+from portal.rbac.scoping import site_ids_in_reach
 
 
 def type_out(subscription_type) -> dict:

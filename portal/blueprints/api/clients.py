@@ -1,19 +1,32 @@
 """Clients: list, create, read, rename and change cycle; their sites; seat synchronisation."""
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import Organisation, Site
-from ...rbac import permissions
-from ...rbac.needs import identity_for
-from ...rbac.scoping import get_client_or_404, site_ids_in_reach
-from ...services import api_support, billing, clients, dashboards, seats
-from .auth import actor, require
-from .catalogue import seat_out
-from .errors import ApiError
-from .pagination import page_body, page_of
-from .registry import operation, read_body, read_query
-from .schemas import (ClientCreate, ClientDetail, ClientOut, ClientsQuery, ClientUpdate, Page, PageQuery, SiteCreate,
-                      SiteOut, SyncReport)
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.catalogue import seat_out
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.pagination import page_body, page_of
+from portal.blueprints.api.registry import operation, read_body, read_query
+from portal.blueprints.api.schemas import (
+    ClientCreate,
+    ClientDetail,
+    ClientOut,
+    ClientsQuery,
+    ClientUpdate,
+    Page,
+    PageQuery,
+    SiteCreate,
+    SiteOut,
+    SyncReport,
+)
+from portal.domain.billing import invoices as billing
+from portal.domain.orgs import api_support, clients
+from portal.domain.seats import counters as seats
+from portal.domain.seats import queries as dashboards
+from portal.extensions import db
+from portal.models import Organisation, Site
+from portal.rbac import permissions
+from portal.rbac.needs import identity_for
+from portal.rbac.scoping import get_client_or_404, site_ids_in_reach
 
 BILLING_FIELDS = ("billing_cycle", "pending_billing_cycle", "pending_effective_on", "period_start", "period_end",
                   "trial_ends_on")

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from ...extensions import db
-from ...services.errors import DomainError
-from . import bp
+from portal.blueprints.api import bp
+from portal.domain.errors import DomainError
+from portal.extensions import db
 
 PREFIX = "/api/v1"
 
@@ -120,7 +120,7 @@ def http_error(error: HTTPException) -> ApiError:
     if status in (400, 413):  # unreadable or oversized input: a validation error, like any bad input
         return ApiError(422, MESSAGES[status][1], fields={"body": MESSAGES[status][1]})
     if status == 429:
-        from .ratelimit import retry_after
+        from portal.blueprints.api.ratelimit import retry_after
 
         headers["Retry-After"] = str(retry_after())
     return ApiError(status, headers=headers)

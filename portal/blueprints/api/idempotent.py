@@ -9,9 +9,9 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from ...services import idempotency
-from .errors import ApiError
-from .schemas import IDEMPOTENCY_KEY
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.schemas import IDEMPOTENCY_KEY
+from portal.domain import idempotency
 
 HEADER = "Idempotency-Key"
 

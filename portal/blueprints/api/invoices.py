@@ -2,13 +2,13 @@
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from ...models import Invoice
-from ...rbac import permissions
-from ...rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_filter, invoice_lines_in_reach
-from .auth import actor, require
-from .pagination import page_body, page_of
-from .registry import operation, read_query
-from .schemas import InvoiceOut, InvoicesQuery, Page
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.pagination import page_body, page_of
+from portal.blueprints.api.registry import operation, read_query
+from portal.blueprints.api.schemas import InvoiceOut, InvoicesQuery, Page
+from portal.models import Invoice
+from portal.rbac import permissions
+from portal.rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_filter, invoice_lines_in_reach
 
 
 def invoice_out(invoice: Invoice) -> dict:

@@ -4,11 +4,11 @@ from functools import lru_cache
 from flask import current_app
 from pydantic.json_schema import models_json_schema
 
-from . import bp
-from .errors import MESSAGES
-from .idempotent import HEADER
-from .registry import OPERATIONS, PATH_PARAMS
-from .schemas import IDEMPOTENCY_KEY_SCHEMA, ErrorBody
+from portal.blueprints.api import bp
+from portal.blueprints.api.errors import MESSAGES
+from portal.blueprints.api.idempotent import HEADER
+from portal.blueprints.api.registry import OPERATIONS, PATH_PARAMS
+from portal.blueprints.api.schemas import IDEMPOTENCY_KEY_SCHEMA, ErrorBody
 
 REF = "#/components/schemas/{model}"
 DESCRIPTIONS = {

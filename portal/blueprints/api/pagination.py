@@ -5,7 +5,7 @@ pages until it gets no items stops.
 """
 from sqlalchemy import func, select
 
-from ...extensions import db
+from portal.extensions import db
 
 
 def page_of(query, params, *, options=()):

@@ -14,8 +14,8 @@ import time
 from flask import current_app, request
 from flask_limiter import Limiter
 
-from ...models import ApiToken
-from . import bp
+from portal.blueprints.api import bp
+from portal.models import ApiToken
 
 DEFAULT_LIMIT = "1200 per minute"
 

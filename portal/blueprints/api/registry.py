@@ -13,10 +13,10 @@ from functools import wraps
 from flask import current_app, g, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from . import bp
-from .errors import ApiError, from_validation
-from .idempotent import idempotent
-from .schemas import MAX_ID
+from portal.blueprints.api import bp
+from portal.blueprints.api.errors import ApiError, from_validation
+from portal.blueprints.api.idempotent import idempotent
+from portal.blueprints.api.schemas import MAX_ID
 
 # Every path parameter: its Flask converter and its JSON Schema.
 PATH_PARAMS = {

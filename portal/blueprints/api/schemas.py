@@ -12,9 +12,9 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
-from ...services.billing import MAX_TRIAL_DAYS
-from ...services.idempotency import MAX_KEY_LENGTH
-from ...services.validation import MAX_SEATS
+from portal.domain.billing.invoices import MAX_TRIAL_DAYS
+from portal.domain.idempotency import MAX_KEY_LENGTH
+from portal.domain.validation import MAX_SEATS
 
 # Text fields: no control characters (NUL, line breaks…), like validation.text.
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"

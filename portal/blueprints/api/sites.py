@@ -2,18 +2,19 @@
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ...extensions import db
-from ...models import Site, SubscriptionType, User
-from ...rbac import permissions
-from ...rbac.scoping import get_client_or_404, get_site_or_404
-from ...services import seats, users
-from .auth import actor, require
-from .clients import site_out
-from .errors import ApiError
-from .pagination import page_body, page_of
-from .registry import operation, read_body, read_query
-from .schemas import AllocationOut, AllocationUpdate, Page, PageQuery, SiteOut, UserCreate, UserOut
-from .users import user_out
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.clients import site_out
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.pagination import page_body, page_of
+from portal.blueprints.api.registry import operation, read_body, read_query
+from portal.blueprints.api.schemas import AllocationOut, AllocationUpdate, Page, PageQuery, SiteOut, UserCreate, UserOut
+from portal.blueprints.api.users import user_out
+from portal.domain.accounts import users
+from portal.domain.seats import counters as seats
+from portal.extensions import db
+from portal.models import Site, SubscriptionType, User
+from portal.rbac import permissions
+from portal.rbac.scoping import get_client_or_404, get_site_or_404
 
 
 def load_site(site_id: int) -> Site:

@@ -1,15 +1,15 @@
 """Users of clients: read one, deactivate one."""
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import User
-from ...rbac import permissions
-from ...rbac.scoping import get_client_or_404, get_user_or_404
-from ...services import users
-from .auth import actor, require
-from .errors import ApiError
-from .registry import operation
-from .schemas import UserOut
+from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.registry import operation
+from portal.blueprints.api.schemas import UserOut
+from portal.domain.accounts import users
+from portal.extensions import db
+from portal.models import User
+from portal.rbac import permissions
+from portal.rbac.scoping import get_client_or_404, get_user_or_404
 
 
 def user_out(user: User) -> dict:

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.audit import views  # noqa: E402,F401

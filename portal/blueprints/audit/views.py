@@ -13,17 +13,17 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from ... import csv_export
-from ...csv_export import safe_cell
-from ...errors import render_error
-from ...extensions import db
-from ...models import AuditEvent, Organisation
-from ...pagination import page_window
-from ...rbac import permissions
-from ...rbac.decorators import login_required, require
-from ...rbac.scoping import audit_filter
-from ...rendering import render_page_or_partial
-from . import bp
+from portal.blueprints.audit import bp
+from portal.extensions import db
+from portal.models import AuditEvent, Organisation
+from portal.rbac import permissions
+from portal.rbac.decorators import login_required, require
+from portal.rbac.scoping import audit_filter
+from portal.web import csv_export
+from portal.web.csv_export import safe_cell
+from portal.web.errors import render_error
+from portal.web.pagination import page_window
+from portal.web.rendering import render_page_or_partial
 
 CSV_COLUMNS = ["at", "organisation", "actor_email", "action", "target_type", "target_id", "before", "after", "ip"]
 # Suggestions for the action filter; any prefix of an action works ("role." matches both role events).

@@ -4,15 +4,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 
-from ...extensions import limiter
-from ...form_errors import add_error
-from ...rbac import permissions
-from ...rbac.decorators import login_redirect, login_required
-from ...rbac.needs import has_any_role
-from ...services import api_tokens, authentication, invitations
-from ...services.errors import DomainError
-from . import bp
-from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, NewTokenForm
+from portal.blueprints.auth import bp
+from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, NewTokenForm
+from portal.domain.accounts import api_tokens, authentication, invitations
+from portal.domain.errors import DomainError
+from portal.extensions import limiter
+from portal.rbac import permissions
+from portal.rbac.decorators import login_redirect, login_required
+from portal.rbac.needs import has_any_role
+from portal.web.forms import add_error
 
 
 def _safe_next(target: str | None) -> str | None:

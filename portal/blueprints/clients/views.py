@@ -3,19 +3,23 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ...extensions import db
-from ...form_errors import add_error
-from ...models import Invitation, Site, User
-from ...pagination import page_window
-from ...rbac import permissions
-from ...rbac.decorators import require
-from ...rbac.scoping import get_user_or_404, site_ids_in_reach
-from ...rendering import render_page_or_partial
-from ...search import user_matches
-from ...services import billing, clients, dashboards, invitations, seats, users
-from ...services.errors import DomainError
-from . import bp
-from .forms import BulkInviteForm, NewSiteForm, NewUserForm
+from portal.blueprints.clients import bp
+from portal.blueprints.clients.forms import BulkInviteForm, NewSiteForm, NewUserForm
+from portal.domain.accounts import invitations, users
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import DomainError
+from portal.domain.orgs import clients
+from portal.domain.search import user_matches
+from portal.domain.seats import counters as seats
+from portal.domain.seats import queries as dashboards
+from portal.extensions import db
+from portal.models import Invitation, Site, User
+from portal.rbac import permissions
+from portal.rbac.decorators import require
+from portal.rbac.scoping import get_user_or_404, site_ids_in_reach
+from portal.web.forms import add_error
+from portal.web.pagination import page_window
+from portal.web.rendering import render_page_or_partial
 
 
 def _user_listing(client, reach):

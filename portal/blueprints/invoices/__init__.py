@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.invoices import views  # noqa: E402,F401

@@ -7,16 +7,22 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ... import csv_export
-from ...csv_export import safe_cell
-from ...extensions import db
-from ...models import Invoice, InvoiceLine, Organisation
-from ...pagination import page_window
-from ...rbac import permissions
-from ...rbac.decorators import login_required, require
-from ...rbac.scoping import client_filter, get_invoice_or_404, invoice_filter, invoice_lines_in_reach, site_ids_in_reach
-from ...rendering import render_page_or_partial
-from . import bp
+from portal.blueprints.invoices import bp
+from portal.extensions import db
+from portal.models import Invoice, InvoiceLine, Organisation
+from portal.rbac import permissions
+from portal.rbac.decorators import login_required, require
+from portal.rbac.scoping import (
+    client_filter,
+    get_invoice_or_404,
+    invoice_filter,
+    invoice_lines_in_reach,
+    site_ids_in_reach,
+)
+from portal.web import csv_export
+from portal.web.csv_export import safe_cell
+from portal.web.pagination import page_window
+from portal.web.rendering import render_page_or_partial
 
 CSV_COLUMNS = ["invoice", "kind", "issued_on", "period_start", "period_end", "client", "site",
                "subscription_type", "quantity", "unit_price", "days", "period_days", "amount", "currency"]

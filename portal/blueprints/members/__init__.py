@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.members import views  # noqa: E402,F401

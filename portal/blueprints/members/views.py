@@ -9,18 +9,18 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
-from ...models import User
-from ...pagination import page_window
-from ...rbac import permissions
-from ...rbac.decorators import login_required, require
-from ...rbac.roles import ROLES
-from ...rendering import render_page_or_partial
-from ...search import user_matches
-from ...services import roles
-from ...services.errors import DomainError, Invalid
-from . import bp
-from .forms import GrantRoleForm
+from portal.blueprints.members import bp
+from portal.blueprints.members.forms import GrantRoleForm
+from portal.domain.accounts import roles
+from portal.domain.errors import DomainError, Invalid
+from portal.domain.search import user_matches
+from portal.extensions import db
+from portal.models import User
+from portal.rbac import permissions
+from portal.rbac.decorators import login_required, require
+from portal.rbac.roles import ROLES
+from portal.web.pagination import page_window
+from portal.web.rendering import render_page_or_partial
 
 
 @bp.before_request

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.operator import views  # noqa: E402,F401

@@ -3,17 +3,19 @@ from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...extensions import db
-from ...form_errors import add_error
-from ...models import Organisation, SubscriptionType
-from ...pagination import requested_page
-from ...rbac import permissions
-from ...rbac.decorators import login_required, require
-from ...rendering import render_page_or_partial
-from ...services import catalogue, partners, seats
-from ...services.errors import DomainError
-from . import bp
-from .forms import AdministratorForm, NewPartnerForm, PricesForm, SubscriptionTypeForm
+from portal.blueprints.operator import bp
+from portal.blueprints.operator.forms import AdministratorForm, NewPartnerForm, PricesForm, SubscriptionTypeForm
+from portal.domain.billing import catalogue
+from portal.domain.errors import DomainError
+from portal.domain.orgs import partners
+from portal.domain.seats import counters as seats
+from portal.extensions import db
+from portal.models import Organisation, SubscriptionType
+from portal.rbac import permissions
+from portal.rbac.decorators import login_required, require
+from portal.web.forms import add_error
+from portal.web.pagination import requested_page
+from portal.web.rendering import render_page_or_partial
 
 
 @bp.before_request

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("partners", __name__)
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.partners import views  # noqa: E402,F401

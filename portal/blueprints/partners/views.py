@@ -1,15 +1,16 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ...form_errors import add_error
-from ...pagination import requested_page
-from ...rbac import permissions
-from ...rbac.decorators import login_required, require
-from ...rendering import render_page_or_partial
-from ...services import clients, dashboards
-from ...services.errors import DomainError
-from . import bp
-from .forms import NewClientForm
+from portal.blueprints.partners import bp
+from portal.blueprints.partners.forms import NewClientForm
+from portal.domain.errors import DomainError
+from portal.domain.orgs import clients
+from portal.domain.seats import queries as dashboards
+from portal.rbac import permissions
+from portal.rbac.decorators import login_required, require
+from portal.web.forms import add_error
+from portal.web.pagination import requested_page
+from portal.web.rendering import render_page_or_partial
 
 
 @bp.route("/overview")

@@ -1,8 +1,8 @@
 from flask import Blueprint, g
 
-from ...rbac import permissions
-from ...rbac.decorators import guard_request, require
-from ...rbac.scoping import get_client_or_404, get_site_or_404
+from portal.rbac import permissions
+from portal.rbac.decorators import guard_request, require
+from portal.rbac.scoping import get_client_or_404, get_site_or_404
 
 bp = Blueprint("sites", __name__, url_prefix="/clients/<id:client_id>/sites/<id:site_id>")
 
@@ -25,4 +25,4 @@ def _load_site():
     return None
 
 
-from . import views  # noqa: E402,F401
+from portal.blueprints.sites import views  # noqa: E402,F401

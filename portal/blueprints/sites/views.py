@@ -5,14 +5,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ...extensions import db
-from ...models import SubscriptionType, User
-from ...rbac import permissions
-from ...rbac.decorators import require
-from ...rendering import render_page_or_partial
-from ...services import billing, seats
-from ...services.errors import DomainError
-from . import bp
+from portal.blueprints.sites import bp
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import DomainError
+from portal.domain.seats import counters as seats
+from portal.extensions import db
+from portal.models import SubscriptionType, User
+from portal.rbac import permissions
+from portal.rbac.decorators import require
+from portal.web.rendering import render_page_or_partial
 
 SITE_USERS_SHOWN = 100
 

@@ -5,9 +5,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .services import billing as billing_service
-from .services import demo as demo_service
-from .services import invitations as invitations_service
+from portal.domain import demo as demo_service
+from portal.domain.accounts import invitations as invitations_service
+from portal.domain.billing import invoices as billing_service
 
 demo = AppGroup("demo", help="Demo and benchmark data.")
 
@@ -62,7 +62,7 @@ def invitations_expire():
 
 
 def register(app: Flask) -> None:
-    from .cli_api import api_token
+    from portal.cli.api_tokens import api_token
 
     app.cli.add_command(demo)
     app.cli.add_command(billing)

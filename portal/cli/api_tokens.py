@@ -3,10 +3,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .extensions import db
-from .models import User
-from .services import api_tokens
-from .services.errors import DomainError
+from portal.domain.accounts import api_tokens
+from portal.domain.errors import DomainError
+from portal.extensions import db
+from portal.models import User
 
 api_token = AppGroup("api-token", help="API tokens (bearer tokens of the /api/v1 JSON API).")
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
 
-from ..extensions import db
-from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
-from ..rbac.scoping import client_scope
-from ..search import contains_pattern
-from .seats import SeatCounts, SeatRow
+from portal.domain.search import contains_pattern
+from portal.domain.seats.counters import SeatCounts, SeatRow
+from portal.extensions import db
+from portal.models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
+from portal.rbac.scoping import client_scope
 
 SORTS = ("name", "allocated", "consumed", "free")
 

@@ -1,7 +1,7 @@
 """Render the page or, for an htmx request, only the fragment it targets."""
 from flask import make_response, render_template
 
-from .extensions import htmx
+from portal.extensions import htmx
 
 
 def render_page_or_partial(page_template: str, partial: str, status: int = 200, **context):

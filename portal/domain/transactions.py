@@ -15,7 +15,7 @@ from contextvars import ContextVar
 
 from sqlalchemy import event
 
-from ..extensions import db
+from portal.extensions import db
 
 _immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
 

@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
-from ..extensions import db
-from ..models import InvoiceSequence, Organisation, RoleAssignment, User
-from ..rbac.permissions import allows
-from . import audit, invitations, validation
-from .errors import Conflict, DomainError, Forbidden, Invalid
-from .transactions import write_transaction
-from .users import ensure_email_free
+from portal.domain import audit, validation
+from portal.domain.accounts import invitations
+from portal.domain.accounts.users import ensure_email_free
+from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import InvoiceSequence, Organisation, RoleAssignment, User
+from portal.rbac.permissions import allows
 
 ADMIN_ROLE = "partner_admin"
 _PREFIX = re.compile(r"[A-Z]{2,6}")

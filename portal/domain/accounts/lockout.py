@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
-from ..extensions import db
-from ..models import LoginFailure
-from ..models.mixins import utcnow
+from portal.extensions import db
+from portal.models import LoginFailure
+from portal.models.mixins import utcnow
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 10

@@ -6,13 +6,14 @@ concurrent logins queue on SQLite instead of failing with "database is locked".
 """
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import User
-from ..rbac.sessions import end_session, start_session
-from . import audit, lockout
-from .errors import DomainError
-from .passwords import check_password
-from .transactions import write_transaction
+from portal.domain import audit
+from portal.domain.accounts import lockout
+from portal.domain.accounts.passwords import check_password
+from portal.domain.errors import DomainError
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import User
+from portal.rbac.sessions import end_session, start_session
 
 
 class LockedOut(DomainError):

@@ -12,12 +12,13 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..extensions import db
-from ..models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
-from ..models.mixins import utcnow
-from . import audit, billing, validation
-from .errors import BelowConsumed
-from .transactions import write_transaction
+from portal.domain import audit, validation
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import BelowConsumed
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
+from portal.models.mixins import utcnow
 
 
 class SeatCounts:

@@ -11,11 +11,11 @@ from decimal import Decimal
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import SubscriptionType
-from . import audit, validation
-from .errors import Conflict, Invalid
-from .transactions import write_transaction
+from portal.domain import audit, validation
+from portal.domain.errors import Conflict, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import SubscriptionType
 
 # 1,000,000.00 in minor units: far above any seat price, far below integer overflow.
 MAX_PRICE = 100_000_000

@@ -14,13 +14,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import (BILLING_CYCLES, Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site,
-                      SubscriptionType, User)
-from ..rbac.permissions import allows
-from . import audit, clock, periods
-from .errors import Forbidden, Invalid
-from .transactions import write_transaction
+from portal import clock
+from portal.domain import audit
+from portal.domain.billing import periods
+from portal.domain.errors import Forbidden, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import (
+    BILLING_CYCLES,
+    Allocation,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    Organisation,
+    Site,
+    SubscriptionType,
+    User,
+)
+from portal.rbac.permissions import allows
 
 MAX_TRIAL_DAYS = 365
 
@@ -305,7 +316,7 @@ def _advance(client: Organisation, report: RunReport) -> None:
 
 def _release_trial_seats(client: Organisation, today: date) -> int:
     """Seats kept by users deactivated during the trial are released once it ends."""
-    from .seats import release_seat
+    from portal.domain.seats.counters import release_seat
 
     leaving = db.session.scalars(select(User).where(
         User.organisation_id == client.id, User.status == "deactivated",

@@ -2,14 +2,18 @@
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import RoleAssignment, Site, SubscriptionType, User
-from ..models.mixins import utcnow
-from ..rbac.permissions import allows
-from ..rbac.sessions import end_all_sessions
-from . import audit, billing, clock, invitations, roles, seats, validation
-from .errors import Conflict, Forbidden, Invalid, NoFreeSeat
-from .transactions import write_transaction
+from portal import clock
+from portal.domain import audit, validation
+from portal.domain.accounts import invitations, roles
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
+from portal.domain.seats import counters as seats
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import RoleAssignment, Site, SubscriptionType, User
+from portal.models.mixins import utcnow
+from portal.rbac.permissions import allows
+from portal.rbac.sessions import end_all_sessions
 
 
 def ensure_email_free(email: str, organisation_id: int | None = None) -> None:

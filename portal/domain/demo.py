@@ -1,12 +1,14 @@
 """The demo data of DESIGN.md section 7, and synthetic bulk data for benchmarks."""
 from sqlalchemy import func, insert, select
 
-from ..extensions import db
-from ..models import Allocation, InvoiceSequence, Organisation, RoleAssignment, Site, SubscriptionType, User
-from . import billing, clock, periods
-from .passwords import hash_password
-from .seats import recount_partner_totals
-from .transactions import write_transaction
+from portal import clock
+from portal.domain.accounts.passwords import hash_password
+from portal.domain.billing import invoices as billing
+from portal.domain.billing import periods
+from portal.domain.seats.counters import recount_partner_totals
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import Allocation, InvoiceSequence, Organisation, RoleAssignment, Site, SubscriptionType, User
 
 DEMO_PASSWORD = "demo-password"
 

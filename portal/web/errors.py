@@ -1,10 +1,10 @@
 """Error pages: a full page for browsers, a small fragment for htmx requests."""
 from flask import render_template
 from flask.globals import request_ctx
-from markupsafe import escape
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 
-from .extensions import htmx
+from portal.extensions import htmx
 
 MESSAGES = {
     400: "The request could not be understood.",

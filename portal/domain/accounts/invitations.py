@@ -11,14 +11,16 @@ from datetime import timedelta
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select, update
 
-from ..extensions import db
-from ..models import Invitation, InvitationToken, RoleAssignment, User
-from ..models.invitation import hash_token
-from ..models.mixins import utcnow
-from ..rbac.sessions import end_other_sessions
-from . import audit, mail, passwords, seats, validation
-from .errors import Conflict, DomainError, Invalid
-from .transactions import write_transaction
+from portal.domain import audit, mail, validation
+from portal.domain.accounts import passwords
+from portal.domain.errors import Conflict, DomainError, Invalid
+from portal.domain.seats import counters as seats
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import Invitation, InvitationToken, RoleAssignment, User
+from portal.models.invitation import hash_token
+from portal.models.mixins import utcnow
+from portal.rbac.sessions import end_other_sessions
 
 VALID_FOR = timedelta(days=30)
 
@@ -193,7 +195,7 @@ def accept_invitation(token: str, name, password, *, current_user=None) -> User:
 
 def invite_staff(actor, organisation, email, name, role_code: str, *, send: str = "now") -> User:
     """Invite a staff member (no seat) holding ``role_code`` in ``organisation``."""
-    from .users import ensure_email_free
+    from portal.domain.accounts.users import ensure_email_free
 
     email = validation.email(email)
     name = validation.text(name, "name", label="name")

@@ -7,12 +7,13 @@ batches ``seats.seat_rows`` over a page of sites.
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import Allocation, Organisation
-from ..rbac.permissions import allows
-from . import audit, seats, validation
-from .errors import Conflict, Forbidden
-from .transactions import write_transaction
+from portal.domain import audit, validation
+from portal.domain.errors import Conflict, Forbidden
+from portal.domain.seats import counters as seats
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import Allocation, Organisation
+from portal.rbac.permissions import allows
 
 
 def rename_client(actor, client: Organisation, name) -> Organisation:

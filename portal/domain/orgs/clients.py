@@ -2,11 +2,13 @@
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import BILLING_CYCLES, Organisation, Site
-from . import audit, billing, clock, validation
-from .errors import Conflict, Invalid
-from .transactions import write_transaction
+from portal import clock
+from portal.domain import audit, validation
+from portal.domain.billing import invoices as billing
+from portal.domain.errors import Conflict, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import BILLING_CYCLES, Organisation, Site
 
 
 def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_days=None) -> Organisation:

@@ -1,7 +1,7 @@
 """Shape checks shared by forms, the API and the CLI, raising ``Invalid``."""
 import re
 
-from .errors import Invalid
+from portal.domain.errors import Invalid
 
 # Seats per site and type; far above any real clinic, far below integer overflow.
 MAX_SEATS = 100_000

@@ -1,8 +1,8 @@
 """Append-only audit events, written in the caller's transaction."""
 from flask import has_request_context, request
 
-from ..extensions import db
-from ..models import AuditEvent
+from portal.extensions import db
+from portal.models import AuditEvent
 
 
 def record(actor, action: str, target_type: str, target_id, organisation_id, *, before=None, after=None):

@@ -12,13 +12,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..extensions import db
-from ..models import ApiToken, RoleAssignment, User
-from ..models.mixins import utcnow
-from ..rbac.needs import identity_for
-from . import audit, validation
-from .errors import Conflict, Invalid
-from .transactions import write_transaction
+from portal.domain import audit, validation
+from portal.domain.errors import Conflict, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import ApiToken, RoleAssignment, User
+from portal.models.mixins import utcnow
+from portal.rbac.needs import identity_for
 
 # Tokens are ``secrets.token_urlsafe(32)`` (43 characters); anything much
 # longer is refused before it costs a database query.

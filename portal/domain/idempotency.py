@@ -16,11 +16,11 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import IdempotencyKey
-from ..models.mixins import utcnow
-from .errors import Conflict, Invalid
-from .transactions import write_transaction
+from portal.domain.errors import Conflict, Invalid
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import IdempotencyKey
+from portal.models.mixins import utcnow
 
 REPLAY_WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 255

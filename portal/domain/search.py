@@ -2,7 +2,7 @@
 user's ``%`` and ``_`` taken as characters, never as wildcards."""
 from sqlalchemy import func, or_
 
-from .models import User
+from portal.models import User
 
 
 def contains_pattern(text: str) -> str:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Organisation, RoleAssignment, Site, User
-from ..rbac.permissions import allows
-from ..rbac.roles import ROLES, Role, roles_for
-from . import audit
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .transactions import write_transaction
+from portal.domain import audit
+from portal.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.domain.transactions import write_transaction
+from portal.extensions import db
+from portal.models import Organisation, RoleAssignment, Site, User
+from portal.rbac.permissions import allows
+from portal.rbac.roles import ROLES, Role, roles_for
 
 # The role that runs each kind of organisation: it can never lose its last holder.
 ADMIN_ROLES = {"operator": "operator_admin", "partner": "partner_admin", "client": "client_admin"}

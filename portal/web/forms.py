@@ -1,5 +1,5 @@
 """Putting a service's refusal on the form field it names."""
-from .services.errors import DomainError
+from portal.domain.errors import DomainError
 
 
 def add_error(form, error: DomainError, default_field: str) -> None:
