@@ -5,10 +5,9 @@ import sys
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from portal import cli, rbac
+from portal import cli, rbac, web
 from portal.config import DEV_SECRET_KEY, Config, from_environment
 from portal.extensions import csrf, db, htmx, limiter, migrate
-from portal.web import filters
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -23,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     cli.register(app)
-    filters.register(app)
+    web.init_app(app)
     return app
 
 

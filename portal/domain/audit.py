@@ -1,8 +1,21 @@
-"""Append-only audit events, written in the caller's transaction."""
-from flask import has_request_context, request
+"""Append-only audit events, written in the caller's transaction.
+
+"From where" is the client address of the request being served. The domain
+does not read the request: the web layer hands the address in with
+``set_origin`` when a request starts and clears it when the request ends
+(``portal.web.origin``); outside a request (the CLI) it is empty.
+"""
+from contextvars import ContextVar
 
 from portal.extensions import db
 from portal.models import AuditEvent
+
+_origin: ContextVar[str | None] = ContextVar("audit_origin", default=None)
+
+
+def set_origin(address: str | None) -> None:
+    """The client address recorded with the events of the current request (None: no request)."""
+    _origin.set(address)
 
 
 def record(actor, action: str, target_type: str, target_id, organisation_id, *, before=None, after=None):
@@ -17,6 +30,6 @@ def record(actor, action: str, target_type: str, target_id, organisation_id, *, 
             target_id=target_id,
             before=before,
             after=after,
-            ip=request.remote_addr if has_request_context() else None,
+            ip=_origin.get(),
         )
     )

@@ -1,10 +1,9 @@
-"""The demo data of DESIGN.md section 7, and synthetic bulk data for benchmarks."""
+"""The demo data of docs/rules.md section 7, and synthetic bulk data for benchmarks."""
 from sqlalchemy import func, insert, select
 
 from portal import clock
 from portal.domain.accounts.passwords import hash_password
-from portal.domain.billing import invoices as billing
-from portal.domain.billing import periods
+from portal.domain.billing import invoices, periods
 from portal.domain.seats.counters import recount_partner_totals
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -134,7 +133,7 @@ def _load_client(partner, name, cycle, domain, staff, sites, types, password_has
     for email, staff_name, roles, site_name in staff:
         _user(email, staff_name, client, password_hash, roles, site=by_name.get(site_name))
     # The current period starts today and its invoice is issued, so invoice screens are not empty.
-    billing.start_billing(None, client, clock.today())
+    invoices.start_billing(None, client, clock.today())
 
 
 def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:

@@ -1,7 +1,7 @@
 """Domain errors raised by services before anything is written.
 
 Views turn them into field errors, the API into its error shape, the CLI into
-a message. ``code`` and ``status`` follow API.md.
+a message. ``code`` and ``status`` follow docs/rules.md, API conventions.
 """
 
 

@@ -1,4 +1,4 @@
-"""Idempotency keys for POST requests (API.md): one change per key, replayed for 24 hours.
+"""Idempotency keys for POST requests (docs/rules.md, API conventions): one change per key, replayed for 24 hours.
 
 ``reserve`` inserts the key's row in its own committed transaction *before*
 the request acts: the unique constraint on (user, key) lets exactly one of

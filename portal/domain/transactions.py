@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import db
 
@@ -60,3 +62,8 @@ def write_transaction():
         raise
     finally:
         _immediate.reset(token)
+
+
+def dialect_insert():
+    """The INSERT construct of the session's database, for ``on_conflict_do_…`` upserts."""
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert

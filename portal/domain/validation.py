@@ -5,7 +5,10 @@ from portal.domain.errors import Invalid
 
 # Seats per site and type; far above any real clinic, far below integer overflow.
 MAX_SEATS = 100_000
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+# One address, no display name, no header tricks; the API's JSON schema uses the same pattern.
+EMAIL_PATTERN = (r'^[^@\s\x00-\x1f\x7f<>,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(EMAIL_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -59,3 +62,11 @@ def password(value, field: str = "password") -> str:
     if len(value) > 1000:
         raise Invalid("Choose a password of at most 1,000 characters.", field=field)
     return value
+
+
+def matching(value, pattern: re.Pattern, field: str, message: str) -> str:
+    """Text that matches ``pattern`` entirely once stripped (a code, a currency, a prefix), else ``Invalid``."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not pattern.fullmatch(text):
+        raise Invalid(message, field=field)
+    return text

@@ -1,12 +1,12 @@
-"""Database models. Query helpers live here; state changes live in services."""
+"""Database models: tables and constraints. Query helpers may live here; state changes live in portal.domain."""
 from portal.models.api import ApiToken, IdempotencyKey
 from portal.models.audit import AuditEvent
 from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSequence
 from portal.models.catalogue import SubscriptionType
-from portal.models.invitation import Invitation, InvitationToken, LoginFailure
+from portal.models.invitation import Invitation, InvitationToken
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
 from portal.models.site import Allocation, PartnerSeatTotal, Site
-from portal.models.user import USER_STATUSES, LoginSession, RoleAssignment, User, role_assignment_sites
+from portal.models.user import USER_STATUSES, LoginFailure, LoginSession, RoleAssignment, User, role_assignment_sites
 
 __all__ = [
     "ApiToken",

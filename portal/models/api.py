@@ -1,5 +1,4 @@
-"""API tokens and idempotency keys of the partner API (API.md)."""
-import hashlib
+"""API tokens and idempotency keys of the partner API (docs/rules.md, API conventions)."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
@@ -28,10 +27,6 @@ class ApiToken(TimestampMixin, db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
-
-    @staticmethod
-    def hash_token(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} of user {self.user_id}>"

@@ -1,4 +1,3 @@
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
@@ -7,10 +6,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.mixins import UTCDateTime, utcnow
 from portal.models.user import User
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Invitation(db.Model):
@@ -58,19 +53,3 @@ class InvitationToken(db.Model):
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invitation: Mapped[Invitation] = relationship()
-
-
-class LoginFailure(db.Model):
-    """A failed login, kept for the lockout window (rule 20).
-
-    Stored in the database rather than in process memory so that every app
-    server behind the load balancer counts the same failures.
-    """
-
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str | None] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,12 +1,13 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.mixins import TimestampMixin, UTCDateTime
 
 ORGANISATION_KINDS = ("operator", "partner", "client")
+# The one list of billing cycles: constraints, forms, the API schema and period arithmetic read it.
 BILLING_CYCLES = ("monthly", "annual")
 
 
@@ -20,13 +21,9 @@ class Organisation(TimestampMixin, db.Model):
     __tablename__ = "organisations"
     __table_args__ = (
         CheckConstraint("kind IN ('operator', 'partner', 'client')", name="kind"),
-        CheckConstraint(
-            "billing_cycle IS NULL OR billing_cycle IN ('monthly', 'annual')", name="billing_cycle"
-        ),
-        CheckConstraint(
-            "pending_billing_cycle IS NULL OR pending_billing_cycle IN ('monthly', 'annual')",
-            name="pending_billing_cycle",
-        ),
+        CheckConstraint(f"billing_cycle IS NULL OR billing_cycle IN {BILLING_CYCLES}", name="billing_cycle"),
+        CheckConstraint(f"pending_billing_cycle IS NULL OR pending_billing_cycle IN {BILLING_CYCLES}",
+                        name="pending_billing_cycle"),
         CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
         # The per-client list: its count reads this index alone (the unique one
@@ -41,7 +38,7 @@ class Organisation(TimestampMixin, db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     # Clients only: the cycle chosen at creation (billing rules build on it).
     billing_cycle: Mapped[str | None] = mapped_column(String(16))
-    # Clients only: the billing state (DESIGN.md rules 8-12). A period runs from
+    # Clients only: the billing state (docs/rules.md rules 8-12). A period runs from
     # period_start (inclusive) to period_end (exclusive); periods are anchored
     # on billing_anchor_day so a client that starts on the 31st returns to it.
     billing_anchor_day: Mapped[int | None]
@@ -79,11 +76,6 @@ class Organisation(TimestampMixin, db.Model):
         if self.kind == "client":
             return self.parent_id
         return None
-
-    @classmethod
-    def clients_of(cls, partner_id: int):
-        """Select clients of one partner (a query, not a list)."""
-        return select(cls).where(cls.kind == "client", cls.parent_id == partner_id)
 
     def __repr__(self) -> str:
         return f"<Organisation {self.kind} {self.id} {self.name!r}>"

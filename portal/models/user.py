@@ -1,4 +1,3 @@
-import hashlib
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table
@@ -119,6 +118,18 @@ class LoginSession(db.Model):
 
     user: Mapped[User] = relationship()
 
-    @staticmethod
-    def hash_token(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+
+class LoginFailure(db.Model):
+    """A failed login, kept for the lockout window (rule 20).
+
+    Stored in the database rather than in process memory so that every app
+    server behind the load balancer counts the same failures.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

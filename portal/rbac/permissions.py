@@ -52,6 +52,12 @@ def allows(actor, name: str, target=None) -> bool:
     return permission(name, target).allows(identity_for(actor))
 
 
+def holds_all(actor, names, target=None) -> bool:
+    """Whether ``actor`` holds every permission in ``names`` on ``target`` (e.g. all of a role's)."""
+    identity = identity_for(actor)
+    return all(permission(name, target).allows(identity) for name in names)
+
+
 def may(actor, capability: Permission) -> bool:
     """Whether ``actor`` holds a named capability: ``may(actor, manage_seats(site))``.
 
@@ -59,6 +65,18 @@ def may(actor, capability: Permission) -> bool:
     identity; screens ask ``capability.can()``.
     """
     return capability.allows(identity_for(actor))
+
+
+def permission_name(capability) -> str:
+    """The permission a named capability checks: ``permission_name(view_clients)`` → ``"clients.view"``.
+
+    Read off the needs the capability builds for a client (every capability
+    that takes a target accepts one), so each name is written once, in its
+    capability; the API's OpenAPI document states it for each operation.
+    """
+    probe = Organisation(id=0, kind="client", parent_id=0)
+    (name,) = {need[0] for need in capability(probe).needs}
+    return name
 
 
 # Named capabilities: the vocabulary of the screens and the API.

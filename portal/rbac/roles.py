@@ -1,4 +1,4 @@
-"""Roles and the permissions they give (DESIGN.md section 4)."""
+"""Roles and the permissions they give (docs/rules.md section 4)."""
 from dataclasses import dataclass
 
 PERMISSIONS = (

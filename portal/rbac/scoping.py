@@ -132,22 +132,26 @@ def audit_filter(actor, query):
     return query.where(AuditEvent.organisation_id == organisation.id)
 
 
-def get_site_by_id_or_404(site_id: int, actor=None) -> Site:
-    """A site named by its id alone (the API's ``/sites/{id}``), loaded through its client."""
-    actor = actor or current_user
-    client_id = db.session.scalar(select(Site.client_id).where(Site.id == site_id))
-    if client_id is None:
+def _parent_id_or_404(parent_column, id_column, object_id: int) -> int:
+    """The parent id of an object named by its id alone (the API's ``/sites/{id}``), or 404."""
+    parent_id = db.session.scalar(select(parent_column).where(id_column == object_id))
+    if parent_id is None:
         abort(404)
-    return get_site_or_404(get_client_or_404(client_id, actor), site_id, actor)
+    return parent_id
+
+
+def get_site_by_id_or_404(site_id: int, actor=None) -> Site:
+    """A site named by its id alone, loaded through its client, both in the caller's reach."""
+    actor = actor or current_user
+    client = get_client_or_404(_parent_id_or_404(Site.client_id, Site.id, site_id), actor)
+    return get_site_or_404(client, site_id, actor)
 
 
 def get_client_user_or_404(user_id: int, actor=None) -> User:
     """A user of a client in the caller's reach, named by id alone (site-restricted roles: their sites')."""
     actor = actor or current_user
-    organisation_id = db.session.scalar(select(User.organisation_id).where(User.id == user_id))
-    if organisation_id is None:
-        abort(404)
-    return get_user_or_404(get_client_or_404(organisation_id, actor), user_id, actor)
+    client = get_client_or_404(_parent_id_or_404(User.organisation_id, User.id, user_id), actor)
+    return get_user_or_404(client, user_id, actor)
 
 
 def get_member_or_404(user_id: int, actor=None) -> User:

@@ -4,17 +4,11 @@ from collections.abc import Callable
 from flask import url_for
 from markupsafe import Markup
 
+from portal.domain.billing.money import format_money
+from portal.models import BILLING_CYCLES
+
 # Any id the <id:…> converter accepts; it only marks where the id goes.
 _ID_MARK = 2_147_483_647
-
-
-def money(amount: int | None, currency: str = "EUR") -> str:
-    """Integer minor units as text: 1645 → "16.45 EUR"."""
-    if amount is None:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100:,}.{amount % 100:02d} {currency}"
 
 
 def usage(consumed: int, allocated: int) -> Markup:
@@ -45,6 +39,7 @@ def id_url(endpoint: str, argument: str) -> Callable[[int], str]:
 
 
 def register(app) -> None:
-    app.add_template_filter(money)
+    app.add_template_filter(format_money, "money")
     app.add_template_global(usage)
     app.add_template_global(id_url)
+    app.add_template_global(BILLING_CYCLES, "billing_cycles")

@@ -18,6 +18,7 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import ApiToken, RoleAssignment, User
 from portal.models.mixins import utcnow
+from portal.models.tokens import hash_token
 from portal.rbac.needs import identity_for
 
 # Tokens are ``secrets.token_urlsafe(32)`` (43 characters); anything much
@@ -45,7 +46,7 @@ def create_token(actor, user: User, name: str | None = None) -> IssuedToken:
     secret = secrets.token_urlsafe(32)
     user_id, organisation_id = user.id, user.organisation_id
     with write_transaction():
-        token = ApiToken(user_id=user_id, name=name, token_hash=ApiToken.hash_token(secret))
+        token = ApiToken(user_id=user_id, name=name, token_hash=hash_token(secret))
         db.session.add(token)
         db.session.flush()
         audit.record(actor, "api_token.created", "user", user_id, organisation_id,
@@ -91,7 +92,7 @@ def authenticate(secret: str) -> tuple[ApiToken, User] | None:
     row = db.session.execute(
         select(ApiToken, User)
         .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == ApiToken.hash_token(secret), ApiToken.revoked_at.is_(None),
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None),
                User.status != "invited")
         .options(joinedload(User.organisation),
                  selectinload(User.role_assignments).selectinload(RoleAssignment.sites))
@@ -100,7 +101,7 @@ def authenticate(secret: str) -> tuple[ApiToken, User] | None:
         return None
     token, user = row
     # The same test as a browser login: deactivated users lose access (at the
-    # end of the trial when deactivated during one, DESIGN.md rule 5).
+    # end of the trial when deactivated during one, docs/rules.md rule 5).
     if not user.is_active:
         return None
     identity_for(user)  # built now, while roles are loaded (a commit below expires them)

@@ -4,16 +4,16 @@ Password checks run before any write lock is taken (Argon2 is slow on
 purpose); each outcome is then written in its own write transaction, so
 concurrent logins queue on SQLite instead of failing with "database is locked".
 """
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from portal.domain import audit
+from portal.domain import audit, validation
 from portal.domain.accounts import lockout
-from portal.domain.accounts.passwords import check_password
-from portal.domain.errors import DomainError
+from portal.domain.accounts.passwords import check_password, hash_password
+from portal.domain.errors import DomainError, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import User
-from portal.rbac.sessions import end_session, start_session
+from portal.rbac.sessions import end_other_sessions, end_session, start_session
 
 
 class LockedOut(DomainError):
@@ -63,3 +63,15 @@ def log_in(email: str, password: str, ip: str | None) -> User:
 def log_out(token: str | None) -> None:
     with write_transaction():
         end_session(token)
+
+
+def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:
+    """Change ``user``'s password; every other login session ends."""
+    if not check_password(user.password_hash, current_password or ""):
+        raise Invalid("Your current password is not correct.", field="current_password")
+    password_hash = hash_password(validation.password(new_password, field="new_password"))
+    user_id = user.id
+    with write_transaction():
+        db.session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+        end_other_sessions(user_id, keep_session)
+        audit.record(user, "auth.password_changed", "user", user_id, user.organisation_id)

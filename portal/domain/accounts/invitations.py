@@ -8,19 +8,17 @@ failed delivery is recorded ("not sent — retry") without losing anything.
 import secrets
 from datetime import timedelta
 
-from flask import current_app, has_request_context, url_for
 from sqlalchemy import select, update
 
-from portal.domain import audit, mail, validation
+from portal.domain import audit, links, mail, validation
 from portal.domain.accounts import passwords
-from portal.domain.errors import Conflict, DomainError, Invalid
-from portal.domain.seats import counters as seats
+from portal.domain.errors import Conflict, DomainError
+from portal.domain.seats import counters
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
-from portal.models import Invitation, InvitationToken, RoleAssignment, User
-from portal.models.invitation import hash_token
+from portal.models import Invitation, InvitationToken, User
 from portal.models.mixins import utcnow
-from portal.rbac.sessions import end_other_sessions
+from portal.models.tokens import hash_token
 
 VALID_FOR = timedelta(days=30)
 
@@ -76,7 +74,7 @@ def send_invitation(actor, user: User) -> str:
 
 
 def _deliver(email: str, name: str, organisation: str, token: str) -> str:
-    link = invitation_link(token)
+    link = links.invitation_link(token)
     body = (f"Hello {name},\n\nYou are invited to join {organisation} on Partner Portal.\n"
             f"Open this link within 30 days to choose your password:\n\n{link}\n\n"
             "If you did not expect this e-mail, you can ignore it.\n")
@@ -85,21 +83,6 @@ def _deliver(email: str, name: str, organisation: str, token: str) -> str:
     except mail.MailError:
         return "failed"
     return "sent"
-
-
-def invitation_link(token: str) -> str:
-    """An absolute link on the host the request came in on (checked against
-    TRUSTED_HOSTS by Flask), or PORTAL_SERVER_NAME outside a request."""
-    if has_request_context():
-        return url_for("auth.accept_invitation", token=token, _external=True)
-    with current_app.test_request_context(base_url=_cli_base_url()):
-        return url_for("auth.accept_invitation", token=token, _external=True)
-
-
-def _cli_base_url() -> str:
-    server = current_app.config.get("SERVER_NAME") or "localhost:5000"
-    scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
-    return f"{scheme}://{server}"
 
 
 def _supersede_tokens(invitation_id: int, now) -> None:
@@ -123,7 +106,7 @@ def _close(actor, invitation: Invitation, status: str) -> None:
     user = invitation.user
     user.status, user.deactivated_at = "deactivated", now
     if user.site_id is not None:
-        seats.release_seat(user.site_id, user.subscription_type_id)
+        counters.release_seat(user.site_id, user.subscription_type_id)
     audit.record(actor, f"invitation.{status}", "user", user.id, invitation.organisation_id,
                  before={"status": "pending"}, after={"status": status})
 
@@ -191,35 +174,3 @@ def accept_invitation(token: str, name, password, *, current_user=None) -> User:
         user.name, user.password_hash, user.status = name, password_hash, "active"
         audit.record(user, "invitation.accepted", "user", user_id, user.organisation_id)
     return user
-
-
-def invite_staff(actor, organisation, email, name, role_code: str, *, send: str = "now") -> User:
-    """Invite a staff member (no seat) holding ``role_code`` in ``organisation``."""
-    from portal.domain.accounts.users import ensure_email_free
-
-    email = validation.email(email)
-    name = validation.text(name, "name", label="name")
-    with write_transaction():
-        ensure_email_free(email)
-        user = User(organisation_id=organisation.id, email=email, name=name, status="invited")
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(RoleAssignment(user_id=user.id, role=role_code))
-        start_invitation(actor, user)
-        audit.record(actor, "user.invited", "user", user.id, organisation.id,
-                     after={"email": email, "role": role_code})
-    if send == "now":
-        send_invitation(actor, user)
-    return user
-
-
-def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:
-    """Change ``user``'s password; every other login session ends."""
-    if not passwords.check_password(user.password_hash, current_password or ""):
-        raise Invalid("Your current password is not correct.", field="current_password")
-    password_hash = passwords.hash_password(validation.password(new_password, field="new_password"))
-    user_id = user.id
-    with write_transaction():
-        db.session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
-        end_other_sessions(user_id, keep_session)
-        audit.record(user, "auth.password_changed", "user", user_id, user.organisation_id)

@@ -1,4 +1,4 @@
-"""Failed-login lockout (DESIGN rule 20): 10 failures in 15 minutes lock an e-mail.
+"""Failed-login lockout (docs/rules.md rule 20): 10 failures in 15 minutes lock an e-mail.
 
 Failures live in the database so every app server counts the same ones;
 only failures count, so a user who logs in successfully is never slowed down.

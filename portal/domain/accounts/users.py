@@ -1,31 +1,21 @@
 """Creating and deactivating users of a client, with their seats."""
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.domain import audit, validation
-from portal.domain.accounts import invitations, roles
-from portal.domain.billing import invoices as billing
+from portal.domain.accounts import grants, invitations
+from portal.domain.accounts.emails import ensure_email_free
+from portal.domain.billing import invoices
 from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
-from portal.domain.seats import counters as seats
+from portal.domain.seats import counters
+from portal.domain.seats.allocations import buy_seats
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import RoleAssignment, Site, SubscriptionType, User
 from portal.models.mixins import utcnow
-from portal.rbac.permissions import allows
+from portal.rbac.permissions import manage_seats, may
 from portal.rbac.sessions import end_all_sessions
-
-
-def ensure_email_free(email: str, organisation_id: int | None = None) -> None:
-    """Refuse an e-mail that already has an account (one organisation per account)."""
-    owner = db.session.scalar(select(User.organisation_id).where(User.email == email))
-    if owner is None:
-        return
-    if organisation_id is not None and owner != organisation_id:
-        raise Conflict("This e-mail address belongs to an account of another organisation; "
-                       "an account belongs to one organisation only.", field="email")
-    raise Conflict("A user with this e-mail address already exists.", field="email")
-
 
 SEND_CHOICES = ("now", "later")
 
@@ -45,18 +35,15 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
     name = validation.text(name, "name", label="name")
     if send not in SEND_CHOICES:
         raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
-    if add_seat and not allows(actor, "subscriptions.manage", site):
+    if add_seat and not may(actor, manage_seats(site)):
         raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
     site_id, type_id, client_id = site.id, subscription_type.id, site.client_id
     with write_transaction():
         ensure_email_free(email, client_id)
-        if not seats.claim_seat(site_id, type_id):
+        if not counters.claim_seat(site_id, type_id):
             if not add_seat:
                 raise _no_free_seat(actor, site, subscription_type)
-            seats.add_and_claim_seat(site_id, type_id)
-            audit.record(actor, "allocation.seat_added", "site", site_id, client_id,
-                         after={"subscription_type": subscription_type.code, "added": 1})
-            billing.invoice_increase(actor, site, subscription_type, 1)
+            buy_seats(actor, site, subscription_type, 1, take=1)
         user = _add_invited_user(actor, site, subscription_type, email, name)
     if send == "now":
         invitations.send_invitation(actor, user)
@@ -95,22 +82,18 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
     emails = _email_list(emails)
     if send not in SEND_CHOICES:
         raise Invalid("Choose when to send the invitations: now or later.", field="send_invitation")
-    if add_seats and not allows(actor, "subscriptions.manage", site):
+    if add_seats and not may(actor, manage_seats(site)):
         raise Forbidden("Adding seats needs the subscription management role.", field="add_seats")
     with write_transaction():
         for email in emails:
             ensure_email_free(email, site.client_id)
-        free = seats.free_seats(site.id, subscription_type.id)
-        missing = len(emails) - free
+        missing = len(emails) - counters.free_seats(site.id, subscription_type.id)
         if missing > 0:
             if not add_seats:
                 raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
-            seats.add_seats(site.id, subscription_type.id, missing)
-            audit.record(actor, "allocation.seat_added", "site", site.id, site.client_id,
-                         after={"subscription_type": subscription_type.code, "added": missing})
-            billing.invoice_increase(actor, site, subscription_type, missing)
+            buy_seats(actor, site, subscription_type, missing)
         for _ in emails:
-            if not seats.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
+            if not counters.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
                 raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
         created = [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0])
                    for email in emails]
@@ -141,8 +124,8 @@ def _email_list(emails) -> list[str]:
 
 
 def _no_free_seat(actor, site, subscription_type, wanted: int = 1) -> NoFreeSeat:
-    free = seats.free_seats(site.id, subscription_type.id)
-    if allows(actor, "subscriptions.manage", site):
+    free = counters.free_seats(site.id, subscription_type.id)
+    if may(actor, manage_seats(site)):
         hint = "Add a seat and create the user, or raise the allocation on the site page."
     else:
         hint = "Ask a finance administrator to add seats for this site."
@@ -167,9 +150,9 @@ def deactivate_user(actor, user: User) -> User:
         invitations.revoke_invitation(actor, user)
         return db.session.get(User, user.id, populate_existing=True)
     user_id, client = user.id, user.organisation
-    access_until = client.trial_ends_on if client.is_client and billing.in_trial(client, clock.today()) else None
+    access_until = client.trial_ends_on if client.is_client and invoices.in_trial(client, clock.today()) else None
     with write_transaction():
-        roles.ensure_not_last_admin(user, client)
+        grants.ensure_not_last_admin(user, client)
         changed = db.session.execute(
             update(User)
             .where(User.id == user_id, User.status != "deactivated")
@@ -181,7 +164,7 @@ def deactivate_user(actor, user: User) -> User:
         user = db.session.get(User, user_id, populate_existing=True)
         if access_until is None:
             if user.site_id is not None:
-                seats.release_seat(user.site_id, user.subscription_type_id)
+                counters.release_seat(user.site_id, user.subscription_type_id)
             end_all_sessions(user)
         audit.record(actor, "user.deactivated", "user", user_id, user.organisation_id,
                      before={"status": "active"},

@@ -5,65 +5,31 @@ Prices are typed in major units with at most two decimals ("15", "15.5",
 invoices issued afterwards: invoice lines copy the unit price at issue time,
 so nothing already issued changes.
 """
+
 import re
-from decimal import Decimal
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.domain import audit, validation
-from portal.domain.errors import Conflict, Invalid
+from portal.domain.billing.money import parse_price
+from portal.domain.errors import Conflict
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import SubscriptionType
 
-# 1,000,000.00 in minor units: far above any seat price, far below integer overflow.
-MAX_PRICE = 100_000_000
 _CODE = re.compile(r"[a-z0-9_-]{2,40}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_PRICE = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?")
-
-
-def parse_price(value, field: str, *, label: str) -> int:
-    """A price in major units (text, int or Decimal) → integer minor units.
-
-    Refuses negatives, more than two decimals, exponents, floats, non-ASCII
-    digits and anything above 1,000,000.00.
-    """
-    if isinstance(value, Decimal):
-        value = format(value, "f") if value.is_finite() else "x"
-    elif isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"Enter the {label}, e.g. 15.00.", field=field)
-    text = value.strip()
-    if text.startswith("-"):
-        raise Invalid(f"The {label} cannot be negative.", field=field)
-    match = _PRICE.fullmatch(text)
-    if match is None:
-        if "," in text:
-            raise Invalid(f"Write the {label} with a dot for decimals and no thousands separator, "
-                          "e.g. 1500.00.", field=field)
-        raise Invalid(f"Enter the {label} as an amount with at most two decimals, e.g. 15.00.", field=field)
-    whole, cents = match.groups()
-    minor = int(whole) * 100 + int((cents or "0").ljust(2, "0"))
-    if minor > MAX_PRICE:
-        raise Invalid(f"The {label} is at most 1,000,000.00.", field=field)
-    return minor
 
 
 def _code(value) -> str:
-    code = value.strip() if isinstance(value, str) else ""
-    if not _CODE.fullmatch(code):
-        raise Invalid("Enter a code of 2 to 40 characters: lower-case letters, digits, '-' or '_'.", field="code")
-    return code
+    return validation.matching(value, _CODE, "code",
+                               "Enter a code of 2 to 40 characters: lower-case letters, digits, '-' or '_'.")
 
 
 def _currency(value) -> str:
-    currency = value.strip() if isinstance(value, str) else ""
-    if not _CURRENCY.fullmatch(currency):
-        raise Invalid("Enter the currency as three upper-case letters (ISO 4217), e.g. EUR.", field="currency")
-    return currency
+    return validation.matching(value, _CURRENCY, "currency",
+                               "Enter the currency as three upper-case letters (ISO 4217), e.g. EUR.")
 
 
 def create_subscription_type(actor, code, name, monthly_price, annual_price, currency) -> SubscriptionType:
@@ -106,8 +72,3 @@ def change_prices(actor, subscription_type: SubscriptionType, monthly_price, ann
         audit.record(actor, "subscription_type.prices_changed", "subscription_type", type_id,
                      actor.organisation_id, before={"code": row.code, **before}, after={"code": row.code, **after})
     return row
-
-
-def format_price(minor: int) -> str:
-    """Minor units as the text the price fields take: 1500 → "15.00"."""
-    return f"{minor // 100}.{minor % 100:02d}"

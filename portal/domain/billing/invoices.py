@@ -1,37 +1,21 @@
-"""Billing: client periods and cycles, period and prorated invoices, the billing run.
+"""Invoices: numbering, period invoices, prorated invoices for seats added mid-period.
 
-Rules 8-13 of DESIGN.md. Money is integer minor units; the period arithmetic
-and the proration formula live in ``periods``. Each client's roll-forward is
-one transaction, and the unique index on (client, period start) for period
-invoices makes issuing idempotent whatever runs concurrently.
+docs/rules.md rules 9-13. Money is integer minor units; the period
+arithmetic and the proration formula live in ``periods``. The unique index
+on (client, period start) for period invoices makes issuing idempotent
+whatever runs concurrently.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import g
 from sqlalchemy import exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.domain import audit
 from portal.domain.billing import periods
-from portal.domain.errors import Forbidden, Invalid
-from portal.domain.transactions import write_transaction
+from portal.domain.transactions import dialect_insert
 from portal.extensions import db
-from portal.models import (
-    BILLING_CYCLES,
-    Allocation,
-    Invoice,
-    InvoiceLine,
-    InvoiceSequence,
-    Organisation,
-    Site,
-    SubscriptionType,
-    User,
-)
-from portal.rbac.permissions import allows
+from portal.models import Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site, SubscriptionType
 
 MAX_TRIAL_DAYS = 365
 
@@ -50,8 +34,6 @@ def default_prefix(partner_name: str) -> str:
     return (letters or "INV")[:4].upper()
 
 
-# --------------------------------------------------------------------- issuing
-
 def _take_number(partner_id: int) -> tuple[int, str]:
     """The partner's next invoice number, taken inside the caller's transaction."""
     # The UPDATE locks the row until commit: concurrent issuers queue here, and
@@ -62,8 +44,7 @@ def _take_number(partner_id: int) -> tuple[int, str]:
     row = db.session.execute(take).one_or_none()
     if row is None:  # the partner's first invoice: create its sequence, then take
         partner_name = db.session.scalar(select(Organisation.name).where(Organisation.id == partner_id))
-        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(insert(InvoiceSequence)
+        db.session.execute(dialect_insert()(InvoiceSequence)
                            .values(partner_id=partner_id, prefix=default_prefix(partner_name), last_number=0)
                            .on_conflict_do_nothing(index_elements=["partner_id"]))
         row = db.session.execute(take).one()
@@ -71,13 +52,14 @@ def _take_number(partner_id: int) -> tuple[int, str]:
     return number, f"{prefix}-{number:06d}"
 
 
-def _issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
-           lines: list[dict]) -> Invoice:
+def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
+          lines: list[dict], currency: str) -> Invoice:
+    """Number and add an invoice, with its audit event, inside the caller's transaction."""
     sequence, number = _take_number(client.parent_id)
     invoice = Invoice(
         partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=kind,
         billing_cycle=cycle, period_start=start, period_end=end, issued_on=issued_on,
-        currency=_currency(), total=sum(line["amount"] for line in lines),
+        currency=currency, total=sum(line["amount"] for line in lines),
         lines=[InvoiceLine(**line) for line in lines],
     )
     db.session.add(invoice)
@@ -88,19 +70,15 @@ def _issue(actor, client: Organisation, kind: str, cycle: str, start: date, end:
     return invoice
 
 
-def _currency() -> str:
-    """One currency per partner; the catalogue holds it (EUR in the demo).
+def catalogue_currency() -> str:
+    """One currency for every invoice: the catalogue's (EUR in the demo).
 
-    Cached for the rest of the request or command: a billing run asks once,
-    not once per invoice.
+    A billing run asks once and passes it on, rather than once per invoice.
     """
-    if "portal_currency" not in g:
-        g.portal_currency = db.session.scalar(
-            select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
-    return g.portal_currency
+    return db.session.scalar(select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
 
 
-def _period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
+def period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
     """One line per site and type with allocated seats: seats are committed for the period."""
     days = periods.days_in_period(start, end)
     rows = db.session.execute(
@@ -120,7 +98,7 @@ def _period_lines(client: Organisation, cycle: str, start: date, end: date) -> l
     return lines
 
 
-def _period_invoiced(client_id: int, start: date) -> bool:
+def period_invoiced(client_id: int, start: date) -> bool:
     return db.session.scalar(select(exists().where(
         Invoice.client_id == client_id, Invoice.kind == "period", Invoice.period_start == start)))
 
@@ -139,11 +117,10 @@ def start_billing(actor, client: Organisation, start: date, *, trial_days: int |
     client.period_end = periods.add_period(first, client.billing_cycle, first.day)
     db.session.flush()
     if not trial_days:
-        _issue(actor, client, "period", client.billing_cycle, client.period_start, client.period_end, first,
-               _period_lines(client, client.billing_cycle, client.period_start, client.period_end))
+        issue(actor, client, "period", client.billing_cycle, client.period_start, client.period_end, first,
+              period_lines(client, client.billing_cycle, client.period_start, client.period_end),
+              catalogue_currency())
 
-
-# ----------------------------------------------------------------- proration
 
 @dataclass(frozen=True)
 class ProrationQuote:
@@ -187,45 +164,8 @@ def invoice_increase(actor, site: Site, subscription_type: SubscriptionType, add
                 subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
                 quantity=added, unit_price=quote.unit_price, days=quote.remaining_days,
                 period_days=quote.period_days, amount=quote.amount)
-    return _issue(actor, client, "proration", client.billing_cycle, quote.period_start, quote.period_end,
-                  clock.today(), [line])
-
-
-# ---------------------------------------------------------------- cycles
-
-def change_billing_cycle(actor, client: Organisation, cycle: str | None) -> Organisation:
-    """Store a cycle change as pending from the next period start; ``None`` withdraws it.
-
-    Asking for the current cycle also withdraws a pending change. Needs
-    ``subscriptions.manage`` on the client (``Forbidden``); an unknown cycle
-    is ``Invalid``. Commits with an audit event when something changed.
-    """
-    if not allows(actor, "subscriptions.manage", client):
-        raise Forbidden("Changing the billing cycle needs the subscription management role.",
-                        field="billing_cycle")
-    if cycle is not None and cycle not in BILLING_CYCLES:
-        raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
-    client_id = client.id
-    with write_transaction():
-        client = db.session.scalar(select(Organisation).where(Organisation.id == client_id)
-                                   .with_for_update().execution_options(populate_existing=True))
-        before = {"pending_billing_cycle": client.pending_billing_cycle,
-                  "pending_effective_on": _iso(client.pending_effective_on)}
-        if cycle is None or cycle == client.billing_cycle:
-            client.pending_billing_cycle = client.pending_effective_on = None
-            action = "billing.cycle_change_withdrawn"
-        else:
-            client.pending_billing_cycle, client.pending_effective_on = cycle, client.period_end
-            action = "billing.cycle_changed"
-        after = {"pending_billing_cycle": client.pending_billing_cycle,
-                 "pending_effective_on": _iso(client.pending_effective_on)}
-        if after != before:
-            audit.record(actor, action, "client", client_id, client_id, before=before, after=after)
-    return client
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
+    return issue(actor, client, "proration", client.billing_cycle, quote.period_start, quote.period_end,
+                 clock.today(), [line], catalogue_currency())
 
 
 def next_period_preview(client: Organisation) -> dict | None:
@@ -236,94 +176,6 @@ def next_period_preview(client: Organisation) -> dict | None:
     cycle = cycle or client.billing_cycle
     start = client.period_end
     end = periods.add_period(start, cycle, client.billing_anchor_day)
-    lines = _period_lines(client, cycle, start, end)
+    lines = period_lines(client, cycle, start, end)
     return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines,
-            "total": sum(line["amount"] for line in lines), "currency": _currency()}
-
-
-# ------------------------------------------------------------- billing run
-
-@dataclass
-class RunReport:
-    today: date
-    clients: int = 0
-    invoices: list[str] = field(default_factory=list)
-    cycles_applied: int = 0
-    seats_released: int = 0
-
-
-def _due_clients(today: date) -> list[int]:
-    """Clients with a period to close or an opened period still to invoice."""
-    uninvoiced = ~exists().where(Invoice.client_id == Organisation.id, Invoice.kind == "period",
-                                 Invoice.period_start == Organisation.period_start)
-    return list(db.session.scalars(
-        select(Organisation.id)
-        .where(Organisation.kind == "client", Organisation.period_start.is_not(None))
-        .where((Organisation.period_end <= today) | ((Organisation.period_start <= today) & uninvoiced))
-        .order_by(Organisation.id)
-    ))
-
-
-def run_billing(today: date | None = None) -> RunReport:
-    """Close every period ended on or before ``today`` and invoice the periods opened.
-
-    Catches up one invoice per missed period. Each client is rolled forward in
-    its own transaction (fully, or not at all); running again issues nothing.
-    """
-    today = today or clock.today()
-    report = RunReport(today)
-    for client_id in _due_clients(today):
-        try:
-            with write_transaction():
-                _roll_forward(client_id, today, report)
-        except IntegrityError:
-            # A concurrent run issued this client's invoice first: nothing left to do.
-            continue
-        report.clients += 1
-    return report
-
-
-def _roll_forward(client_id: int, today: date, report: RunReport) -> None:
-    client = db.session.scalar(select(Organisation).where(Organisation.id == client_id)
-                               .with_for_update().execution_options(populate_existing=True))
-    if client.trial_ends_on is not None and client.trial_ends_on <= today:
-        report.seats_released += _release_trial_seats(client, today)
-    while True:
-        if client.period_start <= today and not _period_invoiced(client.id, client.period_start):
-            invoice = _issue(None, client, "period", client.billing_cycle, client.period_start,
-                             client.period_end, client.period_start,
-                             _period_lines(client, client.billing_cycle, client.period_start, client.period_end))
-            report.invoices.append(invoice.number)
-        if client.period_end > today:
-            return
-        _advance(client, report)
-
-
-def _advance(client: Organisation, report: RunReport) -> None:
-    """Move to the next period, applying a pending cycle exactly at the boundary."""
-    start = client.period_end
-    if client.pending_billing_cycle and client.pending_effective_on == start:
-        audit.record(None, "billing.cycle_applied", "client", client.id, client.id,
-                     before={"billing_cycle": client.billing_cycle},
-                     after={"billing_cycle": client.pending_billing_cycle, "from": start.isoformat()})
-        client.billing_cycle = client.pending_billing_cycle
-        client.pending_billing_cycle = client.pending_effective_on = None
-        report.cycles_applied += 1
-    client.period_start = start
-    client.period_end = periods.add_period(start, client.billing_cycle, client.billing_anchor_day)
-    db.session.flush()
-
-
-def _release_trial_seats(client: Organisation, today: date) -> int:
-    """Seats kept by users deactivated during the trial are released once it ends."""
-    from portal.domain.seats.counters import release_seat
-
-    leaving = db.session.scalars(select(User).where(
-        User.organisation_id == client.id, User.status == "deactivated",
-        User.access_until.is_not(None), User.access_until <= today)).all()
-    for user in leaving:
-        if user.site_id is not None:
-            release_seat(user.site_id, user.subscription_type_id)
-        user.access_until = None
-        audit.record(None, "user.seat_released", "user", user.id, client.id, after={"reason": "trial ended"})
-    return len(leaving)
+            "total": sum(line["amount"] for line in lines), "currency": catalogue_currency()}

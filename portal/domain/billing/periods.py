@@ -1,4 +1,4 @@
-"""Billing period arithmetic (DESIGN.md rules 8-13).
+"""Billing period arithmetic (docs/rules.md rules 8-13).
 
 A period runs from ``period_start`` (inclusive) to ``period_end`` (exclusive):
 ``period_end`` is the first day of the next period.  Periods are anchored on
@@ -15,7 +15,6 @@ out-of-range value, inconsistent dates) raises ``ValueError``.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
 from datetime import date, datetime
 
 __all__ = [
@@ -23,11 +22,9 @@ __all__ = [
     "MONTHLY",
     "ANNUAL",
     "add_period",
-    "period_containing",
     "days_in_period",
     "remaining_days",
     "prorate",
-    "iter_periods",
 ]
 
 MONTHLY = "monthly"
@@ -104,36 +101,6 @@ def add_period(start: date, cycle: str, anchor_day: int | None = None) -> date:
     return _shift(start, months, day)
 
 
-def period_containing(anchor: date, cycle: str, on: date) -> tuple[date, date]:
-    """Return ``(period_start, period_end)`` of the period that contains ``on``.
-
-    ``anchor`` is the first period's start and fixes the billing day
-    (``anchor.day``).  Guarantees ``period_start <= on < period_end`` and that
-    the result is exactly one of the periods produced by repeatedly applying
-    ``add_period`` from ``anchor``.  ``on`` before ``anchor`` raises
-    ``ValueError``.
-    """
-    _check_date(anchor, "anchor")
-    months = _months_per_period(cycle)
-    _check_date(on, "on")
-    if on < anchor:
-        raise ValueError(
-            f"{on.isoformat()} is before the first period start {anchor.isoformat()}"
-        )
-    day = anchor.day
-    # The n-th period starts n*months after the anchor month (closed form of
-    # walking forward with add_period); estimate n, then correct by one.
-    elapsed = (on.year - anchor.year) * 12 + (on.month - anchor.month)
-    n = elapsed // months
-    start = _shift(anchor, n * months, day)
-    if start > on:
-        n -= 1
-        start = _shift(anchor, n * months, day)
-    end = _shift(anchor, (n + 1) * months, day)
-    assert start <= on < end
-    return start, end
-
-
 def days_in_period(start: date, end: date) -> int:
     """Number of days from ``start`` (inclusive) to ``end`` (exclusive), >= 1."""
     _check_date(start, "start")
@@ -187,30 +154,3 @@ def prorate(quantity: int, unit_price: int, remaining: int, days: int) -> int:
     numerator = quantity * unit_price * remaining
     # floor(n / d + 1/2) == (2n + d) // 2d for n >= 0, d > 0: half-up.
     return (2 * numerator + days) // (2 * days)
-
-
-def iter_periods(
-    start: date, cycle: str, until: date, anchor_day: int | None = None
-) -> Iterator[tuple[date, date]]:
-    """Yield ``(period_start, period_end)`` for each period ending on or before ``until``.
-
-    Periods are consecutive (each starts where the previous ended), begin at
-    ``start`` and are anchored on ``anchor_day`` (default ``start.day``).
-    Yields nothing if the first period ends after ``until``.  Arguments are
-    validated when the function is called, not on first iteration.  A cycle
-    change between periods is the caller's job (call again from the boundary).
-    """
-    _check_date(start, "start")
-    _check_date(until, "until")
-    _months_per_period(cycle)
-    day = start.day if anchor_day is None else _check_anchor_day(anchor_day)
-    first_end = add_period(start, cycle, day)  # validates start against the anchor
-    return _iter_periods(start, first_end, cycle, until, day)
-
-
-def _iter_periods(
-    start: date, end: date, cycle: str, until: date, day: int
-) -> Iterator[tuple[date, date]]:
-    while end <= until:
-        yield start, end
-        start, end = end, add_period(end, cycle, day)

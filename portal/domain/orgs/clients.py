@@ -1,14 +1,15 @@
-"""Creating clients and sites."""
-from sqlalchemy import exists, select
+"""Clients and their sites: creating and renaming them."""
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.domain import audit, validation
-from portal.domain.billing import invoices as billing
-from portal.domain.errors import Conflict, Invalid
+from portal.domain.billing import invoices
+from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import BILLING_CYCLES, Organisation, Site
+from portal.rbac.permissions import manage_client, may
 
 
 def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_days=None) -> Organisation:
@@ -21,7 +22,7 @@ def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_da
         raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
     if trial_days is not None:
         trial_days = validation.whole_number(trial_days, "trial_days", label="trial length in days",
-                                             maximum=billing.MAX_TRIAL_DAYS)
+                                             maximum=invoices.MAX_TRIAL_DAYS)
     partner_id = partner.id
     with write_transaction():
         if db.session.scalar(select(exists().where(
@@ -32,7 +33,7 @@ def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_da
         _flush_unique(f"A client named {name!r} already exists.")
         audit.record(actor, "client.created", "client", client.id, client.id,
                      after={"name": name, "billing_cycle": billing_cycle, "trial_days": trial_days})
-        billing.start_billing(actor, client, clock.today(), trial_days=trial_days)
+        invoices.start_billing(actor, client, clock.today(), trial_days=trial_days)
     return client
 
 
@@ -47,6 +48,32 @@ def create_site(actor, client: Organisation, name) -> Site:
         _flush_unique(f"This client already has a site named {name!r}.")
         audit.record(actor, "site.created", "site", site.id, client_id, after={"name": name})
     return site
+
+
+def rename_client(actor, client: Organisation, name) -> Organisation:
+    """Rename ``client``; the name stays unique among its partner's clients.
+
+    Needs ``clients.manage`` on the client (``Forbidden``). Commits with an
+    audit event when the name changed.
+    """
+    if not may(actor, manage_client(client)):
+        raise Forbidden("Renaming a client needs the clients.manage permission.", field="name")
+    name = validation.text(name, "name", label="client name")
+    client_id, partner_id = client.id, client.parent_id
+    with write_transaction():
+        before = db.session.scalar(select(Organisation.name).where(Organisation.id == client_id).with_for_update())
+        if name != before:
+            if db.session.scalar(select(exists().where(
+                    Organisation.parent_id == partner_id, Organisation.name == name, Organisation.id != client_id))):
+                raise Conflict(f"A client named {name!r} already exists.", field="name")
+            try:
+                db.session.execute(update(Organisation).where(Organisation.id == client_id).values(name=name)
+                                   .execution_options(synchronize_session=False))
+            except IntegrityError:  # a concurrent rename or creation took the name
+                raise Conflict(f"A client named {name!r} already exists.", field="name") from None
+            audit.record(actor, "client.renamed", "client", client_id, client_id,
+                         before={"name": before}, after={"name": name})
+    return db.session.get(Organisation, client_id, populate_existing=True)
 
 
 def _flush_unique(message: str) -> None:

@@ -6,27 +6,26 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
 from portal.domain import audit, validation
-from portal.domain.accounts import invitations
-from portal.domain.accounts.users import ensure_email_free
+from portal.domain.accounts import staff
+from portal.domain.accounts.emails import ensure_email_free
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
+from portal.domain.pages import Page, clamp
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import InvoiceSequence, Organisation, RoleAssignment, User
-from portal.rbac.permissions import allows
+from portal.rbac.permissions import manage_partners, may
 
 ADMIN_ROLE = "partner_admin"
 _PREFIX = re.compile(r"[A-Z]{2,6}")
 
 
 def _prefix(value) -> str:
-    prefix = value.strip() if isinstance(value, str) else ""
-    if not _PREFIX.fullmatch(prefix):
-        raise Invalid("Enter an invoice prefix of 2 to 6 upper-case letters, e.g. NW.", field="invoice_prefix")
-    return prefix
+    return validation.matching(value, _PREFIX, "invoice_prefix",
+                               "Enter an invoice prefix of 2 to 6 upper-case letters, e.g. NW.")
 
 
 def _operator(actor) -> Organisation:
-    if not allows(actor, "partners.manage"):
+    if not may(actor, manage_partners()):
         raise Forbidden("Only operator administrators manage partners.")
     return actor.organisation
 
@@ -80,7 +79,7 @@ def invite_administrator(actor, partner: Organisation, email, name) -> User:
     email = validation.email(email, field="admin_email")
     name = validation.text(name, "admin_name", label="administrator's name")
     _email_free(email)
-    return invitations.invite_staff(actor, partner, email, name, ADMIN_ROLE)
+    return staff.invite_staff(actor, partner, email, name, ADMIN_ROLE)
 
 
 def _email_free(email: str) -> None:
@@ -99,24 +98,12 @@ class PartnerRow:
     administrators: list[User] = field(default_factory=list)
 
 
-@dataclass
-class PartnerPage:
-    rows: list[PartnerRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def partner_page(actor, *, page: int = 1, per_page: int = 25) -> PartnerPage:
+def partner_page(actor, *, page: int = 1, per_page: int = 25) -> Page[PartnerRow]:
     """One page of the operator's partners with prefix, client count and administrators (3 queries)."""
     operator = _operator(actor)
     where = (Organisation.kind == "partner") & (Organisation.parent_id == operator.id)
     total = db.session.scalar(select(func.count(Organisation.id)).where(where))
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamp(page, total, per_page)
     client = aliased(Organisation)
     clients = (select(func.count(client.id)).where(client.kind == "client", client.parent_id == Organisation.id)
                .correlate(Organisation).scalar_subquery())
@@ -136,4 +123,4 @@ def partner_page(actor, *, page: int = 1, per_page: int = 25) -> PartnerPage:
             .order_by(User.email))
         for user in admins:
             by_id[user.organisation_id].administrators.append(user)
-    return PartnerPage(result, total, page, per_page)
+    return Page(result, total, page, per_page)

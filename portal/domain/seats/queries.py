@@ -1,18 +1,86 @@
-"""Read models for the dashboards: they read the allocation counters only.
+"""Read models of seats for the screens and the API: they read the counters only.
 
 Each function is one or two statements whatever the number of clients or
-users, so a page costs the same handful of queries at any size.
+users, so a page costs the same handful of queries at any size. A page and
+its API twin call the same function here, so they cannot disagree.
 """
 import functools
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
 
+from portal.domain.pages import Page, clamp
 from portal.domain.search import contains_pattern
-from portal.domain.seats.counters import SeatCounts, SeatRow
 from portal.extensions import db
-from portal.models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType
+from portal.models import Allocation, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
 from portal.rbac.scoping import client_scope
+
+
+class SeatCounts:
+    """Free seats and usage, from ``allocated`` and ``consumed`` (rows of every dashboard)."""
+
+    allocated: int
+    consumed: int
+
+    @property
+    def free(self) -> int:
+        return self.allocated - self.consumed
+
+    @property
+    def usage_percent(self) -> int:
+        return round(100 * self.consumed / self.allocated) if self.allocated else 0
+
+
+@dataclass(frozen=True)
+class SeatRow(SeatCounts):
+    subscription_type: SubscriptionType
+    allocated: int
+    consumed: int
+
+
+def catalogue() -> list[SubscriptionType]:
+    return list(db.session.scalars(select(SubscriptionType).order_by(SubscriptionType.id)))
+
+
+def subscription_type_by_code(code: str) -> SubscriptionType | None:
+    """A catalogue type named by its code (how URLs and the API name types), or None."""
+    return db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == code))
+
+
+def seat_rows(site: Site) -> list[SeatRow]:
+    """One row per catalogue type at ``site`` (types never allocated show 0 / 0)."""
+    query = (
+        select(SubscriptionType, Allocation.allocated, Allocation.consumed)
+        .outerjoin(
+            Allocation,
+            (Allocation.subscription_type_id == SubscriptionType.id) & (Allocation.site_id == site.id),
+        )
+        .order_by(SubscriptionType.id)
+    )
+    return [SeatRow(t, allocated or 0, consumed or 0) for t, allocated, consumed in db.session.execute(query)]
+
+
+def allocation_rows(site_ids: list[int]) -> dict[int, list[SeatRow]]:
+    """For each site, one row per catalogue type (never allocated: 0 / 0), in two statements."""
+    types = catalogue()
+    counters = {
+        (a.site_id, a.subscription_type_id): a
+        for a in db.session.scalars(select(Allocation).where(Allocation.site_id.in_(site_ids)))
+    } if site_ids else {}
+    rows = {}
+    for site_id in site_ids:
+        rows[site_id] = []
+        for subscription_type in types:
+            allocation = counters.get((site_id, subscription_type.id))
+            rows[site_id].append(SeatRow(subscription_type, allocation.allocated if allocation else 0,
+                                         allocation.consumed if allocation else 0))
+    return rows
+
+
+def holds_seat():
+    """SQL condition: the user holds their seat (deactivated in a trial: until it ends)."""
+    return (User.status != "deactivated") | User.access_until.is_not(None)
+
 
 SORTS = ("name", "allocated", "consumed", "free")
 
@@ -70,6 +138,22 @@ def client_totals(client: Organisation, site_ids=None) -> list[SeatRow]:
     return _totals(where)
 
 
+@dataclass(frozen=True)
+class SeatSum(SeatCounts):
+    allocated: int
+    consumed: int
+
+
+def seats_summed(rows) -> SeatSum:
+    """The seats of several rows (every type of a client, say) added up."""
+    return SeatSum(sum(r.allocated for r in rows), sum(r.consumed for r in rows))
+
+
+def client_seats(client: Organisation, site_ids=None) -> SeatSum:
+    """The client's seats over every type, over the sites in ``site_ids`` (all of them if None)."""
+    return seats_summed(client_totals(client, site_ids))
+
+
 @dataclass
 class ClientRow(SeatCounts):
     id: int
@@ -77,21 +161,6 @@ class ClientRow(SeatCounts):
     billing_cycle: str
     allocated: int
     consumed: int
-
-
-@dataclass
-class ClientPage:
-    rows: list[ClientRow]
-    total: int
-    page: int
-    per_page: int
-    q: str
-    sort: str
-    direction: str
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _client_sum(column):
@@ -124,7 +193,8 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     return count, rows
 
 
-def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=25) -> ClientPage:
+def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=25,
+                clamp_to_last=True) -> Page[ClientRow]:
     """One page of the per-client list: search by name, sort, paginate.
 
     Sorted by name, the page comes straight off the (partner, name) index and
@@ -138,10 +208,11 @@ def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=2
     if q:
         params["pattern"] = contains_pattern(q.lower())
     total = db.session.scalar(count, params)
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    if clamp_to_last:  # people get the last page; programs an empty one past the end (see portal.domain.pages)
+        page = clamp(page, total, per_page)
     params.update(limit=per_page, offset=(page - 1) * per_page)
-    listing = [ClientRow(*row) for row in db.session.execute(rows, params)]
-    return ClientPage(listing, total, page, per_page, q, sort, direction)
+    listing = [ClientRow(*row) for row in db.session.execute(rows, params)] if (page - 1) * per_page < total else []
+    return Page(listing, total, page, per_page, query=dict(q=q, sort=sort, direction=direction))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Giving and taking roles inside the actor's own organisation (DESIGN.md section 4).
+"""Giving and taking roles inside the actor's own organisation (docs/rules.md section 4).
 
 What "holding a permission" means for the granter: a role can be granted,
 changed or revoked only by an actor who holds every permission of that role
@@ -27,7 +27,7 @@ from portal.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import Organisation, RoleAssignment, Site, User
-from portal.rbac.permissions import allows
+from portal.rbac.permissions import holds_all, manage_roles, may
 from portal.rbac.roles import ROLES, Role, roles_for
 
 # The role that runs each kind of organisation: it can never lose its last holder.
@@ -53,7 +53,7 @@ def grantable_roles(actor, organisation: Organisation | None = None) -> list[Gra
     sites is listed with those sites and ``org_wide=False``.
     """
     organisation = organisation or actor.organisation
-    if not allows(actor, "roles.manage", organisation):
+    if not may(actor, manage_roles(organisation)):
         return []
     sites = _client_sites(organisation)
     grantable = []
@@ -146,7 +146,7 @@ def may_revoke(actor, assignment: RoleAssignment) -> bool:
     """Whether the actor may take this assignment away (the last-admin rule aside): for the screens."""
     role = ROLES.get(assignment.role)
     organisation = actor.organisation
-    if role is None or role.organisation_kind != organisation.kind or not allows(actor, "roles.manage", organisation):
+    if role is None or role.organisation_kind != organisation.kind or not may(actor, manage_roles(organisation)):
         return False
     return _holds(actor, role, organisation, list(assignment.sites) or None)
 
@@ -161,7 +161,7 @@ def _own_organisation(actor, user: User) -> Organisation:
 
 
 def _require_manage(actor, organisation) -> None:
-    if not allows(actor, "roles.manage", organisation):
+    if not may(actor, manage_roles(organisation)):
         raise Forbidden("Managing roles needs the roles.manage permission in your organisation.")
 
 
@@ -217,8 +217,8 @@ def _holds(actor, role: Role, organisation, sites) -> bool:
     ``sites=None`` is the whole organisation; a list of sites is each of them.
     """
     if sites is None:
-        return all(allows(actor, name, organisation) for name in role.permissions)
-    return all(allows(actor, name, site) for site in sites for name in role.permissions)
+        return holds_all(actor, role.permissions, organisation)
+    return all(holds_all(actor, role.permissions, site) for site in sites)
 
 
 def _lacking(role: Role, sites, verb: str = "give") -> str:

@@ -1,0 +1,62 @@
+"""Read models of people for the screens and the API: users, invitations, members, seat holders.
+
+Each function returns a statement (or a short list) and never reads the
+request: the caller hands in the client, the sites it reaches (``reach``,
+``None`` for all of them) and the search text. A page and its API twin call
+the same function here, so they cannot disagree on who is listed.
+"""
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+
+from portal.domain.search import user_matches
+from portal.domain.seats.queries import holds_seat
+from portal.extensions import db
+from portal.models import Invitation, Organisation, Site, User
+
+PENDING_INVITATIONS_SHOWN = 200
+
+
+def users_query(client: Organisation, reach: set[int] | None, q: str = "") -> Select:
+    """The users of ``client`` (of the sites in ``reach`` only, unless None), matching ``q``; by name, id."""
+    query = select(User).where(User.organisation_id == client.id)
+    if reach is not None:
+        query = query.where(User.site_id.in_(reach))
+    if q:
+        query = query.where(user_matches(q))
+    return query.order_by(User.name, User.id)
+
+
+def pending_invitations(client: Organisation, reach: set[int] | None) -> list[Invitation]:
+    """The pending invitations of ``client`` (users of the sites in ``reach``), newest first, at most 200."""
+    query = (
+        select(Invitation).join(User, Invitation.user_id == User.id)
+        .where(Invitation.organisation_id == client.id, Invitation.status == "pending")
+        .options(joinedload(Invitation.user))
+        .order_by(Invitation.created_at.desc())
+        .limit(PENDING_INVITATIONS_SHOWN)
+    )
+    if reach is not None:
+        query = query.where(User.site_id.in_(reach))
+    return list(db.session.scalars(query))
+
+
+def seat_holders_query(site: Site) -> Select:
+    """The users holding a seat at ``site`` (``holds_seat``: a user deactivated in a trial
+    holds it until the trial ends), by name, id."""
+    return select(User).where(User.site_id == site.id, holds_seat()).order_by(User.name, User.id)
+
+
+def members_query(organisation: Organisation, q: str = "") -> Select:
+    """The people of ``organisation`` (every status), matching ``q``; by name, id."""
+    query = select(User).where(User.organisation_id == organisation.id)
+    if q:
+        query = query.where(user_matches(q))
+    return query.order_by(User.name, User.id)
+
+
+def sites_in_reach(client: Organisation, reach: set[int] | None) -> list[Site]:
+    """The sites of ``client`` (those in ``reach`` only, unless None), by name, id."""
+    query = select(Site).where(Site.client_id == client.id)
+    if reach is not None:
+        query = query.where(Site.id.in_(reach))
+    return list(db.session.scalars(query.order_by(Site.name, Site.id)))

@@ -1,0 +1,56 @@
+"""Money: integer minor units (cents) and an ISO 4217 currency, never floats.
+
+Parsing what people type, and writing amounts back as text, in one place.
+"""
+import re
+from decimal import Decimal
+
+from portal.domain.errors import Invalid
+
+# 1,000,000.00 in minor units: far above any seat price, far below integer overflow.
+MAX_PRICE = 100_000_000
+_PRICE = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?")
+
+
+def parse_price(value, field: str, *, label: str) -> int:
+    """A price in major units (text, int or Decimal) → integer minor units.
+
+    Refuses negatives, more than two decimals, exponents, floats, non-ASCII
+    digits and anything above 1,000,000.00.
+    """
+    if isinstance(value, Decimal):
+        value = format(value, "f") if value.is_finite() else "x"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"Enter the {label}, e.g. 15.00.", field=field)
+    text = value.strip()
+    if text.startswith("-"):
+        raise Invalid(f"The {label} cannot be negative.", field=field)
+    match = _PRICE.fullmatch(text)
+    if match is None:
+        if "," in text:
+            raise Invalid(f"Write the {label} with a dot for decimals and no thousands separator, "
+                          "e.g. 1500.00.", field=field)
+        raise Invalid(f"Enter the {label} as an amount with at most two decimals, e.g. 15.00.", field=field)
+    whole, cents = match.groups()
+    minor = int(whole) * 100 + int((cents or "0").ljust(2, "0"))
+    if minor > MAX_PRICE:
+        raise Invalid(f"The {label} is at most 1,000,000.00.", field=field)
+    return minor
+
+
+def decimal_text(minor: int) -> str:
+    """Minor units as a plain decimal, the text the price fields and CSV exports use: 1500 → "15.00"."""
+    sign = "-" if minor < 0 else ""
+    minor = abs(minor)
+    return f"{sign}{minor // 100}.{minor % 100:02d}"
+
+
+def format_money(amount: int | None, currency: str = "EUR") -> str:
+    """An amount for people: 164500 → "1,645.00 EUR" (— when there is none)."""
+    if amount is None:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // 100:,}.{amount % 100:02d} {currency}"

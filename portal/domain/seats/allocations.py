@@ -1,0 +1,75 @@
+"""Buying and lowering seats: the one purchase path (counters + audit + prorated invoice).
+
+Finance's "set the allocation", "add a seat and create", bulk invites with
+missing seats, and every later way of buying seats go through ``buy_seats``,
+so a change to pricing or to the audit trail is made once.
+"""
+from dataclasses import dataclass
+
+from portal.domain import audit, validation
+from portal.domain.billing import invoices
+from portal.domain.errors import BelowConsumed
+from portal.domain.seats import counters
+from portal.domain.transactions import write_transaction
+from portal.models import Allocation, Invoice, Site, SubscriptionType
+
+
+def buy_seats(actor, site: Site, subscription_type: SubscriptionType, count: int, *, take: int = 0,
+              allocated_before: int | None = None) -> Invoice | None:
+    """Inside the caller's transaction: buy ``count`` seats, taking ``take`` of them at once.
+
+    Records the audit event and issues the prorated invoice of the increase
+    (none in a trial, for a free type, or outside the open period); returns
+    that invoice. ``allocated_before`` is given when finance set a new total
+    ("allocation.changed", before → after); otherwise the seats were added
+    while creating users ("allocation.seat_added").
+    """
+    counters.add_seats(site.id, subscription_type.id, count, take=take)
+    if allocated_before is None:
+        audit.record(actor, "allocation.seat_added", "site", site.id, site.client_id,
+                     after={"subscription_type": subscription_type.code, "added": count})
+    else:
+        _record_change(actor, site, subscription_type, allocated_before, allocated_before + count)
+    return invoices.invoice_increase(actor, site, subscription_type, count)
+
+
+@dataclass(frozen=True)
+class AllocationChange:
+    allocation: Allocation
+    invoice: Invoice | None  # the prorated invoice an increase issued
+
+
+def set_allocation(actor, site: Site, subscription_type: SubscriptionType, allocated) -> AllocationChange:
+    """Set the seats bought for ``site`` and ``subscription_type``.
+
+    Refuses (``BelowConsumed``, naming the seats in use) to go below what is
+    consumed; a lower count limits seat checks at once and gives no credit. An
+    increase mid-period issues its prorated invoice in the same transaction.
+    Commits, with an audit event. The caller has checked ``manage_seats`` on the site.
+    """
+    allocated = validation.seat_count(allocated)
+    site_id, type_id = site.id, subscription_type.id
+    with write_transaction():
+        counters.ensure_allocation(site_id, type_id)
+        allocation = counters.allocation_row(site_id, type_id, lock=True)
+        before = allocation.allocated
+        if allocated < allocation.consumed:
+            raise BelowConsumed(
+                f"{allocation.consumed} {subscription_type.name} seats are in use at {site.name}; "
+                f"deactivate users before going below {allocation.consumed}.",
+                field="allocated",
+                consumed=allocation.consumed,
+            )
+        invoice = None
+        if allocated > before:
+            invoice = buy_seats(actor, site, subscription_type, allocated - before, allocated_before=before)
+        elif allocated < before:
+            counters.remove_seats(site_id, type_id, before - allocated)
+            _record_change(actor, site, subscription_type, before, allocated)
+    return AllocationChange(counters.allocation_row(site_id, type_id), invoice)
+
+
+def _record_change(actor, site, subscription_type, before: int, after: int) -> None:
+    audit.record(actor, "allocation.changed", "site", site.id, site.client_id,
+                 before={"subscription_type": subscription_type.code, "allocated": before},
+                 after={"subscription_type": subscription_type.code, "allocated": after})

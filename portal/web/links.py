@@ -1,0 +1,28 @@
+"""The link builder the domain asks for e-mail links (see portal.domain.links)."""
+from flask import Flask, current_app, has_request_context, url_for
+
+from portal.domain import links
+
+
+class UrlForLinks:
+    """Links on the host the request came in on (checked against TRUSTED_HOSTS by
+    Flask), or on PORTAL_SERVER_NAME outside a request (the CLI)."""
+
+    def invitation(self, token: str) -> str:
+        return self._external("auth.accept_invitation", token=token)
+
+    def _external(self, endpoint: str, **values) -> str:
+        if has_request_context():
+            return url_for(endpoint, **values, _external=True)
+        with current_app.test_request_context(base_url=_cli_base_url()):
+            return url_for(endpoint, **values, _external=True)
+
+
+def _cli_base_url() -> str:
+    server = current_app.config.get("SERVER_NAME") or "localhost:5000"
+    scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
+    return f"{scheme}://{server}"
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[links.EXTENSION] = UrlForLinks()
