@@ -1,4 +1,4 @@
-"""The partner JSON API under /api/v1 (API.md).
+"""The partner JSON API under /api/v1, described by its OpenAPI document (/api/v1/openapi.json).
 
 Token-authenticated (auth.py), rate-limited per token (ratelimit.py), one
 error shape (errors.py). Each resource module declares its operations with

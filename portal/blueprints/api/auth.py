@@ -3,7 +3,7 @@
 Browser sessions play no part: the actor is the token's user, loaded here on
 each request, whatever cookie came along (so the API needs no CSRF token).
 Permissions are then asked of that user through the same rbac functions as
-the screens (``allows``, the named factories, the scoped loaders).
+the screens (the named capabilities with ``may``, the scoped loaders).
 """
 from flask import g, request
 from flask_principal import Permission
@@ -12,7 +12,7 @@ from portal.blueprints.api import bp
 from portal.blueprints.api.errors import ApiError
 from portal.blueprints.api.registry import MAX_BODY
 from portal.domain.accounts import api_tokens
-from portal.rbac.needs import identity_for
+from portal.rbac.permissions import may
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
@@ -37,7 +37,7 @@ def actor():
     return g.api_user
 
 
-def require(permission: Permission, message: str | None = None) -> None:
-    """403 unless the token's user holds ``permission`` (a named rbac factory's result)."""
-    if not permission.allows(identity_for(g.api_user)):
+def require(capability: Permission, message: str | None = None) -> None:
+    """403 unless the token's user holds ``capability`` (a named rbac capability: ``manage_seats(site)``)."""
+    if not may(g.api_user, capability):
         raise ApiError(403, message)

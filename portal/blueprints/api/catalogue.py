@@ -1,10 +1,9 @@
 """The subscription-type catalogue and the seat summary over every client in reach."""
 from portal.blueprints.api.auth import actor, require
-from portal.blueprints.api.pagination import slice_page
-from portal.blueprints.api.registry import operation, read_query
+from portal.blueprints.api.pagination import page_body, slice_of
+from portal.blueprints.api.registry import ANY_TOKEN, operation, read_query
 from portal.blueprints.api.schemas import Page, PageQuery, SubscriptionTypeOut, Summary
-from portal.domain.seats import counters as seats
-from portal.domain.seats import queries as dashboards
+from portal.domain.seats import queries
 from portal.rbac import permissions
 from portal.rbac.scoping import site_ids_in_reach
 
@@ -22,23 +21,23 @@ def seat_out(row) -> dict:
             "consumed": row.consumed, "free": row.free}
 
 
-@operation("GET", "/subscription-types", summary="The catalogue of subscription types", permission="any",
+@operation("GET", "/subscription-types", summary="The catalogue of subscription types", permission=ANY_TOKEN,
            response=Page[SubscriptionTypeOut], query=PageQuery)
 def list_subscription_types():
     """Every subscription type with its monthly and annual price (any token may read it)."""
-    params = read_query()
-    return slice_page([type_out(t) for t in seats.catalogue()], params)
+    page = slice_of(queries.catalogue(), read_query())
+    return page_body([type_out(t) for t in page.rows], page)
 
 
 @operation("GET", "/summary", summary="Seats per subscription type over all clients in reach",
-           permission="subscriptions.view", response=Summary, errors=(403,))
+           permission=permissions.view_subscriptions, response=Summary, errors=(403,))
 def summary():
     """One item per catalogue type: allocated, consumed and free seats summed over every client in reach."""
     user = actor()
     organisation = user.organisation
     require(permissions.view_subscriptions(organisation))
     if organisation.kind == "client":  # the partner dashboard's counters are per partner
-        rows = dashboards.client_totals(organisation, site_ids_in_reach(user, organisation))
+        rows = queries.client_totals(organisation, site_ids_in_reach(user, organisation))
     else:
-        rows = dashboards.partner_totals(user)
+        rows = queries.partner_totals(user)
     return {"items": [seat_out(row) for row in rows]}

@@ -80,7 +80,7 @@ def _api_error(error: ApiError):
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
-    """A service refused: its code, status, field and extras (``free``, ``consumed``) as API.md says."""
+    """A service refused: its code, status, field and extras (``free``, ``consumed``)."""
     fields = {error.field: error.message} if error.field else {}
     return error_response(ApiError(error.status, error.message, code=error.code, fields=fields, **error.extra))
 

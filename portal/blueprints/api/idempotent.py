@@ -1,6 +1,6 @@
-"""The ``Idempotency-Key`` header on POST (API.md), around the view.
+"""The ``Idempotency-Key`` header on POST, around the view.
 
-The key is reserved before the view runs (services/idempotency.py); the
+The key is reserved before the view runs (portal/domain/idempotency.py); the
 view's answer, success or refusal, is stored and replayed for 24 hours with
 ``Idempotent-Replayed: true``. An unexpected failure (5xx) releases the key so
 the same request can be retried.

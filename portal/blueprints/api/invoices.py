@@ -1,14 +1,14 @@
 """Invoices: period and prorated charges, with their per-site lines."""
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.blueprints.api.auth import actor, require
 from portal.blueprints.api.pagination import page_body, page_of
 from portal.blueprints.api.registry import operation, read_query
 from portal.blueprints.api.schemas import InvoiceOut, InvoicesQuery, Page
+from portal.domain.billing.queries import invoices_query
 from portal.models import Invoice
 from portal.rbac import permissions
-from portal.rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_filter, invoice_lines_in_reach
+from portal.rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_lines_in_reach
 
 
 def invoice_out(invoice: Invoice) -> dict:
@@ -23,24 +23,23 @@ def invoice_out(invoice: Invoice) -> dict:
                        "amount": money(line.amount)} for line in lines]}
 
 
-@operation("GET", "/invoices", summary="Invoices, newest first", permission="billing.view",
+@operation("GET", "/invoices", summary="Invoices, newest first", permission=permissions.view_invoices,
            response=Page[InvoiceOut], query=InvoicesQuery, errors=(403, 404))
 def list_invoices():
     """Invoices of every client in reach, or of ``client_id`` only (404 if out of reach)."""
     user = actor()
     require(permissions.view_invoices(user.organisation))
     params = read_query()
-    query = invoice_filter(user, select(Invoice))
+    client_id = None
     if params.client_id is not None:
-        client = get_client_or_404(params.client_id, user)
-        query = query.where(Invoice.client_id == client.id)
-    query = query.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
-    invoices, total = page_of(query, params, options=(selectinload(Invoice.lines), joinedload(Invoice.client)))
-    return page_body([invoice_out(invoice) for invoice in invoices], params, total)
+        client_id = get_client_or_404(params.client_id, user).id
+    query = invoices_query(user, client_id=client_id).order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    page = page_of(query, params, options=(selectinload(Invoice.lines), joinedload(Invoice.client)))
+    return page_body([invoice_out(invoice) for invoice in page.rows], page)
 
 
-@operation("GET", "/invoices/{invoice_id}", summary="One invoice", permission="billing.view", response=InvoiceOut,
-           errors=(403,))
+@operation("GET", "/invoices/{invoice_id}", summary="One invoice", permission=permissions.view_invoices,
+           response=InvoiceOut, errors=(403,))
 def get_invoice(invoice_id):
     """The invoice with its lines (an accountant limited to some sites sees their lines only)."""
     user = actor()

@@ -41,7 +41,7 @@ def document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Partner Portal API", "version": "1.0.0",
-                 "description": "The partner API (API.md): every list is paginated with `page` and `per_page` "
+                 "description": "The partner API: every list is paginated with `page` and `per_page` "
                                 "(at most 200), every error is `{\"error\": {\"code\", \"message\", \"fields\"}}`, "
                                 "money is `{amount, currency}` in minor units."},
         "servers": [{"url": "/api/v1"}],

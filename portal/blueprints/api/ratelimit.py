@@ -15,7 +15,7 @@ from flask import current_app, request
 from flask_limiter import Limiter
 
 from portal.blueprints.api import bp
-from portal.models import ApiToken
+from portal.models.tokens import hash_token
 
 DEFAULT_LIMIT = "1200 per minute"
 
@@ -24,7 +24,7 @@ def token_key() -> str:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     secret = secret.strip()
     if scheme.lower() == "bearer" and secret:
-        return "token:" + ApiToken.hash_token(secret[:512])
+        return "token:" + hash_token(secret[:512])
     return "address:" + (request.remote_addr or "unknown")
 
 

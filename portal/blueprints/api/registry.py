@@ -17,6 +17,7 @@ from portal.blueprints.api import bp
 from portal.blueprints.api.errors import ApiError, from_validation
 from portal.blueprints.api.idempotent import idempotent
 from portal.blueprints.api.schemas import MAX_ID
+from portal.rbac.permissions import permission_name
 
 # Every path parameter: its Flask converter and its JSON Schema.
 PATH_PARAMS = {
@@ -28,6 +29,8 @@ PATH_PARAMS = {
                                            "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}),
 }
 MAX_BODY = 64 * 1024
+# The permission of an operation every token may call (the catalogue).
+ANY_TOKEN = "any"
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Operation:
     path: str  # OpenAPI form: /clients/{client_id}
     endpoint: str
     summary: str
-    permission: str
+    permission: str  # as the OpenAPI document states it
     response: type | None
     status: int
     query: type[BaseModel] | None = None
@@ -66,9 +69,16 @@ OPERATIONS: list[Operation] = []
 _BY_ENDPOINT: dict[str, Operation] = {}
 
 
-def operation(method: str, path: str, *, summary: str, permission: str, response=None, status: int = 200,
+def operation(method: str, path: str, *, summary: str, permission, response=None, status: int = 200,
               query=None, body=None, errors=(), description: str = ""):
-    """Declare and route one API operation; the view returns data for ``response``."""
+    """Declare and route one API operation; the view returns data for ``response``.
+
+    ``permission`` is the named rbac capability the view requires (``permissions.view_clients``),
+    documented by the name it checks, or a text built with ``permission_name`` when one name
+    does not say it all.
+    """
+    if not isinstance(permission, str):
+        permission = permission_name(permission)
 
     def decorator(view):
         op = Operation(method, path, "api." + view.__name__, summary, permission, response, status, query, body,

@@ -14,19 +14,19 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
 from portal.domain.idempotency import MAX_KEY_LENGTH
-from portal.domain.validation import MAX_SEATS
+from portal.domain.validation import EMAIL_PATTERN, MAX_SEATS
+from portal.models import BILLING_CYCLES
 
 # Text fields: no control characters (NUL, line breaks…), like validation.text.
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 # The shape validation.email accepts (the service lower-cases and re-checks it).
-EMAIL = (r'^[^@\s\x00-\x1f\x7f<>,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
-         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EMAIL = EMAIL_PATTERN
 MAX_ID = 2_147_483_647
 MAX_PAGE = 1_000_000
 MAX_PER_PAGE = 200
 
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
-Cycle = Literal["monthly", "annual"]
+Cycle = Literal[BILLING_CYCLES]
 
 
 def _absent_is_not_null(schema: dict) -> None:

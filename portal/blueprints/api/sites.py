@@ -1,5 +1,4 @@
 """Sites: allocations per subscription type, and the users holding seats there."""
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.blueprints.api.auth import actor, require
@@ -10,25 +9,17 @@ from portal.blueprints.api.registry import operation, read_body, read_query
 from portal.blueprints.api.schemas import AllocationOut, AllocationUpdate, Page, PageQuery, SiteOut, UserCreate, UserOut
 from portal.blueprints.api.users import user_out
 from portal.domain.accounts import users
-from portal.domain.seats import counters as seats
-from portal.extensions import db
-from portal.models import Site, SubscriptionType, User
+from portal.domain.accounts.queries import seat_holders_query
+from portal.domain.seats import allocations, queries
+from portal.models import SubscriptionType, User
 from portal.rbac import permissions
-from portal.rbac.scoping import get_client_or_404, get_site_or_404
-
-
-def load_site(site_id: int) -> Site:
-    """A site loaded through its client, both in the caller's reach (404 otherwise)."""
-    client_id = db.session.scalar(select(Site.client_id).where(Site.id == site_id))
-    if client_id is None:
-        raise ApiError(404)
-    user = actor()
-    return get_site_or_404(get_client_or_404(client_id, user), site_id, user)
+from portal.rbac.permissions import permission_name
+from portal.rbac.scoping import get_site_by_id_or_404
 
 
 def subscription_type_named(code: str, field: str) -> SubscriptionType:
     """A catalogue type by code; an unknown code is a validation error naming ``field``."""
-    subscription_type = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == code))
+    subscription_type = queries.subscription_type_by_code(code)
     if subscription_type is None:
         raise ApiError(422, f"There is no subscription type {code!r}.",
                        fields={field: "Unknown subscription type; see GET /api/v1/subscription-types."})
@@ -36,56 +27,53 @@ def subscription_type_named(code: str, field: str) -> SubscriptionType:
 
 
 @operation("GET", "/sites/{site_id}", summary="A site with one allocation per subscription type",
-           permission="clients.view", response=SiteOut, errors=(403,))
+           permission=permissions.view_site, response=SiteOut, errors=(403,))
 def get_site(site_id):
     """The site and, per catalogue type, the seats allocated, consumed and free."""
-    site = load_site(site_id)
+    site = get_site_by_id_or_404(site_id, actor())
     require(permissions.view_site(site))
-    return site_out(site, seats.seat_rows(site))
+    return site_out(site, queries.seat_rows(site))
 
 
 @operation("PUT", "/sites/{site_id}/allocations/{type_code}", summary="Set the seats bought for one type",
-           permission="subscriptions.manage", response=AllocationOut, body=AllocationUpdate, errors=(403, 409))
+           permission=permissions.manage_seats, response=AllocationOut, body=AllocationUpdate, errors=(403, 409))
 def set_allocation(site_id, type_code):
     """Set ``allocated``. Below the seats in use: 409 ``below_consumed`` with ``consumed``.
 
     An increase during a paid period issues a prorated invoice at once (``invoice_id``);
     a decrease gives no credit. An unknown type code is a 422 naming ``type_code``.
     """
-    site = load_site(site_id)
+    site = get_site_by_id_or_404(site_id, actor())
     require(permissions.manage_seats(site))
     body = read_body()
     subscription_type = subscription_type_named(type_code, "type_code")
-    change = seats.set_allocation(actor(), site, subscription_type, body.allocated)
+    change = allocations.set_allocation(actor(), site, subscription_type, body.allocated)
     allocation = change.allocation
     return {"site_id": site.id, "subscription_type": subscription_type.code, "allocated": allocation.allocated,
             "consumed": allocation.consumed, "free": allocation.free,
             "invoice_id": change.invoice.id if change.invoice is not None else None}
 
 
-@operation("GET", "/sites/{site_id}/users", summary="Users holding a seat at the site", permission="clients.view",
-           response=Page[UserOut], query=PageQuery, errors=(403,))
+@operation("GET", "/sites/{site_id}/users", summary="Users holding a seat at the site",
+           permission=permissions.view_site, response=Page[UserOut], query=PageQuery, errors=(403,))
 def list_site_users(site_id):
     """Users holding a seat here (invited, active, or deactivated but keeping it until the trial ends)."""
-    site = load_site(site_id)
+    site = get_site_by_id_or_404(site_id, actor())
     require(permissions.view_site(site))
-    params = read_query()
-    query = (select(User).where(User.site_id == site.id, seats.holds_seat())
-             .order_by(User.name, User.id))
-    rows, total = page_of(query, params, options=(joinedload(User.subscription_type),))
-    return page_body([user_out(user) for user in rows], params, total)
+    page = page_of(seat_holders_query(site), read_query(), options=(joinedload(User.subscription_type),))
+    return page_body([user_out(user) for user in page.rows], page)
 
 
 @operation("POST", "/sites/{site_id}/users", summary="Create and invite a user holding a seat at the site",
-           permission="users.manage on that site", response=UserOut, status=201, body=UserCreate,
-           errors=(403, 409))
+           permission=f"{permission_name(permissions.manage_users)} on that site", response=UserOut, status=201,
+           body=UserCreate, errors=(403, 409))
 def create_site_user(site_id):
     """The user is created ``invited``, holding one seat of the type; 409 ``no_free_seat`` (with ``free``).
 
     ``add_seat: true`` (needs subscriptions.manage, else 403) buys one seat when none is
     free and uses it, in the same transaction. ``send_invitation``: "now" (default) or "later".
     """
-    site = load_site(site_id)
+    site = get_site_by_id_or_404(site_id, actor())
     require(permissions.manage_users(site))
     body = read_body()
     subscription_type = subscription_type_named(body.subscription_type, "subscription_type")
