@@ -4,7 +4,7 @@ from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 
-from portal.extensions import htmx
+from portal.web.rendering import is_htmx
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -29,7 +29,7 @@ def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "Error")
     if request_ctx.url_adapter is None:  # e.g. an untrusted Host: no URL can be built for the page
         return f"{status}: {escape(message)}", status
-    template = "errors/_error.html" if htmx else "errors/error.html"
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
     return render_template(template, status=status, message=message), status
 
 

@@ -3,6 +3,8 @@ import re
 
 from flask import request
 
+from portal.domain.pages import Page, paginate
+
 _PAGE = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 
 
@@ -12,7 +14,12 @@ def requested_page(name: str = "page") -> int:
     return int(value) if _PAGE.fullmatch(value) else 1
 
 
-def page_window(total: int, per_page: int) -> tuple[int, int]:
-    """``(page, pages)``: the requested page, clamped to the last one (at least 1)."""
-    pages = max(1, -(-total // per_page))
-    return min(requested_page(), pages), pages
+def requested(statement, per_page: int, *, query: dict | None = None, **options) -> Page:
+    """The page of ``statement`` that ``?page=`` asks for, clamped to the last one.
+
+    ``query`` is what the list was asked for (search, filters), kept on the
+    page for its pager; ``options`` go to ``portal.domain.pages.paginate``.
+    """
+    page = paginate(statement, requested_page(), per_page, **options)
+    page.query = query or {}
+    return page

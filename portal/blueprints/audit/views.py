@@ -1,4 +1,4 @@
-"""The audit log (``audit.view``): filters, pages newest first, and a streamed CSV export.
+"""The audit log (``permissions.view_audit``): filters, pages newest first, and a streamed CSV export.
 
 A partner reads its own events and its clients', a client only its own
 (``scoping.audit_filter``). Dates are calendar days in UTC, the time zone
@@ -10,20 +10,19 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app, request
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from portal.blueprints.audit import bp
+from portal.domain import audit_log
+from portal.domain.audit_log import OWNER
 from portal.extensions import db
-from portal.models import AuditEvent, Organisation
+from portal.models import AuditEvent
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
-from portal.rbac.scoping import audit_filter
 from portal.web import csv_export
 from portal.web.csv_export import safe_cell
 from portal.web.errors import render_error
-from portal.web.pagination import page_window
-from portal.web.rendering import render_page_or_partial
+from portal.web.pagination import requested
+from portal.web.rendering import is_htmx, render
 
 CSV_COLUMNS = ["at", "organisation", "actor_email", "action", "target_type", "target_id", "before", "after", "ip"]
 # Suggestions for the action filter; any prefix of an action works ("role." matches both role events).
@@ -36,8 +35,6 @@ _ACTION = re.compile(r"[a-z0-9_.]{1,60}")
 _TARGET_TYPE = re.compile(r"[a-z_]{1,40}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# The event's organisation, aliased so that audit_filter's own subquery on organisations stays uncorrelated.
-OWNER = aliased(Organisation)
 
 
 def _filters():
@@ -86,25 +83,14 @@ def _date_arg(name, errors):
         return None, ""
 
 
-def _scoped_events(filters, *columns):
-    """Select ``columns`` (default: the events) of the events in reach that match the filters."""
-    query = select(*(columns or (AuditEvent,)))
-    if columns:
-        query = query.select_from(AuditEvent).outerjoin(OWNER, OWNER.id == AuditEvent.organisation_id)
-    query = audit_filter(current_user, query)
-    if filters["action"]:
-        query = query.where(AuditEvent.action.startswith(filters["action"], autoescape=True))
-    if filters["actor"]:
-        query = query.where(func.lower(AuditEvent.actor_email).contains(filters["actor"].lower(), autoescape=True))
-    if filters["target_type"]:
-        query = query.where(AuditEvent.target_type == filters["target_type"])
-    if filters["target_id"]:
-        query = query.where(AuditEvent.target_id == int(filters["target_id"]))
-    if filters["since"]:
-        query = query.where(AuditEvent.at >= _midnight(filters["since"]))
-    if filters["until"]:
-        query = query.where(AuditEvent.at < _midnight(filters["until"] + timedelta(days=1)))
-    return query
+def _events(filters, *columns):
+    """Select ``columns`` (default: the events) of the events in reach that match the filters, newest first."""
+    until = filters["until"]
+    return audit_log.events_query(
+        current_user, *columns, action_prefix=filters["action"], actor_email=filters["actor"],
+        target_type=filters["target_type"], target_id=int(filters["target_id"]) if filters["target_id"] else None,
+        since=filters["since"] and _midnight(filters["since"]),
+        until=until and _midnight(until + timedelta(days=1)))
 
 
 def _midnight(day: date) -> datetime:
@@ -131,18 +117,14 @@ def _require_audit_view():
 @bp.route("")
 def index():
     filters, form, errors = _filters()
-    query = _scoped_events(filters)
-    per_page = current_app.config["USERS_PER_PAGE"]
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page, pages = page_window(total, per_page)
-    rows = db.session.execute(
-        _scoped_events(filters, AuditEvent, OWNER.name)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    return render_page_or_partial("audit/index.html", "audit/_table.html", 422 if errors else 200,
-                                  rows=rows, total=total, page=page, pages=pages, filters=form, errors=errors,
-                                  export_args=_query_args(form),
-                                  actions=ACTIONS, target_types=TARGET_TYPES, utc=utc, changes=changes)
+    listing = requested(_events(filters, AuditEvent, OWNER.name), current_app.config["USERS_PER_PAGE"],
+                        query=_query_args(form), scalars=False)
+    table = dict(rows=listing.rows, total=listing.total, page=listing.page, pages=listing.pages, errors=errors,
+                 export_args=listing.query, utc=utc, changes=changes)
+    if is_htmx():
+        return render("audit/_table.html", 422 if errors else 200, **table)
+    return render("audit/index.html", 422 if errors else 200, filters=form, actions=ACTIONS,
+                  target_types=TARGET_TYPES, **table)
 
 
 @bp.route("/export.csv")
@@ -151,10 +133,10 @@ def export():
     filters, _form, errors = _filters()
     if errors:  # never export more than was asked for
         return render_error(422, " ".join(errors.values()))
-    query = _scoped_events(
+    query = _events(
         filters, AuditEvent.at, OWNER.name, AuditEvent.actor_email, AuditEvent.action,
         AuditEvent.target_type, AuditEvent.target_id, AuditEvent.before, AuditEvent.after, AuditEvent.ip,
-    ).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
 
     def rows():
         for at, organisation, actor, action, target_type, target_id, before, after, ip in db.session.execute(

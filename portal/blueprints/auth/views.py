@@ -12,7 +12,7 @@ from portal.extensions import limiter
 from portal.rbac import permissions
 from portal.rbac.decorators import login_redirect, login_required
 from portal.rbac.needs import has_any_role
-from portal.web.forms import add_error
+from portal.web.forms import submit
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -33,22 +33,20 @@ def _config_limit(name):
 @limiter.limit(_config_limit("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     form = LoginForm()
-    error, status, headers = None, 200, {}
-    if form.validate_on_submit():
-        try:
-            user = authentication.log_in(form.email.data, form.password.data, request.remote_addr)
-        except authentication.LockedOut as refused:
-            error, status, headers = refused.message, 429, {"Retry-After": str(refused.extra["retry_after"])}
-        except authentication.BadCredentials as refused:
-            error, status = refused.message, 422
-        else:
-            session.clear()
-            login_user(user)
-            identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-    elif form.errors:
-        status = 422
-    return render_template("auth/login.html", form=form, error=error), status, headers
+    # A refusal is about the pair e-mail / password, not one field: the page shows it above the form.
+    submission = submit(form, lambda: authentication.log_in(form.email.data, form.password.data,
+                                                            request.remote_addr), None)
+    if submission.done:
+        user = submission.result
+        session.clear()
+        login_user(user)
+        identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
+        return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    refused, headers = submission.error, {}
+    if isinstance(refused, authentication.LockedOut):
+        headers["Retry-After"] = str(refused.extra["retry_after"])
+    page = render_template("auth/login.html", form=form, error=refused and refused.message)
+    return page, submission.status, headers
 
 
 @bp.route("/logout", methods=["POST"])
@@ -90,20 +88,13 @@ def no_access():
 def account():
     """The user's profile and password change (which ends their other sessions)."""
     form = ChangePasswordForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            invitations.change_password(current_user, form.current_password.data, form.new_password.data,
-                                        keep_session=current_user.session_token)
-        except DomainError as error:
-            add_error(form, error, "new_password")
-            status = error.status
-        else:
-            flash("Password changed. Your other sessions were logged out.", "success")
-            return redirect(url_for("auth.account"), 303)
-    elif form.is_submitted():
-        status = 422
-    return _account_page(form=form, status=status)
+    submission = submit(form, lambda: authentication.change_password(
+        current_user, form.current_password.data, form.new_password.data, keep_session=current_user.session_token),
+        "new_password")
+    if submission.done:
+        flash("Password changed. Your other sessions were logged out.", "success")
+        return redirect(url_for("auth.account"), 303)
+    return _account_page(form=form, status=submission.status)
 
 
 def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
@@ -117,15 +108,12 @@ def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
 def create_token():
     """A new API token acting as the current user; its secret is shown on this response only."""
     token_form = NewTokenForm()
-    if not token_form.validate_on_submit():
-        return _account_page(token_form=token_form, status=422)
-    try:
-        issued = api_tokens.create_token(current_user, current_user, token_form.name.data)
-    except DomainError as error:
-        add_error(token_form, error, "name")
-        return _account_page(token_form=token_form, status=error.status)
-    response = _account_page(new_secret=issued.secret)
-    return response[0], response[1], {"Cache-Control": "no-store"}
+    submission = submit(token_form, lambda: api_tokens.create_token(current_user, current_user,
+                                                                     token_form.name.data), "name")
+    if not submission.done:
+        return _account_page(token_form=token_form, status=submission.status)
+    body, status = _account_page(new_secret=submission.result.secret)
+    return body, status, {"Cache-Control": "no-store"}
 
 
 @bp.route("/account/tokens/<id:token_id>/revoke", methods=["POST"])
@@ -151,21 +139,19 @@ def accept_invitation(token):
     try:
         row = invitations.check_token(token[:200])
     except invitations.InvitationRefused as refused:
-        return render_template("auth/invitation_refused.html", message=refused.message), refused.status
+        return _refused(refused)
     invited = row.invitation.user
     form = AcceptInvitationForm(name=invited.name)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = invitations.accept_invitation(token, form.name.data, form.password.data, current_user=visitor)
-        except invitations.InvitationRefused as refused:
-            return render_template("auth/invitation_refused.html", message=refused.message), refused.status
-        except DomainError as error:
-            add_error(form, error, "password")
-            status = error.status
-        else:
-            flash("Welcome! Your account is ready. Log in with your e-mail and new password.", "success")
-            return redirect(url_for("auth.login", email=user.email), 303)
-    elif form.is_submitted():
-        status = 422
-    return render_template("auth/accept_invitation.html", form=form, invited=invited, visitor=visitor), status
+    submission = submit(form, lambda: invitations.accept_invitation(token, form.name.data, form.password.data,
+                                                                    current_user=visitor), "password")
+    if isinstance(submission.error, invitations.InvitationRefused):  # the link went bad meanwhile
+        return _refused(submission.error)
+    if submission.done:
+        flash("Welcome! Your account is ready. Log in with your e-mail and new password.", "success")
+        return redirect(url_for("auth.login", email=submission.result.email), 303)
+    page = render_template("auth/accept_invitation.html", form=form, invited=invited, visitor=visitor)
+    return page, submission.status
+
+
+def _refused(refused: invitations.InvitationRefused):
+    return render_template("auth/invitation_refused.html", message=refused.message), refused.status

@@ -14,7 +14,7 @@ def _pull_client_id(endpoint, values):
 
 @bp.before_request
 def _load_client():
-    """Load the client in the caller's reach (else 404), then require clients.view."""
+    """Load the client in the caller's reach (else 404), then require view_client."""
     response = guard_request()
     if response is not None:
         return response

@@ -1,85 +1,91 @@
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from portal.blueprints.clients import bp
 from portal.blueprints.clients.forms import BulkInviteForm, NewSiteForm, NewUserForm
 from portal.domain.accounts import invitations, users
-from portal.domain.billing import invoices as billing
+from portal.domain.accounts import queries as people
+from portal.domain.billing import cycles, invoices
 from portal.domain.errors import DomainError
 from portal.domain.orgs import clients
-from portal.domain.search import user_matches
-from portal.domain.seats import counters as seats
-from portal.domain.seats import queries as dashboards
+from portal.domain.seats import queries, sync
 from portal.extensions import db
-from portal.models import Invitation, Site, User
+from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
 from portal.rbac.scoping import get_user_or_404, site_ids_in_reach
-from portal.web.forms import add_error
-from portal.web.pagination import page_window
-from portal.web.rendering import render_page_or_partial
+from portal.web.forms import submit
+from portal.web.pagination import requested
+from portal.web.rendering import is_htmx, render, render_page_or_partial
+
+# The client page is made of parts; each builds only the context of its own fragment, so a
+# fragment answering htmx costs its own queries, and the whole page is every part together.
 
 
-def _user_listing(client, reach):
-    """One page of the client's users (those of reachable sites for restricted roles)."""
+def _billing_part(client, reach, billing_error=None) -> dict:
+    """The billing panel (``clients/_billing.html``): cycle, and the next invoice for those who see invoices."""
+    preview = invoices.next_period_preview(client) if permissions.view_invoices(client).can() else None
+    return dict(preview=preview, billing_error=billing_error)
+
+
+def _sync_part(client, reach, report=None) -> dict:
+    """The synchronisation panel (``clients/_sync.html``), with the report of a run just made."""
+    return dict(report=report)
+
+
+def _totals_part(client, reach) -> dict:
+    return dict(totals=queries.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None)
+
+
+def _sites_part(client, reach) -> dict:
+    return dict(sites=queries.site_rows(client, reach))
+
+
+def _invitations_part(client, reach) -> dict:
+    """The pending invitations (``clients/_invitations.html``); None hides the section."""
+    pending = people.pending_invitations(client, reach) if permissions.manage_users_within(client).can() else None
+    return dict(pending=pending)
+
+
+def _users_part(client, reach) -> dict:
+    """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
-    per_page = current_app.config["USERS_PER_PAGE"]
-    query = select(User).where(User.organisation_id == client.id)
-    if reach is not None:
-        query = query.where(User.site_id.in_(reach))
-    if q:
-        query = query.where(user_matches(q))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page, pages = page_window(total, per_page)
-    rows = db.session.scalars(
-        query.options(joinedload(User.site), joinedload(User.subscription_type))
-        .order_by(User.name, User.id)
-        .limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return dict(rows=rows, total=total, page=page, pages=pages, q=q)
+    listing = requested(people.users_query(client, reach, q), current_app.config["USERS_PER_PAGE"],
+                        query={"q": q}, options=(joinedload(User.site), joinedload(User.subscription_type)))
+    return dict(users=listing)
 
 
-def _pending_invitations(client, reach):
-    if not permissions.manage_users_within(client).can():
-        return None
-    query = (select(Invitation).join(User, Invitation.user_id == User.id)
-             .where(Invitation.organisation_id == client.id, Invitation.status == "pending")
-             .options(joinedload(Invitation.user)).order_by(Invitation.created_at.desc()).limit(200))
-    if reach is not None:
-        query = query.where(User.site_id.in_(reach))
-    return db.session.scalars(query).all()
+_PAGE_PARTS = (_billing_part, _sync_part, _totals_part, _sites_part, _invitations_part, _users_part)
 
 
-def _detail_context(client, **extra):
+def _client_page(partial: str, part, status: int = 200, **given):
+    """For htmx, ``partial`` with the context of its ``part`` only; otherwise the whole client page.
+
+    ``given`` goes to ``part`` (a report, an error to show in that part).
+    """
+    client = g.client
     reach = site_ids_in_reach(current_user, client)
-    context = dict(
-        client=client,
-        preview=billing.next_period_preview(client) if permissions.view_invoices(client).can() else None,
-        sites=dashboards.site_rows(client, reach),
-        users=_user_listing(client, reach),
-        pending=_pending_invitations(client, reach),
-        totals=dashboards.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None,
-        report=None,
-    )
-    context.update(extra)
-    return context
+    if is_htmx():
+        return render(partial, status, client=client, **part(client, reach, **given))
+    context = dict(client=client)
+    for each in _PAGE_PARTS:
+        context.update(each(client, reach, **given) if each is part else each(client, reach))
+    return render("clients/detail.html", status, **context)
 
 
 @bp.route("")
 def detail():
-    return render_page_or_partial("clients/detail.html", "clients/_users.html", **_detail_context(g.client))
+    return _client_page("clients/_users.html", _users_part)
 
 
 @bp.route("/sync-seats", methods=["POST"])
 def sync_seats():
     """Recount the consumed seats from the users and show what changed."""
     require(permissions.view_subscriptions(g.client))
-    report = seats.synchronise_consumed(current_user, g.client)
+    report = sync.synchronise_consumed(current_user, g.client)
     db.session.refresh(g.client)
-    return render_page_or_partial("clients/detail.html", "clients/_sync.html",
-                                  **_detail_context(g.client, report=report))
+    return _client_page("clients/_sync.html", _sync_part, report=report)
 
 
 @bp.route("/billing-cycle", methods=["POST"])
@@ -89,24 +95,21 @@ def change_billing_cycle():
     cycle = request.form.get("billing_cycle", "")
     error = None
     try:
-        billing.change_billing_cycle(current_user, g.client, cycle or None)
+        cycles.change_billing_cycle(current_user, g.client, cycle or None)
     except DomainError as refused:
         error = refused
     db.session.refresh(g.client)
-    if request.headers.get("HX-Request") or error:
-        context = _detail_context(g.client, billing_error=error and error.message)
-        return render_page_or_partial("clients/detail.html", "clients/_billing.html",
-                                      error.status if error else 200, **context)
+    if is_htmx() or error:
+        return _client_page("clients/_billing.html", _billing_part, error.status if error else 200,
+                            billing_error=error and error.message)
     flash("Billing cycle change saved." if cycle else "Pending billing cycle change withdrawn.", "success")
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
 def _manageable_sites(client):
-    reach = site_ids_in_reach(current_user, client)
-    query = select(Site).where(Site.client_id == client.id).order_by(Site.name)
-    if reach is not None:
-        query = query.where(Site.id.in_(reach))
-    return [site for site in db.session.scalars(query) if permissions.manage_users(site).can()]
+    """The sites in the caller's reach where they may create users (the forms' choices)."""
+    sites = people.sites_in_reach(client, site_ids_in_reach(current_user, client))
+    return [site for site in sites if permissions.manage_users(site).can()]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -115,33 +118,27 @@ def new_user():
     client = g.client
     require(permissions.manage_users_within(client))
     sites = _manageable_sites(client)
-    types = seats.catalogue()
+    types = queries.catalogue()
     if request.method == "GET" and request.args:
         form = NewUserForm(sites, types, formdata=request.args, meta={"csrf": False})
     else:
         form = NewUserForm(sites, types)
-    status, no_seat = 200, None
-    if form.validate_on_submit():
-        site, subscription_type = form.chosen_site(), form.chosen_type()
-        try:
-            user = users.create_user(current_user, site, subscription_type, form.email.data,
-                                     form.name.data, add_seat=form.add_seat.data, send=form.send_invitation.data)
-        except DomainError as error:
-            add_error(form, error, "email")
-            status = error.status
-            no_seat = error if error.code == "no_free_seat" else None
-        else:
-            sent = "and invited" if form.send_invitation.data == "now" else "; send the invitation when ready"
-            flash(f"{user.name} was created {sent} ({subscription_type.name} at {site.name}).", "success")
-            return redirect(url_for("clients.detail", client_id=client.id))
-    elif request.method == "POST":
-        status = 422
+    submission = submit(form, lambda: users.create_user(
+        current_user, form.chosen_site(), form.chosen_type(), form.email.data, form.name.data,
+        add_seat=form.add_seat.data, send=form.send_invitation.data), "email")
     site, chosen = form.chosen_site(), form.chosen_type()
+    if submission.done:
+        sent = "and invited" if form.send_invitation.data == "now" else "; send the invitation when ready"
+        flash(f"{submission.result.name} was created {sent} ({chosen.name} at {site.name}).", "success")
+        return redirect(url_for("clients.detail", client_id=client.id))
+    error = submission.error
     can_add_seat = site is not None and permissions.manage_seats(site).can()
-    context = dict(client=client, form=form, site=site, no_seat=no_seat,
-                   seat_rows=seats.seat_rows(site) if site else [], can_add_seat=can_add_seat,
-                   seat_cost=billing.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
-    return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", status, **context)
+    context = dict(client=client, form=form, site=site,
+                   no_seat=error if error is not None and error.code == "no_free_seat" else None,
+                   seat_rows=queries.seat_rows(site) if site else [], can_add_seat=can_add_seat,
+                   seat_cost=invoices.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
+    return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", submission.status,
+                                  **context)
 
 
 @bp.route("/users/<id:user_id>/deactivate", methods=["GET", "POST"])
@@ -150,21 +147,17 @@ def deactivate_user(user_id):
     user = get_user_or_404(g.client, user_id)
     require(permissions.manage_users(user))
     if request.method == "GET":
-        return render_page_or_partial("clients/confirm_deactivate.html", "clients/confirm_deactivate.html",
-                                      client=g.client, user=user)
+        return render("clients/confirm_deactivate.html", client=g.client, user=user)
     try:
         user = users.deactivate_user(current_user, user)
     except DomainError as error:
-        if request.headers.get("HX-Request"):
-            return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
-                                          error.status, client=g.client, user=user, error=error.message)
-        # DESIGN.md rule 20: a refusal (own account, already deactivated) answers 409, not a redirect.
+        if is_htmx():
+            return render("clients/_user_row.html", error.status, client=g.client, user=user, error=error.message)
+        # docs/rules.md rule 20: a refusal (own account, already deactivated) answers 409, not a redirect.
         flash(error.message, "error")
-        return render_page_or_partial("clients/detail.html", "clients/_users.html", error.status,
-                                      **_detail_context(g.client))
-    if request.headers.get("HX-Request"):
-        return render_page_or_partial("clients/_user_row.html", "clients/_user_row.html",
-                                      client=g.client, user=user, error=None)
+        return _client_page("clients/_users.html", _users_part, error.status)
+    if is_htmx():
+        return render("clients/_user_row.html", client=g.client, user=user, error=None)
     flash(f"{user.name} was deactivated; their seat is free again.", "success")
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
@@ -176,22 +169,13 @@ def _domain_error(error):  # a service refusal not handled by its view
 
 @bp.route("/sites/new", methods=["GET", "POST"])
 def new_site():
-    require(permissions.permission("clients.manage", g.client))
+    require(permissions.manage_client(g.client))
     form = NewSiteForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            site = clients.create_site(current_user, g.client, form.name.data)
-        except DomainError as error:
-            add_error(form, error, "name")
-            status = error.status
-        else:
-            flash(f"Site {site.name} was created.", "success")
-            return redirect(url_for("clients.detail", client_id=g.client.id), 303)
-    elif form.is_submitted():
-        status = 422
-    return render_page_or_partial("clients/new_site.html", "clients/new_site.html", status,
-                                  client=g.client, form=form)
+    submission = submit(form, lambda: clients.create_site(current_user, g.client, form.name.data), "name")
+    if submission.done:
+        flash(f"Site {submission.result.name} was created.", "success")
+        return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+    return render("clients/new_site.html", submission.status, client=g.client, form=form)
 
 
 @bp.route("/invitations/<id:user_id>/<any(send, revoke):action>", methods=["POST"])
@@ -209,9 +193,8 @@ def invitation_action(user_id, action):
     else:
         done = "sent again" if action == "send" else "revoked; the seat is free again"
         flash(f"The invitation of {user.email} was {done}.", "success")
-    if request.headers.get("HX-Request"):
-        return render_page_or_partial("clients/detail.html", "clients/_invitations.html",
-                                      **_detail_context(g.client))
+    if is_htmx():
+        return _client_page("clients/_invitations.html", _invitations_part)
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
@@ -220,23 +203,17 @@ def bulk_invite():
     """Invite several people to one type at one site, all or nobody."""
     client = g.client
     require(permissions.manage_users_within(client))
-    sites, types = _manageable_sites(client), seats.catalogue()
-    form = BulkInviteForm(sites, types)
-    status, no_seat = 200, None
-    if form.validate_on_submit():
-        site, subscription_type = form.chosen_site(), form.chosen_type()
-        try:
-            created = users.bulk_invite(current_user, site, subscription_type, form.emails.data,
-                                        add_seats=form.add_seats.data, send=form.send_invitation.data)
-        except DomainError as error:
-            add_error(form, error, "emails")
-            status, no_seat = error.status, error.code == "no_free_seat"
-        else:
-            flash(f"{len(created)} people were invited ({subscription_type.name} at {site.name}).", "success")
-            return redirect(url_for("clients.detail", client_id=client.id), 303)
-    elif form.is_submitted():
-        status = 422
+    form = BulkInviteForm(_manageable_sites(client), queries.catalogue())
+    submission = submit(form, lambda: users.bulk_invite(
+        current_user, form.chosen_site(), form.chosen_type(), form.emails.data,
+        add_seats=form.add_seats.data, send=form.send_invitation.data), "emails")
     site = form.chosen_site()
-    return render_template("clients/bulk_invite.html", client=client, form=form, no_seat=no_seat,
-                           seat_rows=seats.seat_rows(site) if site else [], site=site,
-                           can_add_seat=site is not None and permissions.manage_seats(site).can()), status
+    if submission.done:
+        flash(f"{len(submission.result)} people were invited ({form.chosen_type().name} at {site.name}).",
+              "success")
+        return redirect(url_for("clients.detail", client_id=client.id), 303)
+    error = submission.error
+    return render("clients/bulk_invite.html", submission.status, client=client, form=form,
+                  no_seat=error is not None and error.code == "no_free_seat",
+                  seat_rows=queries.seat_rows(site) if site else [], site=site,
+                  can_add_seat=site is not None and permissions.manage_seats(site).can())

@@ -1,4 +1,4 @@
-"""Members of the caller's own organisation and their roles (``roles.manage``).
+"""Members of the caller's own organisation and their roles (``permissions.manage_roles``).
 
 Each member is one table row (``members/_member_row.html``, id
 ``member-<id>``): giving or taking a role swaps that row in place with htmx,
@@ -6,21 +6,21 @@ or, without JavaScript, posts the row's form and comes back to the list.
 """
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal.blueprints.members import bp
 from portal.blueprints.members.forms import GrantRoleForm
-from portal.domain.accounts import roles
+from portal.domain.accounts import grants
+from portal.domain.accounts import queries as people
 from portal.domain.errors import DomainError, Invalid
-from portal.domain.search import user_matches
-from portal.extensions import db
 from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
 from portal.rbac.roles import ROLES
-from portal.web.pagination import page_window
-from portal.web.rendering import render_page_or_partial
+from portal.rbac.scoping import get_member_or_404
+from portal.web.forms import submit
+from portal.web.pagination import requested
+from portal.web.rendering import is_htmx, render, render_page_or_partial
 
 
 @bp.before_request
@@ -29,20 +29,11 @@ def _require_roles_manage():
     require(permissions.manage_roles(current_user.organisation))
 
 
-def _member_or_404(user_id: int) -> User:
-    """A member of the caller's own organisation; anyone else's id is a 404."""
-    member = db.session.scalar(
-        select(User).where(User.id == user_id, User.organisation_id == current_user.organisation_id))
-    if member is None:
-        abort(404)
-    return member
-
-
 class _Screen:
     """What every row needs, computed once per request: grantable roles and offered sites."""
 
     def __init__(self):
-        self.grantable = roles.grantable_roles(current_user)
+        self.grantable = grants.grantable_roles(current_user)
         offered = set().union(*(g.site_ids or () for g in self.grantable))
         self.sites = [site for site in current_user.organisation.sites if site.id in offered]
 
@@ -56,7 +47,7 @@ class _Screen:
         elif form is None:
             form = self.form(member, formdata=None)
         return dict(member=member, form=form, error=error, notice=notice, back=back or _back(),
-                    revocable={a.role for a in member.role_assignments if roles.may_revoke(current_user, a)})
+                    revocable={a.role for a in member.role_assignments if grants.may_revoke(current_user, a)})
 
 
 def _back(q=None, page=None) -> dict:
@@ -70,18 +61,11 @@ def _back(q=None, page=None) -> dict:
 def _listing(screen: _Screen, errors=None) -> dict:
     """One page of members (search on name and e-mail), each with its row context."""
     q = request.args.get("q", "").strip()[:100]
-    per_page = current_app.config["USERS_PER_PAGE"]
-    query = select(User).where(User.organisation_id == current_user.organisation_id)
-    if q:
-        query = query.where(user_matches(q))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page, pages = page_window(total, per_page)
-    members = db.session.scalars(
-        query.options(selectinload(User.role_assignments)).order_by(User.name, User.id)
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    errors, back = errors or {}, _back(q, page)
-    rows = [screen.row(member, back=back, **errors.get(member.id, {})) for member in members]
-    return dict(rows=rows, total=total, page=page, pages=pages, q=q, roles=ROLES)
+    listing = requested(people.members_query(current_user.organisation, q), current_app.config["USERS_PER_PAGE"],
+                        options=(selectinload(User.role_assignments),))
+    errors, back = errors or {}, _back(q, listing.page)
+    rows = [screen.row(member, back=back, **errors.get(member.id, {})) for member in listing.rows]
+    return dict(rows=rows, total=listing.total, page=listing.page, pages=listing.pages, q=q, roles=ROLES)
 
 
 @bp.route("")
@@ -91,10 +75,9 @@ def index():
 
 def _answer(screen, member, *, form=None, error: DomainError | None = None, notice=None):
     """The row (htmx), or back to the list: redirect on success, the page with the error otherwise."""
-    if request.headers.get("HX-Request"):
-        return render_page_or_partial("members/_member_row.html", "members/_member_row.html",
-                                      error.status if error else 200, roles=ROLES,
-                                      **screen.row(member, form, error and error.message, notice))
+    if is_htmx():
+        return render("members/_member_row.html", error.status if error else 200, roles=ROLES,
+                      **screen.row(member, form, error and error.message, notice))
     if error is None:
         flash(notice, "success")
         return redirect(url_for("members.index", **_back()), 303)
@@ -106,36 +89,37 @@ def _answer(screen, member, *, form=None, error: DomainError | None = None, noti
 @bp.route("/<id:user_id>/roles", methods=["POST"])
 def grant(user_id):
     """Give a role (maybe limited to sites), or change the sites of one the member holds."""
-    member = _member_or_404(user_id)
+    member = get_member_or_404(user_id)
     screen = _Screen()
     form = screen.form(member)
-    if not form.validate_on_submit():
-        message = next((m for messages in form.errors.values() for m in messages), "Choose a role.")
-        return _answer(screen, member, form=form, error=Invalid(message))
-    site_ids = (form.site_ids.data or None) if form.site_ids is not None else None
-    try:
-        assignment = roles.grant_role(current_user, member, form.role.data, site_ids)
-    except DomainError as error:
-        if error.status == 404:
-            abort(404)
-        return _answer(screen, member, form=form, error=error)
-    return _answer(screen, member, notice=f"{member.name} now holds the {ROLES[assignment.role].label} role.")
+    # The row shows the refusal itself (error=…): it goes on no field.
+    submission = submit(form, lambda: grants.grant_role(
+        current_user, member, form.role.data,
+        (form.site_ids.data or None) if form.site_ids is not None else None), None)
+    if submission.done:
+        label = ROLES[submission.result.role].label
+        return _answer(screen, member, notice=f"{member.name} now holds the {label} role.")
+    error = submission.error
+    if error is None:  # an invalid form: its first message
+        error = Invalid(next((m for messages in form.errors.values() for m in messages), "Choose a role."))
+    elif error.status == 404:
+        abort(404)
+    return _answer(screen, member, form=form, error=error)
 
 
 @bp.route("/<id:user_id>/roles/<role_code>/revoke", methods=["GET", "POST"])
 def revoke(user_id, role_code):
     """GET asks for confirmation (works without JavaScript); POST takes the role away."""
-    member = _member_or_404(user_id)
+    member = get_member_or_404(user_id)
     assignment = next((a for a in member.role_assignments if a.role == role_code), None)
     if assignment is None or role_code not in ROLES:
         abort(404)
     role = ROLES[role_code]
     if request.method == "GET":
-        return render_page_or_partial("members/confirm_revoke.html", "members/confirm_revoke.html",
-                                      member=member, role=role, assignment=assignment)
+        return render("members/confirm_revoke.html", member=member, role=role, assignment=assignment)
     screen = _Screen()
     try:
-        roles.revoke_role(current_user, member, role_code)
+        grants.revoke_role(current_user, member, role_code)
     except DomainError as error:
         if error.status == 404:
             abort(404)

@@ -1,21 +1,21 @@
-"""Operator screens (``partners.manage``): the subscription-type catalogue and the partners."""
+"""Operator screens (``permissions.manage_partners``): the subscription-type catalogue and the partners."""
 from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.blueprints.operator import bp
 from portal.blueprints.operator.forms import AdministratorForm, NewPartnerForm, PricesForm, SubscriptionTypeForm
 from portal.domain.billing import catalogue
-from portal.domain.errors import DomainError
+from portal.domain.billing.money import decimal_text
 from portal.domain.orgs import partners
-from portal.domain.seats import counters as seats
+from portal.domain.seats import queries
 from portal.extensions import db
-from portal.models import Organisation, SubscriptionType
+from portal.models import SubscriptionType
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
-from portal.web.forms import add_error
+from portal.rbac.scoping import get_partner_or_404
+from portal.web.forms import submit
 from portal.web.pagination import requested_page
-from portal.web.rendering import render_page_or_partial
+from portal.web.rendering import render, render_page_or_partial
 
 
 @bp.before_request
@@ -25,17 +25,6 @@ def _require_partners_manage():
     require(permissions.manage_partners())
 
 
-def _submit(form, action, default_field: str):
-    """Validate the form and run ``action``; a domain error goes on its field. → (result, status)."""
-    if not form.validate_on_submit():
-        return None, 422 if form.is_submitted() else 200
-    try:
-        return action(), 200
-    except DomainError as error:
-        add_error(form, error, default_field)
-        return None, error.status
-
-
 @bp.route("")
 def index():
     return redirect(url_for("operator.partner_list"))
@@ -43,36 +32,36 @@ def index():
 
 @bp.route("/catalogue")
 def catalogue_list():
-    return render_page_or_partial("operator/catalogue.html", "operator/catalogue.html", types=seats.catalogue(),
-                                  tab="catalogue")
+    return render("operator/catalogue.html", types=queries.catalogue(), tab="catalogue")
 
 
 @bp.route("/catalogue/new", methods=["GET", "POST"])
 def new_subscription_type():
     form = SubscriptionTypeForm()
-    created, status = _submit(form, lambda: catalogue.create_subscription_type(
+    submission = submit(form, lambda: catalogue.create_subscription_type(
         current_user, form.code.data, form.name.data, form.monthly_price.data, form.annual_price.data,
         form.currency.data), "code")
-    if created is not None:
+    if submission.done:
+        created = submission.result
         flash(f"{created.name} ({created.code}) was added to the catalogue.", "success")
         return redirect(url_for("operator.catalogue_list"), 303)
-    return render_page_or_partial("operator/type_form.html", "operator/type_form.html", status, form=form,
-                                  subscription_type=None, tab="catalogue")
+    return render("operator/type_form.html", submission.status, form=form, subscription_type=None,
+                  tab="catalogue")
 
 
 @bp.route("/catalogue/<id:type_id>/prices", methods=["GET", "POST"])
 def edit_prices(type_id):
     """New prices apply to invoices issued from now on; issued invoices keep theirs."""
     subscription_type = db.session.get(SubscriptionType, type_id) or abort(404)
-    form = PricesForm(data=dict(monthly_price=catalogue.format_price(subscription_type.monthly_price),
-                                annual_price=catalogue.format_price(subscription_type.annual_price)))
-    changed, status = _submit(form, lambda: catalogue.change_prices(
+    form = PricesForm(data=dict(monthly_price=decimal_text(subscription_type.monthly_price),
+                                annual_price=decimal_text(subscription_type.annual_price)))
+    submission = submit(form, lambda: catalogue.change_prices(
         current_user, subscription_type, form.monthly_price.data, form.annual_price.data), "monthly_price")
-    if changed is not None:
-        flash(f"Prices of {changed.name} saved; they apply to invoices issued from now on.", "success")
+    if submission.done:
+        flash(f"Prices of {submission.result.name} saved; they apply to invoices issued from now on.", "success")
         return redirect(url_for("operator.catalogue_list"), 303)
-    return render_page_or_partial("operator/type_form.html", "operator/type_form.html", status, form=form,
-                                  subscription_type=subscription_type, tab="catalogue")
+    return render("operator/type_form.html", submission.status, form=form, subscription_type=subscription_type,
+                  tab="catalogue")
 
 
 @bp.route("/partners")
@@ -86,28 +75,25 @@ def partner_list():
 @bp.route("/partners/new", methods=["GET", "POST"])
 def new_partner():
     form = NewPartnerForm()
-    created, status = _submit(form, lambda: partners.create_partner(
+    submission = submit(form, lambda: partners.create_partner(
         current_user, form.name.data, form.invoice_prefix.data, form.admin_name.data, form.admin_email.data),
         "name")
-    if created is not None:
-        flash(f"{created.name} was created; {form.admin_email.data.strip().lower()} was invited as its "
+    if submission.done:
+        flash(f"{submission.result.name} was created; {form.admin_email.data.strip().lower()} was invited as its "
               "administrator.", "success")
         return redirect(url_for("operator.partner_list"), 303)
-    return render_page_or_partial("operator/new_partner.html", "operator/new_partner.html", status, form=form,
-                                  tab="partners")
+    return render("operator/new_partner.html", submission.status, form=form, tab="partners")
 
 
 @bp.route("/partners/<id:partner_id>/administrators/new", methods=["GET", "POST"])
 def invite_administrator(partner_id):
     """Invite another administrator, e.g. when the first invitation could not go out."""
-    partner = db.session.scalar(select(Organisation).where(
-        Organisation.id == partner_id, Organisation.kind == "partner",
-        Organisation.parent_id == current_user.organisation_id)) or abort(404)
+    partner = get_partner_or_404(partner_id)
     form = AdministratorForm()
-    invited, status = _submit(form, lambda: partners.invite_administrator(
+    submission = submit(form, lambda: partners.invite_administrator(
         current_user, partner, form.admin_email.data, form.admin_name.data), "admin_email")
-    if invited is not None:
-        flash(f"{invited.email} was invited as an administrator of {partner.name}.", "success")
+    if submission.done:
+        flash(f"{submission.result.email} was invited as an administrator of {partner.name}.", "success")
         return redirect(url_for("operator.partner_list"), 303)
-    return render_page_or_partial("operator/invite_administrator.html", "operator/invite_administrator.html",
-                                  status, form=form, partner=partner, tab="partners")
+    return render("operator/invite_administrator.html", submission.status, form=form, partner=partner,
+                  tab="partners")

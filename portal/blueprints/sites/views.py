@@ -2,43 +2,48 @@ import re
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.blueprints.sites import bp
-from portal.domain.billing import invoices as billing
+from portal.domain.accounts import queries as people
+from portal.domain.billing import invoices
 from portal.domain.errors import DomainError
-from portal.domain.seats import counters as seats
+from portal.domain.seats import allocations, queries
 from portal.extensions import db
-from portal.models import SubscriptionType, User
+from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
-from portal.web.rendering import render_page_or_partial
+from portal.web.rendering import is_htmx, render
 
 SITE_USERS_SHOWN = 100
 
 
-def _context(**extra):
+def _seat_panel(errors=None) -> dict:
+    """The seat panel (``sites/_seat_panel.html``): one row per type, with − / + for finance."""
     site = g.site
-    rows = seats.seat_rows(site)
+    rows = queries.seat_rows(site)
     can_manage = permissions.manage_seats(site).can()
-    context = dict(
-        client=g.client, site=site, rows=rows, can_manage=can_manage, errors={},
+    return dict(
+        client=g.client, site=site, rows=rows, can_manage=can_manage, errors=errors or {},
         # What one more seat of each type costs now (shown before finance presses +).
-        quotes={row.subscription_type.code: billing.quote_increase(g.client, row.subscription_type, 1)
+        quotes={row.subscription_type.code: invoices.quote_increase(g.client, row.subscription_type, 1)
                 for row in rows} if can_manage else {},
-        users=db.session.scalars(
-            select(User).where(User.site_id == site.id, User.status != "deactivated")
-            .options(joinedload(User.subscription_type)).order_by(User.name).limit(SITE_USERS_SHOWN)
-        ).all(),
     )
-    context.update(extra)
-    return context
+
+
+def _site_page(status: int = 200, errors=None):
+    """For htmx, the seat panel alone; otherwise the whole page: the panel and the seat holders."""
+    if is_htmx():
+        return render("sites/_seat_panel.html", status, **_seat_panel(errors))
+    # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
+    holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
+                                 .limit(SITE_USERS_SHOWN)).all()
+    return render("sites/detail.html", status, users=holders, **_seat_panel(errors))
 
 
 @bp.route("")
 def detail():
-    return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", **_context())
+    return _site_page()
 
 
 def _requested_allocation() -> str | int:
@@ -54,15 +59,12 @@ def _requested_allocation() -> str | int:
 def set_allocation(code):
     """Change the seats bought for one subscription type at this site."""
     require(permissions.manage_seats(g.site))
-    subscription_type = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == code))
-    if subscription_type is None:
-        abort(404)
+    subscription_type = queries.subscription_type_by_code(code) or abort(404)
     try:
-        seats.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
+        allocations.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
     except DomainError as error:
-        return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", error.status,
-                                      **_context(errors={code: error.message}))
-    if request.headers.get("HX-Request"):
-        return render_page_or_partial("sites/detail.html", "sites/_seat_panel.html", **_context())
+        return _site_page(error.status, errors={code: error.message})
+    if is_htmx():
+        return _site_page()
     flash(f"{subscription_type.name} seats at {g.site.name} updated.", "success")
     return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)
