@@ -1,28 +1,31 @@
-"""Shared fixtures: the app on SQLite (default) or PostgreSQL, demo data, logins.
+"""The fixtures of the whole suite: the app on SQLite (default) or PostgreSQL, logins, clients.
 
 Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL.
 Services commit their own transactions, so each test starts from empty
-tables rather than from a rolled-back savepoint.
+tables rather than from a rolled-back savepoint. A test builds the rows it
+needs with tests/factories.py, or loads the demo data with the ``demo``
+fixture. Plain helpers (the client class, HTML parsing, the API error shape)
+live in tests/helpers.py.
 """
 import os
-import re
 from dataclasses import dataclass
 
 import pytest
-from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal import create_app
+from portal import create_app, extensions
 from portal.config import TestingConfig
+from portal.domain.accounts import api_tokens
 from portal.domain.demo import DEMO_PASSWORD, load_demo
 from portal.extensions import db
-from portal.models import Allocation, Organisation, Site, SubscriptionType, User
+from portal.models import Allocation, AuditEvent, Organisation, Site, SubscriptionType, User
+from tests import helpers
+from tests.helpers import LOGINS, PortalClient, parse_html, portal_client
 
+# The shared cast of the rule tests (tests/cast.py).
+pytest_plugins = ["tests.cast"]
 
-def _testing_settings(database_url: str) -> dict:
-    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
-    settings["SQLALCHEMY_DATABASE_URI"] = database_url
-    return settings
+# --- the app and its database ----------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -30,26 +33,17 @@ def database_url(tmp_path_factory):
     return os.environ.get("TEST_DATABASE_URL") or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.sqlite")
 
 
-class PortalClient(FlaskClient):
-    """A test client whose requests run as under a real server.
-
-    Tests keep an app context pushed (see ``app_context``), and Flask reuses a
-    pushed context for requests: ``g`` (where Flask-Login caches the user) and
-    the database session would carry over between requests of different
-    clients. Each request gets its own app context instead; afterwards the
-    test's own session is rolled back so it sees what the request committed.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            response = super().open(*args, **kwargs)
-        db.session.rollback()
-        return response
+@pytest.fixture(scope="session")
+def testing_settings(database_url) -> dict:
+    """The settings the ``app`` fixture is built with (TestingConfig on the test database)."""
+    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
+    settings["SQLALCHEMY_DATABASE_URI"] = database_url
+    return settings
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app(_testing_settings(database_url))
+def app(testing_settings):
+    app = create_app(testing_settings)
     app.test_client_class = PortalClient
     with app.app_context():
         db.drop_all()
@@ -78,9 +72,17 @@ def app_context(app):
         db.session.remove()
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(app):
+    """Start each test with no per-address request counts.
+
+    Every test request comes from 127.0.0.1 and the limiter's storage lives as
+    long as the process: without this, the suite's logins add up to the
+    per-address login limit.
+    """
+    limiter = getattr(extensions, "limiter", None)
+    if limiter is not None and getattr(limiter, "_storage", None) is not None:
+        limiter.reset()
 
 
 @pytest.fixture
@@ -88,9 +90,12 @@ def runner(app):
     return app.test_cli_runner()
 
 
+# --- the demo data -------------------------------------------------------------------
+
+
 @dataclass
 class Demo:
-    """The demo data of DESIGN.md section 7, looked up by name."""
+    """The demo data of portal.domain.demo, looked up by name."""
 
     def org(self, name) -> Organisation:
         return db.session.scalar(select(Organisation).where(Organisation.name == name))
@@ -125,12 +130,21 @@ def demo():
     return Demo()
 
 
+# --- screens: clients, logins, pages -------------------------------------------------
+
+
+@pytest.fixture
+def client(app):
+    """An anonymous test client (``hx_get`` / ``hx_post`` send htmx requests)."""
+    return portal_client(app)
+
+
 @pytest.fixture
 def login_as(app):
-    """Return a test client logged in through the real login form."""
+    """``login_as(email, password=DEMO_PASSWORD)`` → a test client logged in through the real login form."""
 
     def login(email: str, password: str = DEMO_PASSWORD):
-        test_client = app.test_client()
+        test_client = portal_client(app)
         response = test_client.post("/login", data={"email": email, "password": password})
         assert response.status_code == 302, f"login of {email} failed: {response.status_code}"
         return test_client
@@ -138,12 +152,87 @@ def login_as(app):
     return login
 
 
-def csrf_token_from(html: str) -> str:
-    """The CSRF token a rendered page carries (hidden field or hx-headers)."""
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html)
-    assert match, "page carries no CSRF token"
-    return match.group(1)
+@pytest.fixture
+def csrf_token_from():
+    return helpers.csrf_token_from
+
+
+@pytest.fixture
+def html():
+    """``html(response)`` → the parsed document (``.by_id``, ``.find_all``, ``.text``)."""
+
+    def parse(response_or_text):
+        text = response_or_text if isinstance(response_or_text, str) else response_or_text.get_data(as_text=True)
+        return parse_html(text)
+
+    return parse
+
+
+@pytest.fixture
+def assert_fragment():
+    """Check that an htmx response is only the partial whose root element has ``root_id``."""
+
+    def check(response, root_id, status=200):
+        body = response.get_data(as_text=True)
+        assert response.status_code == status, body[:500]
+        assert "<html" not in body.lower() and "<body" not in body.lower()
+        roots = parse_html(body).elements()
+        assert len(roots) == 1, f"a fragment has one root element, got {[r.tag for r in roots]}"
+        assert roots[0].attrs.get("id") == root_id
+        assert "HX-Request" in response.headers.get("Vary", "")
+        return roots[0]
+
+    return check
+
+
+# --- the JSON API ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def anonymous(app):
+    """An API client without a token."""
+    return portal_client(app)
+
+
+@pytest.fixture
+def client_with(app):
+    """``client_with(token)`` → an API client sending that bearer token."""
+    return lambda token: portal_client(app, token)
+
+
+@pytest.fixture
+def token_for():
+    """``token_for(email)`` → a new API token acting as that user."""
+
+    def issue(email: str) -> str:
+        user = db.session.scalar(select(User).where(User.email == email))
+        secret = api_tokens.create_token(None, user).secret
+        db.session.rollback()
+        return secret
+
+    return issue
+
+
+@pytest.fixture
+def api_as(app, demo, token_for):
+    """``api_as("nw_finance")`` (a LOGINS key or an e-mail) → a client sending that user's token."""
+    cache = {}
+
+    def make(who: str) -> PortalClient:
+        email = LOGINS.get(who, who)
+        if email not in cache:
+            cache[email] = portal_client(app, token_for(email))
+        return cache[email]
+
+    return make
+
+
+@pytest.fixture
+def error():
+    return helpers.assert_error
+
+
+# --- reading what requests committed -------------------------------------------------
 
 
 @pytest.fixture
@@ -170,3 +259,27 @@ def seats(fresh):
         return tuple(row) if row else (0, 0)
 
     return read
+
+
+@pytest.fixture
+def snapshot(fresh):
+    """Everything a refused request must leave alone: users, allocations, sites, audit events.
+
+    Successful logins ("auth.login") are left out of the audit count: a test
+    may log in between two snapshots. Every other event counts, failed logins
+    included.
+    """
+
+    def take():
+        fresh()
+        users = db.session.execute(
+            select(User.id, User.email, User.name, User.status, User.site_id, User.subscription_type_id)
+            .order_by(User.id)).all()
+        allocations = db.session.execute(
+            select(Allocation.site_id, Allocation.subscription_type_id, Allocation.allocated, Allocation.consumed)
+            .order_by(Allocation.site_id, Allocation.subscription_type_id)).all()
+        sites = db.session.execute(select(Site.id, Site.client_id, Site.name).order_by(Site.id)).all()
+        audit = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action != "auth.login"))
+        return dict(users=users, allocations=allocations, sites=sites, audit=audit)
+
+    return take

@@ -2,6 +2,7 @@
 from sqlalchemy import func, select
 
 from portal.domain.demo import DEMO_LOGINS
+from portal.domain.seats import counters
 from portal.extensions import db
 from portal.models import Allocation, Organisation, User
 
@@ -62,7 +63,6 @@ def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch
     from datetime import timedelta
 
     from portal.domain.accounts import invitations, users
-    from portal.domain.seats import counters as seats
     from portal.models.mixins import utcnow
 
     runner.invoke(args=["demo", "load"])
@@ -70,9 +70,9 @@ def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch
     lyon = admin.organisation.sites[0]
     essentials = next(a.subscription_type for a in lyon.allocations if a.subscription_type.code == "essentials")
     users.create_user(admin, lyon, essentials, "late@acme.example", "Late")
-    assert seats.free_seats(lyon.id, essentials.id) == 0
+    assert counters.free_seats(lyon.id, essentials.id) == 0
     assert "0 expired invitations closed" in runner.invoke(args=["invitations", "expire"]).output
     later = utcnow() + timedelta(days=31)
     monkeypatch.setattr(invitations, "utcnow", lambda: later)
     assert "1 expired invitation closed" in runner.invoke(args=["invitations", "expire"]).output
-    assert seats.free_seats(lyon.id, essentials.id) == 1
+    assert counters.free_seats(lyon.id, essentials.id) == 1

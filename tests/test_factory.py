@@ -1,4 +1,4 @@
-"""The app factory and its configuration (DESIGN.md section 6), as flaskr tests them."""
+"""The app factory and its configuration (docs/rules.md section 6), as flaskr tests them."""
 import os
 import subprocess
 import sys
@@ -114,7 +114,7 @@ def start(tmp_path, **env):
 def test_a_server_process_without_secret_key_refuses_to_start(tmp_path):
     result = start(tmp_path, DATABASE_URL="sqlite:///" + str(tmp_path / "x.sqlite"))
 
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr  # the uncaught RuntimeError, not a crash of another kind
     assert "SECRET_KEY is not set" in result.stderr
 
 

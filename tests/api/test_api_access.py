@@ -1,4 +1,4 @@
-"""Who may call which operation: every API operation × every demo role (API.md, DESIGN.md section 4).
+"""Who may call which operation: every API operation × every demo role (docs/rules.md section 4 and API conventions).
 
 An object outside the caller's reach is 404 (another partner's or another
 client's, a site manager's other sites); within reach without the

@@ -1,4 +1,4 @@
-"""Bearer tokens: what authenticates an API call and what does not (API.md "Calling it")."""
+"""Bearer tokens: what authenticates an API call and what does not (docs/rules.md, API "Calling it")."""
 import pytest
 from api_helpers import assert_error
 from sqlalchemy import select
@@ -7,6 +7,7 @@ from portal.blueprints.api.registry import OPERATIONS
 from portal.domain.accounts import api_tokens, users
 from portal.extensions import db
 from portal.models import ApiToken, User
+from portal.models.tokens import hash_token
 
 
 def concrete(path: str) -> str:
@@ -96,7 +97,7 @@ def test_tokens_are_stored_only_as_hashes_and_record_their_last_use(api_as, demo
     client = api_as("nw_support")
     fresh()
     token = db.session.scalar(select(ApiToken).order_by(ApiToken.id.desc()))
-    assert token.token_hash == ApiToken.hash_token(client.token) != client.token
+    assert token.token_hash == hash_token(client.token) != client.token
     assert token.last_used_at is None
     client.get("/api/v1/summary")
     fresh()

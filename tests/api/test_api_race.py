@@ -1,4 +1,4 @@
-"""Many concurrent POST /sites/{id}/users on a few free seats (DESIGN.md rule 3, through the API)."""
+"""Many concurrent POST /sites/{id}/users on a few free seats (docs/rules.md rule 3, through the API)."""
 import threading
 
 from sqlalchemy import func, select

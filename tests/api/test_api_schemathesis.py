@@ -25,6 +25,7 @@ from portal import create_app
 from portal.domain.accounts import api_tokens
 from portal.extensions import db
 from portal.models import ApiToken, Invoice, User
+from portal.models.tokens import hash_token
 
 MAX_EXAMPLES = 25
 CODES = ("essentials", "unlimited", "support")
@@ -47,7 +48,7 @@ def target(app, demo, monkeypatch):
     user = db.session.scalar(select(User).where(User.email == "finance@northwind.example"))
     issued = api_tokens.create_token(None, user, "schemathesis")
     db.session.execute(update(ApiToken).where(ApiToken.id == issued.token.id)
-                       .values(token_hash=ApiToken.hash_token(TOKEN)))
+                       .values(token_hash=hash_token(TOKEN)))
     db.session.commit()
 
     def wsgi(environ, start_response):

@@ -1,4 +1,4 @@
-"""Bad input is a 422 naming the field, never a 500, and writes nothing (API.md "Errors")."""
+"""Bad input is a 422 naming the field, never a 500, and writes nothing (docs/rules.md, API "Errors")."""
 import json
 
 import pytest

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from portal.domain.accounts import roles
+from portal.domain.accounts import grants
 from portal.domain.orgs import clients
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
@@ -72,7 +72,7 @@ def test_a_client_admin_sees_only_its_clients_events(demo, log, login_as):
 
 
 def test_a_real_change_shows_up_for_the_client_and_its_partner_not_for_others(demo, login_as):
-    roles.grant_role(demo.user("admin@acme.example"), demo.user("user1@acme.example"), "member")
+    grants.grant_role(demo.user("admin@acme.example"), demo.user("user1@acme.example"), "member")
     granted = db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "role.granted"))
     assert granted in event_ids(login_as("admin@acme.example").get("/audit?action=role.granted"))
     assert granted in event_ids(login_as("admin@northwind.example").get("/audit?action=role.granted"))

@@ -1,4 +1,4 @@
-"""Logging in and out, the no-access page, and the security baseline (DESIGN.md rules 16-20)."""
+"""Logging in and out, the no-access page, and the security baseline (docs/rules.md rules 16-20)."""
 from urllib.parse import quote, urlsplit
 
 import pytest

@@ -1,6 +1,6 @@
 """The client screen: sites and users, seat synchronisation, new user, deactivation.
 
-DESIGN.md rules 1, 2, 5, 7, 20 and section 5 (Client, New user).
+docs/rules.md rules 1, 2, 5, 7, 20 and section 5 (Client, New user).
 """
 import pytest
 from sqlalchemy import select, update

@@ -1,4 +1,4 @@
-"""CSRF protection, switched on (DESIGN.md rule 18): forms carry a token, htmx sends it as a header."""
+"""CSRF protection, switched on (docs/rules.md rule 18): forms carry a token, htmx sends it as a header."""
 import re
 
 import pytest

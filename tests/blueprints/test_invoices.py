@@ -4,7 +4,7 @@ import io
 
 from sqlalchemy import select
 
-from portal.domain.seats import counters as seats
+from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import Invoice, RoleAssignment, User
 
@@ -62,7 +62,7 @@ def test_the_csv_export_has_one_row_per_line_with_decimal_amounts(demo, login_as
 
 def test_filters_narrow_the_list_and_a_bad_month_is_explained(demo, login_as):
     finance = login_as("finance@northwind.example")
-    seats.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 6)
+    allocations.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 6)
     prorations = finance.get("/invoices?kind=proration", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<td>Proration</td>" in prorations and "<td>Period</td>" not in prorations
     assert "1 invoice" in prorations

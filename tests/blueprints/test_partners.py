@@ -1,10 +1,10 @@
-"""The partner overview (DESIGN.md section 5): totals per type, and the per-client list."""
+"""The partner overview (docs/rules.md section 5): totals per type, and the per-client list."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from portal.domain.orgs import clients as client_service
-from portal.domain.seats import counters as seat_service
+from portal.domain.seats import allocations
 
 OVERVIEW_TABS = "Overview of all clients"
 
@@ -58,7 +58,7 @@ def test_the_other_partner_sees_only_its_own_totals_and_clients(demo, login_as, 
 
 
 def test_totals_follow_an_allocation_change_at_once(demo, login_as, html):
-    seat_service.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 10)
+    allocations.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 10)
 
     response = login_as("support@northwind.example").get("/overview")
 
@@ -118,7 +118,7 @@ def many_clients(demo):
     for n in range(1, 26):
         client = client_service.create_client(operator, northwind, f"Clinic {n:02d}", "monthly")
         site = client_service.create_site(operator, client, "Main")
-        seat_service.set_allocation(operator, site, essentials, n)
+        allocations.set_allocation(operator, site, essentials, n)
     return 27
 
 

@@ -1,4 +1,4 @@
-"""The site screen: seats per type with − / + and a number field (DESIGN.md rule 4, section 5)."""
+"""The site screen: seats per type with − / + and a number field (docs/rules.md rule 4, section 5)."""
 import pytest
 
 from portal.domain.accounts import users

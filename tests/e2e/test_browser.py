@@ -7,7 +7,6 @@ and 5xx answers fail the test.
 """
 import os
 import re
-import shutil
 
 import pytest
 

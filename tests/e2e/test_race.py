@@ -1,4 +1,4 @@
-"""Seat checks under real concurrency (DESIGN.md rules 3 and 4).
+"""Seat checks under real concurrency (docs/rules.md rules 3 and 4).
 
 Everything goes through HTTP to a gunicorn server (4 worker processes × 4
 threads) with CSRF on, so the requests really run in parallel in several

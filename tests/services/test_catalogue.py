@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.domain.billing import catalogue
 from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.domain.orgs import partners
-from portal.domain.seats import counters as seats
+from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -19,10 +19,13 @@ from portal.models import (
     SubscriptionType,
     User,
 )
-
-
-def operator(demo):
-    return demo.user("operator@portal.example")
+from tests.factories import (
+    AllocationFactory,
+    ClientFactory,
+    SiteFactory,
+    UserFactory,
+    start_billing,
+)
 
 
 def counts():
@@ -55,8 +58,8 @@ def test_bad_prices_are_refused_with_a_clear_message(text, message):
     assert message in refused.value.message and refused.value.field == "monthly_price"
 
 
-def test_creating_a_type_stores_minor_units_and_audits(demo):
-    created = catalogue.create_subscription_type(operator(demo), "premium-plus", "Premium plus", "19.99",
+def test_creating_a_type_stores_minor_units_and_audits(operator):
+    created = catalogue.create_subscription_type(operator, "premium-plus", "Premium plus", "19.99",
                                                  "199.90", "EUR")
 
     db.session.rollback()
@@ -65,7 +68,7 @@ def test_creating_a_type_stores_minor_units_and_audits(demo):
         "premium-plus", "Premium plus", 1999, 19990, "EUR")
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "subscription_type.created"))
     assert event.target_id == created.id and event.after["monthly_price"] == 1999
-    assert event.organisation_id == demo.org("Portal Operator").id
+    assert event.organisation_id == operator.organisation_id
 
 
 @pytest.mark.parametrize(("fields", "field"), [
@@ -79,33 +82,38 @@ def test_creating_a_type_stores_minor_units_and_audits(demo):
     (dict(currency="eur"), "currency"), (dict(currency="EURO"), "currency"), (dict(currency="E1R"), "currency"),
     (dict(currency="EU\x00"), "currency"), (dict(currency=""), "currency"),
 ])
-def test_a_bad_type_writes_nothing(demo, fields, field):
+def test_a_bad_type_writes_nothing(operator, essentials, fields, field):
     values = dict(code="premium", name="Premium", monthly_price="19.00", annual_price="190.00", currency="EUR")
     values.update(fields)
     before = counts()
 
     with pytest.raises((Invalid, Conflict)) as refused:
-        catalogue.create_subscription_type(operator(demo), **values)
+        catalogue.create_subscription_type(operator, **values)
 
     assert refused.value.field == field
     assert refused.value.status == (409 if fields == dict(code="essentials") else 422)
     assert counts() == before
 
 
-def test_only_the_operator_keeps_the_catalogue_through_the_partner_services(demo):
+def test_only_the_operator_keeps_the_catalogue_through_the_partner_services(northwind):
+    partner_admin = UserFactory(organisation=northwind, partner_admin=True)
     with pytest.raises(Forbidden):
-        partners.create_partner(demo.user("admin@northwind.example"), "Eastwind", "EW", "Eve", "eve@eastwind.example")
+        partners.create_partner(partner_admin, "Eastwind", "EW", "Eve", "eve@eastwind.example")
 
 
-def test_a_price_change_applies_to_invoices_issued_after_it(demo):
-    essentials = demo.type("essentials")
+def test_a_price_change_applies_to_invoices_issued_after_it(operator, northwind, essentials):
+    finance = UserFactory(organisation=northwind, partner_admin=True, finance=True)
+    acme = ClientFactory(parent=northwind, billed=False)
+    lyon = SiteFactory(client=acme, name="Lyon")
+    AllocationFactory(site=lyon, subscription_type=essentials, allocated=5, consumed=4)
+    start_billing(acme)  # the period invoice bills Lyon's Essentials seats at the old price
     period_line = db.session.scalar(select(InvoiceLine).where(
-        InvoiceLine.site_id == demo.lyon.id, InvoiceLine.subscription_type_code == "essentials"))
+        InvoiceLine.site_id == lyon.id, InvoiceLine.subscription_type_code == "essentials"))
     assert period_line.unit_price == 1500
 
-    catalogue.change_prices(operator(demo), essentials, "17.50", "175.00")
+    catalogue.change_prices(operator, essentials, "17.50", "175.00")
     db.session.rollback()
-    change = seats.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 6)
+    change = allocations.set_allocation(finance, lyon, essentials, 6)
 
     db.session.rollback()
     assert db.session.get(InvoiceLine, period_line.id).unit_price == 1500  # issued before: unchanged
@@ -116,22 +124,22 @@ def test_a_price_change_applies_to_invoices_issued_after_it(demo):
     assert event.after == {"code": "essentials", "monthly_price": 1750, "annual_price": 17500}
 
 
-def test_bad_new_prices_change_nothing(demo):
+def test_bad_new_prices_change_nothing(operator, essentials):
     before = counts()
     with pytest.raises(Invalid):
-        catalogue.change_prices(operator(demo), demo.type("essentials"), "17.50", "-1")
+        catalogue.change_prices(operator, essentials, "17.50", "-1")
     assert counts() == before
-    assert db.session.get(SubscriptionType, demo.type("essentials").id).annual_price == 15000
+    assert db.session.get(SubscriptionType, essentials.id).annual_price == 15000
 
 
-def test_creating_a_partner_adds_its_sequence_and_invites_its_administrator(demo):
-    partner = partners.create_partner(operator(demo), "Eastwind Telecom", "EW", "Eve East", "Eve@Eastwind.example")
+def test_creating_a_partner_adds_its_sequence_and_invites_its_administrator(operator):
+    partner = partners.create_partner(operator, "Eastwind Telecom", "EW", "Eve East", "Eve@Eastwind.example")
 
     db.session.rollback()
     partner = db.session.get(Organisation, partner.id)
-    assert (partner.kind, partner.parent_id) == ("partner", demo.org("Portal Operator").id)
+    assert (partner.kind, partner.parent_id) == ("partner", operator.organisation_id)
     assert db.session.get(InvoiceSequence, partner.id).prefix == "EW"
-    admin = demo.user("eve@eastwind.example")
+    admin = db.session.scalar(select(User).where(User.email == "eve@eastwind.example"))
     assert (admin.organisation_id, admin.status, admin.password_hash, admin.site_id) == (
         partner.id, "invited", None, None)
     assert [a.role for a in admin.role_assignments] == ["partner_admin"]
@@ -153,14 +161,15 @@ def test_creating_a_partner_adds_its_sequence_and_invites_its_administrator(demo
     (dict(admin_email="eve@eastwind.example\r\nBcc: x@evil.example"), "admin_email", 422),
     (dict(admin_name="Eve\r\nBcc: x@evil.example"), "admin_name", 422),
 ])
-def test_a_bad_partner_writes_nothing(demo, fields, field, status):
+def test_a_bad_partner_writes_nothing(operator, northwind, fields, field, status):
+    UserFactory(organisation=ClientFactory(parent=northwind), email="admin@acme.example")  # a taken e-mail
     values = dict(name="Eastwind Telecom", invoice_prefix="EW", admin_name="Eve East",
                   admin_email="eve@eastwind.example")
     values.update(fields)
     before = counts()
 
     with pytest.raises((Invalid, Conflict)) as refused:
-        partners.create_partner(operator(demo), **values)
+        partners.create_partner(operator, **values)
 
     assert (refused.value.field, refused.value.status) == (field, status)
     assert counts() == before

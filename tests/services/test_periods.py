@@ -1,8 +1,7 @@
-"""Billing period arithmetic: DESIGN.md rules 8-13."""
+"""Billing period arithmetic: docs/rules.md rules 8-13."""
 
 from __future__ import annotations
 
-import inspect
 from datetime import date, datetime
 
 import pytest
@@ -10,8 +9,6 @@ import pytest
 from portal.domain.billing.periods import (
     add_period,
     days_in_period,
-    iter_periods,
-    period_containing,
     prorate,
     remaining_days,
 )
@@ -159,69 +156,6 @@ def test_add_period_out_of_date_range():
         add_period(date(9999, 12, 15), "monthly")
 
 
-# -- period_containing ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("anchor", "cycle", "on", "expected"),
-    [
-        ("2027-01-15", "monthly", "2027-01-15", ("2027-01-15", "2027-02-15")),
-        ("2027-01-15", "monthly", "2027-02-14", ("2027-01-15", "2027-02-15")),
-        ("2027-01-15", "monthly", "2027-02-15", ("2027-02-15", "2027-03-15")),
-        ("2027-01-15", "monthly", "2027-03-01", ("2027-02-15", "2027-03-15")),
-        ("2027-11-20", "monthly", "2028-01-05", ("2027-12-20", "2028-01-20")),
-        ("2027-01-31", "monthly", "2027-02-27", ("2027-01-31", "2027-02-28")),
-        ("2027-01-31", "monthly", "2027-02-28", ("2027-02-28", "2027-03-31")),
-        ("2027-01-31", "monthly", "2027-03-30", ("2027-02-28", "2027-03-31")),
-        ("2027-01-31", "monthly", "2027-03-31", ("2027-03-31", "2027-04-30")),
-        ("2027-01-31", "monthly", "2028-02-29", ("2028-02-29", "2028-03-31")),
-        ("2027-01-31", "monthly", "2028-02-28", ("2028-01-31", "2028-02-29")),
-        ("2027-01-01", "annual", "2027-12-31", ("2027-01-01", "2028-01-01")),
-        ("2027-01-01", "annual", "2028-01-01", ("2028-01-01", "2029-01-01")),
-        ("2027-06-15", "annual", "2030-06-14", ("2029-06-15", "2030-06-15")),
-        ("2028-02-29", "annual", "2029-02-27", ("2028-02-29", "2029-02-28")),
-        ("2028-02-29", "annual", "2029-02-28", ("2029-02-28", "2030-02-28")),
-        ("2028-02-29", "annual", "2032-02-28", ("2031-02-28", "2032-02-29")),
-        ("2028-02-29", "annual", "2032-02-29", ("2032-02-29", "2033-02-28")),
-    ],
-)
-def test_period_containing(anchor, cycle, on, expected):
-    assert period_containing(D(anchor), cycle, D(on)) == (D(expected[0]), D(expected[1]))
-
-
-@pytest.mark.parametrize(
-    ("anchor", "cycle"),
-    [
-        ("2027-01-31", "monthly"),
-        ("2027-01-30", "monthly"),
-        ("2028-02-29", "monthly"),
-        ("2027-12-15", "monthly"),
-        ("2028-02-29", "annual"),
-        ("2027-08-31", "annual"),
-    ],
-)
-def test_period_containing_agrees_with_walking_add_period(anchor, cycle):
-    anchor_d = D(anchor)
-    start, end = anchor_d, add_period(anchor_d, cycle)
-    day = anchor_d
-    limit = anchor_d.replace(year=anchor_d.year + (3 if cycle == "monthly" else 9), day=1)
-    while day < limit:
-        while end <= day:
-            start, end = end, add_period(end, cycle, anchor_d.day)
-        assert period_containing(anchor_d, cycle, day) == (start, end), day
-        day = date.fromordinal(day.toordinal() + 1)
-
-
-def test_period_containing_before_anchor():
-    with pytest.raises(ValueError):
-        period_containing(D("2027-01-15"), "monthly", D("2027-01-14"))
-
-
-def test_period_containing_unknown_cycle():
-    with pytest.raises(ValueError, match="unknown billing cycle 'quarterly'"):
-        period_containing(D("2027-01-15"), "quarterly", D("2027-03-01"))
-
-
 # -- days_in_period / remaining_days -------------------------------------
 
 
@@ -348,84 +282,3 @@ def test_prorate_returns_int():
 def test_prorate_invalid(args):
     with pytest.raises(ValueError):
         prorate(*args)
-
-
-# -- iter_periods -----------------------------------------------------------
-
-
-def test_iter_periods_monthly_catch_up():
-    assert list(iter_periods(D("2027-01-31"), "monthly", D("2027-05-31"))) == [
-        (D("2027-01-31"), D("2027-02-28")),
-        (D("2027-02-28"), D("2027-03-31")),
-        (D("2027-03-31"), D("2027-04-30")),
-        (D("2027-04-30"), D("2027-05-31")),
-    ]
-
-
-def test_iter_periods_excludes_period_ending_after_until():
-    assert list(iter_periods(D("2027-01-31"), "monthly", D("2027-05-30"))) == [
-        (D("2027-01-31"), D("2027-02-28")),
-        (D("2027-02-28"), D("2027-03-31")),
-        (D("2027-03-31"), D("2027-04-30")),
-    ]
-
-
-def test_iter_periods_mid_period_start_with_explicit_anchor():
-    # resuming a catch-up from a clamped period start keeps the 31st anchor
-    assert list(iter_periods(D("2027-02-28"), "monthly", D("2027-04-30"), anchor_day=31)) == [
-        (D("2027-02-28"), D("2027-03-31")),
-        (D("2027-03-31"), D("2027-04-30")),
-    ]
-
-
-def test_iter_periods_year_change():
-    assert list(iter_periods(D("2027-11-15"), "monthly", D("2028-02-01"))) == [
-        (D("2027-11-15"), D("2027-12-15")),
-        (D("2027-12-15"), D("2028-01-15")),
-    ]
-
-
-def test_iter_periods_annual_from_feb_29():
-    assert list(iter_periods(D("2028-02-29"), "annual", D("2032-02-29"))) == [
-        (D("2028-02-29"), D("2029-02-28")),
-        (D("2029-02-28"), D("2030-02-28")),
-        (D("2030-02-28"), D("2031-02-28")),
-        (D("2031-02-28"), D("2032-02-29")),
-    ]
-
-
-@pytest.mark.parametrize("until", ["2027-02-14", "2027-01-15", "2026-01-01"])
-def test_iter_periods_nothing_closed(until):
-    assert list(iter_periods(D("2027-01-15"), "monthly", D(until))) == []
-
-
-def test_iter_periods_periods_are_contiguous_and_closed():
-    periods = list(iter_periods(D("2027-01-30"), "monthly", D("2029-12-31"), 30))
-    assert len(periods) == 35  # 2027-01-30 .. 2029-11-30 → last ends 2029-12-30
-    assert periods[-1] == (D("2029-11-30"), D("2029-12-30"))
-    for (_, end), (next_start, _) in zip(periods, periods[1:]):
-        assert end == next_start
-    assert all(end <= D("2029-12-31") for _, end in periods)
-
-
-@pytest.mark.parametrize(
-    ("start", "cycle", "until", "anchor_day"),
-    [
-        ("2027-01-15", "weekly", "2028-01-01", None),
-        ("2027-01-15", "monthly", "2028-01-01", 32),
-        ("2027-01-15", "monthly", "2028-01-01", 31),  # start not on anchor
-    ],
-)
-def test_iter_periods_validates_eagerly(start, cycle, until, anchor_day):
-    # raised at call time, before iteration, so a billing run fails fast
-    with pytest.raises(ValueError):
-        iter_periods(D(start), cycle, D(until), anchor_day)
-
-
-def test_iter_periods_is_lazy_iterator():
-    it = iter_periods(D("2027-01-01"), "monthly", D("2027-03-01"))
-    assert inspect.isgenerator(it)
-    assert next(it) == (D("2027-01-01"), D("2027-02-01"))
-    assert next(it) == (D("2027-02-01"), D("2027-03-01"))
-    with pytest.raises(StopIteration):
-        next(it)

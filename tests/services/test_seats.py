@@ -3,12 +3,20 @@ import threading
 
 import pytest
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.domain.accounts import users
 from portal.domain.errors import BelowConsumed, Invalid, NoFreeSeat
-from portal.domain.seats import counters as seats
+from portal.domain.seats import allocations, sync
 from portal.extensions import db
-from portal.models import Allocation, AuditEvent, User
+from portal.models import Allocation, AuditEvent, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
+from tests.factories import (
+    AllocationFactory,
+    ClientFactory,
+    SeatHolderFactory,
+    SiteFactory,
+    SubscriptionTypeFactory,
+)
 
 
 def counters(site, code):
@@ -19,100 +27,108 @@ def counters(site, code):
     return (allocation.allocated, allocation.consumed) if allocation else None
 
 
-def test_raising_an_allocation_adds_free_seats_and_is_audited(demo):
-    finance = demo.user("finance@northwind.example")
-    seats.set_allocation(finance, demo.lyon, demo.type("essentials"), 7)
-    assert counters(demo.lyon, "essentials") == (7, 4)
+# The world of these tests: Northwind (a partner) and its finance administrator,
+# its client Acme Dental with a client admin, and Acme's sites. Each test asks
+# for the parts it needs.
+
+
+@pytest.fixture
+def support():
+    return SubscriptionTypeFactory(support=True)
+
+
+@pytest.fixture
+def lyon(acme, essentials):
+    """Lyon: 5 Essentials seats bought, 4 of them held."""
+    site = SiteFactory(client=acme, name="Lyon")
+    AllocationFactory(site=site, subscription_type=essentials, allocated=5, consumed=4)
+    return site
+
+
+def test_raising_an_allocation_adds_free_seats_and_is_audited(finance, lyon, essentials):
+    allocations.set_allocation(finance, lyon, essentials, 7)
+    assert counters(lyon, "essentials") == (7, 4)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "allocation.changed"))
     assert event.actor_email == "finance@northwind.example"
     assert event.before == {"subscription_type": "essentials", "allocated": 5}
     assert event.after == {"subscription_type": "essentials", "allocated": 7}
 
 
-def test_lowering_below_consumed_is_refused_and_names_the_seats_in_use(demo):
-    finance = demo.user("finance@northwind.example")
+def test_lowering_below_consumed_is_refused_and_names_the_seats_in_use(finance, lyon, essentials):
     events = db.session.scalar(select(func.count(AuditEvent.id)))
     with pytest.raises(BelowConsumed) as refused:
-        seats.set_allocation(finance, demo.lyon, demo.type("essentials"), 3)
+        allocations.set_allocation(finance, lyon, essentials, 3)
     assert refused.value.extra["consumed"] == 4
     assert "4 Essentials seats are in use" in refused.value.message
-    assert counters(demo.lyon, "essentials") == (5, 4)
+    assert counters(lyon, "essentials") == (5, 4)
     assert db.session.scalar(select(func.count(AuditEvent.id))) == events
 
 
-def test_lowering_to_consumed_takes_effect_at_once_for_seat_checks(demo):
-    finance = demo.user("finance@northwind.example")
-    seats.set_allocation(finance, demo.lyon, demo.type("essentials"), 4)
+def test_lowering_to_consumed_takes_effect_at_once_for_seat_checks(finance, lyon, essentials):
+    allocations.set_allocation(finance, lyon, essentials, 4)
     with pytest.raises(NoFreeSeat) as refused:
-        users.create_user(finance, demo.lyon, demo.type("essentials"), "late@acme.example", "Late")
+        users.create_user(finance, lyon, essentials, "late@acme.example", "Late")
     assert refused.value.extra["free"] == 0
 
 
-def test_allocating_a_type_never_allocated_at_the_site_creates_its_counter(demo):
-    finance = demo.user("finance@northwind.example")
-    assert counters(demo.lyon, "support") is None
-    seats.set_allocation(finance, demo.lyon, demo.type("support"), 3)
-    assert counters(demo.lyon, "support") == (3, 0)
+def test_allocating_a_type_never_allocated_at_the_site_creates_its_counter(finance, lyon, support):
+    assert counters(lyon, "support") is None
+    allocations.set_allocation(finance, lyon, support, 3)
+    assert counters(lyon, "support") == (3, 0)
 
 
 @pytest.mark.parametrize("bad", [-1, "-1", "abc", "1e3", "", " ", 10**12, "9" * 30, True, 2.5, None, "٣"])
-def test_bad_seat_counts_are_refused_without_change(demo, bad):
-    finance = demo.user("finance@northwind.example")
+def test_bad_seat_counts_are_refused_without_change(finance, lyon, essentials, bad):
     with pytest.raises(Invalid) as refused:
-        seats.set_allocation(finance, demo.lyon, demo.type("essentials"), bad)
+        allocations.set_allocation(finance, lyon, essentials, bad)
     assert refused.value.field == "allocated"
-    assert counters(demo.lyon, "essentials") == (5, 4)
+    assert counters(lyon, "essentials") == (5, 4)
 
 
-def test_synchronise_reports_and_fixes_drift_then_finds_nothing(demo):
-    admin = demo.user("finance@northwind.example")
-    db.session.execute(update(Allocation).where(Allocation.site_id == demo.lyon.id,
-                                                Allocation.subscription_type_id == demo.type("essentials").id)
+def test_synchronise_reports_and_fixes_drift_then_finds_nothing(finance, acme, lyon, essentials):
+    db.session.execute(update(Allocation).where(Allocation.site_id == lyon.id,
+                                                Allocation.subscription_type_id == essentials.id)
                        .values(consumed=1))
     db.session.commit()
-    report = seats.synchronise_consumed(admin, demo.acme)
-    assert report.changes == [{"site_id": demo.lyon.id, "site_name": "Lyon", "subscription_type": "essentials",
+    report = sync.synchronise_consumed(finance, acme)
+    assert report.changes == [{"site_id": lyon.id, "site_name": "Lyon", "subscription_type": "essentials",
                                "before": 1, "after": 4}]
-    assert counters(demo.lyon, "essentials") == (5, 4)
-    assert demo.acme.seats_synced_at is not None
-    assert seats.synchronise_consumed(admin, demo.acme).changes == []
+    assert counters(lyon, "essentials") == (5, 4)
+    db.session.refresh(acme)
+    assert acme.seats_synced_at == report.synced_at  # when it last ran, as the page shows it
+    assert sync.synchronise_consumed(finance, acme).changes == []
 
 
-def test_synchronise_raises_allocation_when_more_users_hold_seats_than_were_bought(demo):
-    admin = demo.user("finance@northwind.example")
-    # Simulate data imported behind the service's back: a Paris support user with no counter behind it.
-    paris, support = demo.paris, demo.type("support")
-    db.session.add(User(organisation_id=demo.acme.id, email="ghost@acme.example", name="Ghost",
-                        status="active", site_id=paris.id, subscription_type_id=support.id))
-    db.session.execute(update(Allocation).where(Allocation.site_id == paris.id,
-                                                Allocation.subscription_type_id == support.id)
-                       .values(allocated=0, consumed=0))
-    db.session.commit()
-    report = seats.synchronise_consumed(admin, demo.acme)
+def test_synchronise_raises_allocation_when_more_users_hold_seats_than_were_bought(finance, acme, support):
+    # Data imported behind the service's back: a Paris support user with no counter behind it.
+    paris = SiteFactory(client=acme, name="Paris")
+    AllocationFactory(site=paris, subscription_type=support, allocated=0, consumed=0)
+    SeatHolderFactory(site=paris, subscription_type=support, email="ghost@acme.example", name="Ghost",
+                      take_seat=False)
+    report = sync.synchronise_consumed(finance, acme)
     assert [(c["site_name"], c["subscription_type"], c["before"], c["after"]) for c in report.changes] == [
         ("Paris", "support", 0, 1)]
     assert counters(paris, "support") == (1, 1)
 
 
-def test_the_database_refuses_consumed_above_allocated(demo):
-    with pytest.raises(Exception):
+def test_the_database_refuses_consumed_above_allocated(lyon):
+    # The CHECK constraint, on SQLite and PostgreSQL alike.
+    with pytest.raises(IntegrityError, match="consumed_within_allocated"):
         db.session.execute(text("UPDATE allocations SET consumed = allocated + 1"))
-        db.session.commit()
     db.session.rollback()
+    assert counters(lyon, "essentials") == (5, 4)
 
 
-def test_concurrent_creations_never_oversell(app, demo):
+def test_concurrent_creations_never_oversell(app, acme_admin, acme, essentials):
     """Twelve threads race for two free seats: exactly two users are created."""
-    finance = demo.user("finance@northwind.example")
-    seats.set_allocation(finance, demo.lyon, demo.type("essentials"), 6)  # 4 consumed → 2 free
-    site_id, type_id, admin_id = demo.lyon.id, demo.type("essentials").id, demo.user("admin@acme.example").id
+    lyon = SiteFactory(client=acme, name="Lyon")
+    AllocationFactory(site=lyon, subscription_type=essentials, allocated=6, consumed=4)  # 2 free
+    site_id, type_id, admin_id = lyon.id, essentials.id, acme_admin.id
     barrier = threading.Barrier(12)
     outcomes = []
 
     def create(n):
         with app.app_context():
-            from portal.models import Site, SubscriptionType
-
             admin = db.session.get(User, admin_id)
             site, subscription_type = db.session.get(Site, site_id), db.session.get(SubscriptionType, type_id)
             barrier.wait()
@@ -131,37 +147,46 @@ def test_concurrent_creations_never_oversell(app, demo):
         thread.join()
     assert sorted(outcomes) == ["created"] * 2 + ["no seat"] * 10
     db.session.rollback()  # end this thread's read snapshot so it sees the racers' commits
-    assert counters(demo.lyon, "essentials") == (6, 6)
+    assert counters(lyon, "essentials") == (6, 6)
     assert db.session.scalar(select(func.count(User.id)).where(User.email.like("racer%"))) == 2
 
 
-def test_partner_totals_follow_every_counter_change(demo):
+def test_partner_totals_follow_every_counter_change(northwind, finance, acme, acme_admin, essentials, support):
     """The overview reads per-partner totals: they must equal the sum of the allocations."""
     from portal.domain.seats import queries as dashboards
-    from portal.models import Organisation, PartnerSeatTotal, Site
 
-    finance, admin = demo.user("finance@northwind.example"), demo.user("admin@acme.example")
-    essentials = demo.type("essentials")
-    seats.set_allocation(finance, demo.lyon, essentials, 9)
-    seats.set_allocation(finance, demo.paris, demo.type("support"), 1)
-    seats.set_allocation(finance, demo.lyon, demo.type("support"), 2)  # a counter that did not exist
-    user = users.create_user(admin, demo.lyon, essentials, "t@acme.example", "T")
-    users.create_user(finance, demo.paris, essentials, "u@acme.example", "U", add_seat=True)
-    users.deactivate_user(admin, user)
-    users.deactivate_user(admin, demo.user("user1@acme.example"))
-    db.session.execute(update(Allocation).where(Allocation.site_id == demo.lyon.id,
+    unlimited = SubscriptionTypeFactory(unlimited=True)
+    lyon, paris = SiteFactory(client=acme, name="Lyon"), SiteFactory(client=acme, name="Paris")
+    AllocationFactory(site=lyon, subscription_type=essentials, allocated=5, consumed=3)
+    user1 = SeatHolderFactory(site=lyon, subscription_type=essentials)  # Lyon: 5 bought, 4 held
+    AllocationFactory(site=lyon, subscription_type=unlimited, allocated=2, consumed=2)
+    AllocationFactory(site=paris, subscription_type=essentials, allocated=3, consumed=3)
+    AllocationFactory(site=paris, subscription_type=support, allocated=2, consumed=0)
+    # Another client of the partner is summed in; another partner's client is not.
+    AllocationFactory(site=SiteFactory(client=ClientFactory(parent=northwind)), subscription_type=unlimited,
+                      allocated=10, consumed=7)
+    AllocationFactory(site=SiteFactory(), subscription_type=essentials, allocated=4, consumed=1)
+
+    allocations.set_allocation(finance, lyon, essentials, 9)
+    allocations.set_allocation(finance, paris, support, 1)
+    allocations.set_allocation(finance, lyon, support, 2)  # a counter that did not exist
+    user = users.create_user(acme_admin, lyon, essentials, "t@acme.example", "T")
+    users.create_user(finance, paris, essentials, "u@acme.example", "U", add_seat=True)
+    users.deactivate_user(acme_admin, user)
+    users.deactivate_user(acme_admin, user1)
+    db.session.execute(update(Allocation).where(Allocation.site_id == lyon.id,
                                                 Allocation.subscription_type_id == essentials.id)
                        .values(consumed=0))  # drift, then repaired by the sync
     db.session.commit()
-    seats.synchronise_consumed(finance, demo.acme)
+    sync.synchronise_consumed(finance, acme)
     expected = dict(db.session.execute(
         select(Allocation.subscription_type_id, func.sum(Allocation.allocated) * 1000 + func.sum(Allocation.consumed))
         .join(Site, Allocation.site_id == Site.id).join(Organisation, Site.client_id == Organisation.id)
-        .where(Organisation.parent_id == demo.org("Northwind Telecom").id)
+        .where(Organisation.parent_id == northwind.id)
         .group_by(Allocation.subscription_type_id)).all())
     stored = dict(db.session.execute(
         select(PartnerSeatTotal.subscription_type_id, PartnerSeatTotal.allocated * 1000 + PartnerSeatTotal.consumed)
-        .where(PartnerSeatTotal.partner_id == demo.org("Northwind Telecom").id)).all())
+        .where(PartnerSeatTotal.partner_id == northwind.id)).all())
     assert stored == expected
     shown = {row.subscription_type.code: (row.allocated, row.consumed) for row in dashboards.partner_totals(finance)}
     assert shown["essentials"] == (9 + 4, 3 + 4)  # Lyon: 9 bought, 3 held; Paris: 3+1 bought, 4 held
