@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FINANCE = "finance@northwind.example"
-PASSWORD = "demo-password"  # DESIGN.md section 7
+PASSWORD = "demo-password"  # docs/rules.md section 7
 
 
 # ---------------------------------------------------------------- what is measured

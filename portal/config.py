@@ -1,4 +1,4 @@
-"""Settings read from the environment (DESIGN.md section 6)."""
+"""Settings read from the environment (docs/rules.md section 6)."""
 import os
 
 # Placeholder used only in debug and testing; create_app refuses it otherwise.
