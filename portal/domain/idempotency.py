@@ -1,28 +1,30 @@
 """Idempotency keys for POST requests (docs/rules.md, API conventions): one change per key, replayed for 24 hours.
 
-``reserve`` inserts the key's row in its own committed transaction *before*
-the request acts: the unique constraint on (user, key) lets exactly one of
-several concurrent requests through. The others wait briefly for its answer
-and replay it, or get ``Conflict`` while it is still running. A key sent
-again with another request (method, path or body) is
+The key, the answer to replay and the change it guards are written in one
+transaction (``portal.domain.transactions.held_transaction``): a request that
+fails, or a database that goes away before the commit, leaves neither the
+change nor the key, so a retry runs the request; a committed change always
+has its answer. Concurrent requests with one key may all run, but only the
+first to commit keeps its change: the others meet the unique constraint on
+(user, key) when they store their answer, roll back, and replay the first
+answer. A key sent again with another request (method, path or body) is
 ``IdempotencyMismatch``.
 """
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 
 from portal.domain.errors import Conflict, Invalid
-from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import IdempotencyKey
 from portal.models.mixins import utcnow
 
 REPLAY_WINDOW = timedelta(hours=24)
+# A row without an answer can only be left by a version that reserved keys before acting.
+ABANDONED_AFTER = timedelta(seconds=30)
 MAX_KEY_LENGTH = 255
 
 
@@ -31,16 +33,11 @@ class IdempotencyMismatch(Invalid):
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """Either a fresh reservation (``key_id``) or the stored answer to replay."""
+class Answer:
+    """A stored answer to replay."""
 
-    key_id: int | None = None
-    status: int | None = None
-    body: str | None = None
-
-    @property
-    def is_replay(self) -> bool:
-        return self.key_id is None
+    status: int
+    body: str
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
@@ -59,57 +56,40 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def reserve(user_id: int, token_id: int | None, key: str, method: str, path: str, fingerprint: str, *,
-            wait: float = 5.0) -> Reservation:
-    """Claim ``key`` for this request, or return the answer stored for it.
+def stored_answer(user_id: int, key: str, fingerprint: str) -> Answer | None:
+    """The answer stored for ``key``, or None when the request is to run.
 
-    Expired keys (older than 24 hours) of the user are deleted on the way.
-    Raises ``IdempotencyMismatch`` if the key was used for another request,
-    ``Conflict`` if its first request is still running after ``wait`` seconds.
+    Inside the caller's transaction. Forgets the user's keys older than 24
+    hours, and any row left without an answer for 30 seconds (by a version
+    that reserved keys before acting). Raises ``IdempotencyMismatch`` if the
+    key was used for another request.
     """
-    try:
-        with write_transaction():
-            db.session.execute(delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < utcnow() - REPLAY_WINDOW))
-            row = IdempotencyKey(user_id=user_id, token_id=token_id, key=key, method=method, path=path[:255],
-                                 request_hash=fingerprint)
-            db.session.add(row)
-            db.session.flush()
-            key_id = row.id
-        return Reservation(key_id=key_id)
-    except IntegrityError:
-        pass  # the key is taken: by this very request sent earlier, or by another one
-    deadline = time.monotonic() + wait
-    while True:
-        db.session.rollback()  # a fresh snapshot: see what the first request committed
-        row = db.session.scalar(select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
-        if row is None:  # expired and deleted meanwhile by a concurrent request: try again
-            return reserve(user_id, token_id, key, method, path, fingerprint,
-                           wait=max(0.0, deadline - time.monotonic()))
-        if row.request_hash != fingerprint:
-            raise IdempotencyMismatch(
-                "This Idempotency-Key was already used with another request; use a new key for a new request.",
-                field="Idempotency-Key")
-        if row.status is not None:
-            return Reservation(status=row.status, body=row.response_body)
-        if time.monotonic() >= deadline:
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
-                           field="Idempotency-Key")
-        time.sleep(0.05)
+    now = utcnow()
+    db.session.execute(delete(IdempotencyKey).where(
+        IdempotencyKey.user_id == user_id,
+        (IdempotencyKey.created_at < now - REPLAY_WINDOW)
+        | (IdempotencyKey.status.is_(None) & (IdempotencyKey.created_at < now - ABANDONED_AFTER))))
+    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
+                                                         IdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used with another request; use a new key for a new request.",
+            field="Idempotency-Key")
+    if row.status is None:
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
+                       field="Idempotency-Key")
+    return Answer(row.status, row.response_body)
 
 
-def complete(key_id: int, status: int, body: str) -> None:
-    """Store the answer to replay for the reserved key."""
-    with write_transaction():
-        db.session.execute(update(IdempotencyKey).where(IdempotencyKey.id == key_id)
-                           .values(status=status, response_body=body).execution_options(synchronize_session=False))
+def store_answer(user_id: int, token_id: int | None, key: str, method: str, path: str, fingerprint: str,
+                 status: int, body: str) -> None:
+    """Record ``key`` with its answer in the caller's transaction (the one holding the change).
 
-
-def release(key_id: int) -> None:
-    """Forget a reservation whose request failed unexpectedly, so a retry can run."""
-    with write_transaction():
-        db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id)
-                           .execution_options(synchronize_session=False))
-
-
+    Raises IntegrityError when a concurrent request with the same key
+    committed first: the caller rolls back and replays that answer.
+    """
+    db.session.add(IdempotencyKey(user_id=user_id, token_id=token_id, key=key, method=method, path=path[:255],
+                                  request_hash=fingerprint, status=status, response_body=body))
+    db.session.flush()

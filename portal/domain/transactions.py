@@ -20,6 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.extensions import db
 
 _immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
+# Set while a held transaction runs: write transactions inside it become savepoints.
+_held: ContextVar[bool] = ContextVar("held_transaction", default=False)
 
 
 def configure_engine(engine) -> None:
@@ -50,6 +52,12 @@ def write_transaction():
     before reading anything it will base a decision on.
     """
     session = db.session()  # the request's Session behind the scoped proxy
+    if _held.get():
+        # Part of a larger unit that commits once (see held_transaction): a refusal
+        # here undoes this block only, and nothing is committed yet.
+        with session.begin_nested():
+            yield session
+        return
     if session.in_transaction():
         session.commit()
     token = _immediate.set(True)
@@ -62,6 +70,33 @@ def write_transaction():
         raise
     finally:
         _immediate.reset(token)
+
+
+@contextmanager
+def held_transaction():
+    """One write transaction around a whole unit of work, committed once at its end.
+
+    The write transactions of the services called inside become savepoints:
+    a refusal undoes its own block, and everything else commits together or
+    not at all. The API runs a request sent with an Idempotency-Key this way,
+    so the key, its stored answer and the change it guards can never be
+    committed apart (docs/rules.md rule 41b). Call ``session.rollback()`` inside
+    to commit nothing.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    immediate, held = _immediate.set(True), _held.set(True)
+    try:
+        session.connection()
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _held.reset(held)
+        _immediate.reset(immediate)
 
 
 def dialect_insert():
