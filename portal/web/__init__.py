@@ -1,10 +1,11 @@
 """What every screen shares: rendering, forms, pagination, filters, CSV, error pages, e-mail links."""
 from flask import Flask
 
-from portal.web import filters, links, origin
+from portal.web import filters, links, origin, unavailable
 
 
 def init_app(app: Flask) -> None:
     filters.register(app)
     links.init_app(app)
     origin.init_app(app)
+    unavailable.init_app(app)

@@ -36,7 +36,8 @@ def test_a_failure_after_the_change_commits_neither_the_change_nor_the_key(api_a
 
     monkeypatch.setattr(idempotency, "store_answer", database_gone)
     failed = client.post(url, json={"name": "Outage"}, headers={"Idempotency-Key": "outage-1"})
-    assert_error(failed, 500, "internal_error")
+    assert_error(failed, 503, "unavailable")
+    assert failed.headers["Retry-After"] == "30"
     assert _sites_named(fresh, "Outage") == 0  # "nothing was changed" is true
     assert _keys(fresh) == 0
 

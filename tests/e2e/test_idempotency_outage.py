@@ -1,4 +1,4 @@
-"""Keyed POSTs across a real PostgreSQL outage (docs/rules.md rule 41b).
+"""Keyed POSTs, pages and the API across a real PostgreSQL outage (docs/rules.md rule 41b).
 
 A private PostgreSQL server is started for this module and stopped with
 ``pg_ctl stop -m immediate`` in the middle of requests, as a crash would.
@@ -135,7 +135,7 @@ def test_a_crash_between_the_change_and_its_answer_leaves_nothing_half_done(post
     with app.app_context():
         failed = app.test_client().post(url, json={"name": "Crashed"}, headers={
             "Authorization": f"Bearer {token}", "Idempotency-Key": "crash"})
-    assert failed.status_code == 500
+    assert failed.status_code == 503  # the database went away: retry later
     monkeypatch.undo()
 
     postgres.start()
@@ -160,3 +160,30 @@ def test_requests_sent_while_the_database_is_down_run_once_it_is_back(postgres, 
     assert answered.status_code == 201
     assert _count(app, Site, Site.name == "Later") == 1
     assert _count(app, IdempotencyKey, IdempotencyKey.status.is_(None)) == 0
+
+
+def test_with_the_database_down_pages_and_the_api_answer_503_with_retry_after(postgres, outage_app):
+    app, token, _ = outage_app
+    browser = app.test_client()
+    with app.app_context():
+        logged_in = browser.post("/login", data={"email": "admin@northwind.example", "password": "demo-password"})
+    assert logged_in.status_code == 302
+    postgres.crash()
+    try:
+        with app.app_context():
+            page = browser.get("/overview")
+            api = app.test_client().get("/api/v1/clients", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        postgres.start()
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert "Temporarily unavailable" in page.get_data(as_text=True)
+    assert api.status_code == 503 and api.headers["Retry-After"] == "30"
+    assert api.get_json()["error"]["code"] == "unavailable"
+    deadline = time.monotonic() + 30  # and back to normal once the database answers again
+    while True:
+        with app.app_context():
+            page = browser.get("/overview")
+        if page.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert page.status_code == 200

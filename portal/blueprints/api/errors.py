@@ -9,12 +9,13 @@ import json
 
 from flask import current_app, request
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from portal.blueprints.api import bp
 from portal.domain.errors import DomainError
 from portal.extensions import db
+from portal.web.unavailable import RETRY_AFTER_SECONDS, forget_failed_transaction
 
 PREFIX = "/api/v1"
 
@@ -103,6 +104,17 @@ def _http_error(error: HTTPException):
 for _status in MESSAGES:
     if _status != 500:
         bp.register_error_handler(_status, _http_error)
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def _unavailable(error):
+    """The database does not answer: 503 with Retry-After (docs/rules.md rule 41b)."""
+    current_app.logger.warning("API request without a database: %s %s: %s", request.method, request.path, error)
+    forget_failed_transaction()
+    return error_response(ApiError(503, "The service cannot reach its database right now; retry in a moment.",
+                                   code="unavailable",
+                                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
 
 
 @bp.errorhandler(Exception)
