@@ -3,10 +3,11 @@ import os
 import sys
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal import cli, rbac, web
-from portal.config import DEV_SECRET_KEY, Config, from_environment
+from portal.config import DEV_SECRET_KEY, Config, flag, from_environment, proxy_count
 from portal.extensions import csrf, db, htmx, limiter, migrate
 
 
@@ -14,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` (a mapping) overrides the environment."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
+    trust_proxies(app)
     # Identity first: its before-request hook must run before CSRF's, so that a
     # CSRF error page rendered for a logged-in user can still ask permissions.
     rbac.init_app(app)
@@ -40,15 +42,67 @@ def load_config(app: Flask, test_config: dict | None) -> None:
             "SECRET_KEY is not set: export a long random SECRET_KEY before starting the portal "
             "outside debug mode (python -c 'import secrets; print(secrets.token_hex(32))')."
         )
+    check_link_host(app)
+    secure = app.config.get("SESSION_COOKIE_SECURE")
+    # docs/rules.md rule 41b: HTTPS-only cookies unless debugging, testing or told otherwise.
+    secure = not (app.debug or app.testing) if secure is None else flag(secure, "SESSION_COOKIE_SECURE")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
+
+
+def check_link_host(app: Flask) -> None:
+    """Links in e-mails never come from an unchecked Host header (docs/rules.md rule 41b).
+
+    With ``PORTAL_SERVER_NAME`` links use that host; with ``PORTAL_TRUSTED_HOSTS``
+    a request for any other host is refused (400) before a link is built.
+    Without either, a server outside debug and testing refuses to start;
+    maintenance commands (``flask db upgrade``…) still run.
+    """
+    hosts = app.config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):  # PORTAL_TRUSTED_HOSTS=portal.example.com, not a JSON list
+        app.config["TRUSTED_HOSTS"] = hosts = [host.strip() for host in hosts.split(",") if host.strip()]
+    if app.config.get("SERVER_NAME") or hosts or app.debug or app.testing or not _serving():
+        return
+    raise RuntimeError(
+        "Neither PORTAL_SERVER_NAME nor PORTAL_TRUSTED_HOSTS is set: links in e-mails would take their host "
+        "from the request's Host header, which anyone can forge. Set PORTAL_SERVER_NAME=portal.example.com "
+        "(the host of the links) or PORTAL_TRUSTED_HOSTS='[\"portal.example.com\"]' (the hosts the portal "
+        "answers to) before starting the portal outside debug mode."
+    )
+
+
+def trust_proxies(app: Flask) -> None:
+    """With PORTAL_PROXY_FIX=N, the client address and scheme come from the last N proxies' headers.
+
+    Without it, X-Forwarded-For is ignored: the address (lockout, rate limits,
+    audit) is the socket's peer, which a client cannot forge (docs/rules.md rule 41b).
+    """
+    proxies = app.config["PROXY_FIX"] = proxy_count(app.config.get("PROXY_FIX") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _serving() -> bool:
     """True unless this is a maintenance command (``flask db upgrade``, ``demo load``…).
 
     Those never sign a cookie, so they may run without a SECRET_KEY; ``flask
-    run`` and WSGI servers may not.
+    run`` and WSGI servers may not. Only ``run`` as the command counts:
+    ``flask billing run`` is maintenance too (the daily job needs no link host).
     """
-    return os.environ.get("FLASK_RUN_FROM_CLI") != "true" or "run" in sys.argv[1:]
+    return os.environ.get("FLASK_RUN_FROM_CLI") != "true" or _flask_command(sys.argv[1:]) == "run"
+
+
+def _flask_command(args: list[str]) -> str | None:
+    """The command of a ``flask`` command line (``db`` in ``flask --app wsgi db upgrade``)."""
+    takes_value = {"--app", "-A", "--env-file", "-e"}
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def register_extensions(app: Flask) -> None:

@@ -21,24 +21,38 @@ def _user(email: str) -> User:
 @api_token.command("create")
 @click.argument("email")
 @click.option("--name", default=None, help="A label to recognise the token by (default: 'API token').")
-def create(email, name):
-    """Create a token acting as EMAIL; it is printed once, on the last line."""
+@click.option("--read-only", is_flag=True, help="The token may only read: every write answers 403.")
+@click.option("--expires-in-days", type=int, default=None, metavar="N",
+              help=f"The token stops working N days from now (1 to {api_tokens.MAX_EXPIRY_DAYS}; "
+                   "default: when revoked).")
+def create(email, name, read_only, expires_in_days):
+    """Create a token acting as EMAIL; it is printed once, on the last line (docs/rules.md rule 41)."""
     try:
-        issued = api_tokens.create_token(None, _user(email), name)
+        issued = api_tokens.create_token(None, _user(email), name, read_only=read_only,
+                                         expires_in_days=expires_in_days)
     except DomainError as error:
         raise click.ClickException(error.message) from None
-    click.echo(f"API token {issued.token.id} for {email} (shown once; store it now):", err=True)
+    token = issued.token
+    scope = "read-only" if token.read_only else "read and write"
+    until = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+    click.echo(f"API token {token.id} for {email}, {scope}, {until} (shown once; store it now):", err=True)
     click.echo(issued.secret)
 
 
 @api_token.command("list")
 @click.argument("email")
 def list_tokens(email):
-    """List EMAIL's tokens (ids, names, last use; never the tokens themselves)."""
+    """List EMAIL's tokens (ids, names, access, expiry, last use; never the tokens themselves)."""
     for token in api_tokens.tokens_of(_user(email)):
-        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+        if token.revoked_at:
+            state = f"revoked {token.revoked_at:%Y-%m-%d}"
+        elif token.expired:
+            state = f"expired {token.expires_at:%Y-%m-%d}"
+        else:
+            state = f"active until {token.expires_at:%Y-%m-%d}" if token.expires_at else "active"
+        scope = "read-only" if token.read_only else "read-write"
         used = f"last used {token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
-        click.echo(f"{token.id}\t{token.name}\t{state}\t{used}")
+        click.echo(f"{token.id}\t{token.name}\t{state}\t{scope}\t{used}")
 
 
 @api_token.command("revoke")

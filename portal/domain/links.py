@@ -14,7 +14,15 @@ EXTENSION = "portal.links"
 class LinkBuilder(Protocol):
     def invitation(self, token: str) -> str: ...
 
+    def password_reset(self, token: str) -> str: ...
+
 
 def invitation_link(token: str) -> str:
     builder: LinkBuilder = current_app.extensions[EXTENSION]
     return builder.invitation(token)
+
+
+def password_reset_link(token: str) -> str:
+    """The link of a password reset e-mail (docs/rules.md rule 39)."""
+    builder: LinkBuilder = current_app.extensions[EXTENSION]
+    return builder.password_reset(token)

@@ -16,11 +16,18 @@ def send(to: str, subject: str, body: str) -> None:
     needs no mail server.
     """
     config = current_app.config
-    message = EmailMessage()
-    message["From"] = config.get("MAIL_DEFAULT_SENDER") or "Partner Portal <portal@localhost>"
-    message["To"] = to  # the e-mail was validated: no line breaks can reach a header
-    message["Subject"] = subject
-    message.set_content(body)
+    try:
+        message = EmailMessage()
+        message["From"] = config.get("MAIL_DEFAULT_SENDER") or "Partner Portal <portal@localhost>"
+        message["To"] = to  # the e-mail was validated: no line breaks can reach a header
+        message["Subject"] = subject
+        message.set_content(body)
+    except (ValueError, TypeError) as error:
+        # A header the email package refuses (a line separator in a name stored before names
+        # were checked, a malformed sender setting): a failed delivery, never an error after the
+        # caller's commit (docs/rules.md rule 41b).
+        current_app.logger.warning("E-mail to %s not built: %s", to, error)
+        raise MailError(f"The message could not be built: {error}") from error
     server = config.get("MAIL_SERVER")
     if not server:
         current_app.logger.info("E-mail (no PORTAL_MAIL_SERVER set) to %s: %s\n%s", to, subject, body)

@@ -5,8 +5,10 @@ from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSe
 from portal.models.catalogue import SubscriptionType
 from portal.models.invitation import Invitation, InvitationToken
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
+from portal.models.security import PasswordResetToken, RecoveryCode, TwoStepAttempt
 from portal.models.site import Allocation, PartnerSeatTotal, Site
-from portal.models.user import USER_STATUSES, LoginFailure, LoginSession, RoleAssignment, User, role_assignment_sites
+from portal.models.user import (USER_STATUSES, KnownAddress, LoginFailure, LoginSession, RoleAssignment, User,
+                                 role_assignment_sites)
 
 __all__ = [
     "ApiToken",
@@ -19,15 +21,19 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceSequence",
+    "KnownAddress",
     "Allocation",
     "BILLING_CYCLES",
     "LoginSession",
     "ORGANISATION_KINDS",
     "Organisation",
     "PartnerSeatTotal",
+    "PasswordResetToken",
+    "RecoveryCode",
     "RoleAssignment",
     "Site",
     "SubscriptionType",
+    "TwoStepAttempt",
     "USER_STATUSES",
     "User",
     "role_assignment_sites",

@@ -1,7 +1,7 @@
 """API tokens and idempotency keys of the partner API (docs/rules.md, API conventions)."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -13,8 +13,9 @@ class ApiToken(TimestampMixin, db.Model):
     """A bearer token that acts with its user's permissions.
 
     Only the SHA-256 of the token is stored; the token itself is shown once,
-    when it is created. A revoked token, or one whose user may no longer log
-    in, authenticates nothing.
+    when it is created. A revoked or expired token, or one whose user may no
+    longer log in, authenticates nothing; a read-only one may only read
+    (docs/rules.md rule 41).
     """
 
     __tablename__ = "api_tokens"
@@ -25,20 +26,26 @@ class ApiToken(TimestampMixin, db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
 
     user: Mapped[User] = relationship()
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} of user {self.user_id}>"
 
 
 class IdempotencyKey(db.Model):
-    """The first answer to a POST sent with an ``Idempotency-Key`` header.
+    """The first answer to a POST sent with an ``Idempotency-Key`` header, replayed for 24 hours.
 
-    The row is inserted (``status`` still NULL) in its own transaction before
-    the request does anything, so the unique constraint on (user, key) lets
-    exactly one of several concurrent requests with one key go ahead. The
-    answer is stored when the request ends and replayed for 24 hours.
+    Inserted with its answer in the transaction of the change it guards, so
+    the two commit together (portal/domain/idempotency.py); the unique
+    constraint on (user, key) keeps the first of concurrent requests with one
+    key. ``status`` NULL only in rows reserved by an older version.
     """
 
     __tablename__ = "idempotency_keys"

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -50,6 +50,9 @@ class Organisation(TimestampMixin, db.Model):
     trial_ends_on: Mapped[date | None] = mapped_column(Date)
     # Clients only: when "Synchronise consumed seats" last ran.
     seats_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every user of this organisation must use two-step verification (docs/rules.md
+    # rule 38); the operator's flag also covers every partner's users.
+    require_two_step: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821

@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table
+from sqlalchemy import (BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, String, Table, UniqueConstraint,
+                        false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -38,6 +39,13 @@ class User(TimestampMixin, db.Model):
     # Deactivated during the client's trial: access and seat last until this
     # day (exclusive); the billing run releases the seat then and clears it.
     access_until: Mapped[date | None] = mapped_column(Date)
+    # Two-step verification (docs/rules.md rule 38, portal.domain.accounts.two_step):
+    # the TOTP secret, encrypted; set while enrolling, on once ``two_step_enabled_at``
+    # is set, and never shown after that. ``two_step_last_used_step`` is the
+    # 30-second step of the last accepted code: an older or the same one is a replay.
+    two_step_secret: Mapped[str | None] = mapped_column(String(255))
+    two_step_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_last_used_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organisation: Mapped[Organisation] = relationship()
     site: Mapped[Site | None] = relationship()
@@ -106,7 +114,10 @@ class LoginSession(db.Model):
     """A server-side record of one browser login.
 
     The cookie carries only a random token; logging out deletes the row, so a
-    copied cookie stops working the moment its owner logs out.
+    copied cookie stops working the moment its owner logs out. A session also
+    ends 12 hours after ``last_seen_at`` and 7 days after ``created_at``
+    (docs/rules.md rule 41b); ``ip`` and ``user_agent`` (as sent at login) let
+    the account page tell the user's sessions apart (rule 40).
     """
 
     __tablename__ = "login_sessions"
@@ -115,6 +126,10 @@ class LoginSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Refreshed at most once a minute (portal.rbac.sessions), so reads stay reads.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
 
@@ -133,3 +148,23 @@ class LoginFailure(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str | None] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # From an address the account has signed in from before: counted apart from
+    # unknown addresses, so a stranger cannot lock the owner out (docs/rules.md rule 41b).
+    known: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class KnownAddress(db.Model):
+    """An address a user has signed in from successfully (docs/rules.md rule 41b, smart lockout).
+
+    In the database, not in process memory, so every app server agrees on
+    which failed logins come from the owner's usual places.
+    """
+
+    __tablename__ = "known_addresses"
+    __table_args__ = (UniqueConstraint("user_id", "ip", name="uq_known_addresses_user_id_ip"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ip: Mapped[str] = mapped_column(String(45))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,10 +6,14 @@ narrowest (the site). A view asks ``manage_seats(site).can()`` and the
 template asks the same, so a hidden button and a refused request cannot
 disagree. Services check actors with ``allows(actor, ...)``.
 """
+import functools
+
+from flask import g
 from flask_principal import Permission
 
 from portal.models import Organisation, Site, User
 from portal.rbac.needs import ALL, identity_for
+from portal.rbac.roles import ROLES, Role
 
 
 def _scopes(target) -> list[tuple]:
@@ -58,6 +62,24 @@ def holds_all(actor, names, target=None) -> bool:
     return all(permission(name, target).allows(identity) for name in names)
 
 
+class AllOf:
+    """A capability that needs every one of several permissions.
+
+    A Flask-Principal ``Permission`` is allowed by any one of its needs; this
+    asks for all of them, and answers ``can()`` / ``allows()`` like one, so
+    ``may(actor, ...)``, views and templates use it the same way.
+    """
+
+    def __init__(self, permissions):
+        self.permissions = tuple(permissions)
+
+    def allows(self, identity) -> bool:
+        return all(each.allows(identity) for each in self.permissions)
+
+    def can(self) -> bool:
+        return self.allows(g.identity)
+
+
 def may(actor, capability: Permission) -> bool:
     """Whether ``actor`` holds a named capability: ``may(actor, manage_seats(site))``.
 
@@ -67,6 +89,7 @@ def may(actor, capability: Permission) -> bool:
     return capability.allows(identity_for(actor))
 
 
+@functools.cache  # a pure function of the capability, asked on every invoice line filter
 def permission_name(capability) -> str:
     """The permission a named capability checks: ``permission_name(view_clients)`` → ``"clients.view"``.
 
@@ -102,6 +125,11 @@ def view_site(site):
     return permission("clients.view", site)
 
 
+def view_user(user):
+    """clients.view where the user is: their site, else their whole organisation (docs/rules.md rule 41b)."""
+    return permission("clients.view", user)
+
+
 def view_subscriptions(target):
     return permission("subscriptions.view", target)
 
@@ -116,6 +144,47 @@ def manage_users(target):
 
 def manage_users_within(client):
     return permission_within("users.manage", client)
+
+
+def _held_roles(user) -> list[tuple[Role, list]]:
+    """The roles ``user`` holds, each with the scopes it covers (its sites, else the whole organisation).
+
+    Read from the role assignments, not the user's identity, so an invited
+    user's roles count too; a misplaced assignment grants nothing (as in needs.py).
+    """
+    organisation = user.organisation
+    held = []
+    for assignment in user.role_assignments:
+        role = ROLES.get(assignment.role)
+        if role is not None and role.organisation_kind == organisation.kind:
+            held.append((role, list(assignment.sites) or [organisation]))
+    return held
+
+
+def manage_user(user):
+    """Deactivate, edit or move ``user``: nobody manages up (docs/rules.md rule 41b).
+
+    ``users.manage`` where the user is (their site, else their organisation),
+    and every permission of every role the user holds, over every scope the
+    user holds it: a site manager of Lyon cannot deactivate a client admin
+    holding a seat at Lyon, nor a site manager of Lyon and Paris.
+    """
+    required = [manage_users(user)]
+    for role, scopes in _held_roles(user):
+        required += [permission(name, scope) for name in sorted(role.permissions) for scope in scopes]
+    return AllOf(required)
+
+
+def may_manage_user(actor, user) -> bool:
+    """Whether ``actor`` may deactivate, edit or move ``user`` (``manage_user``)."""
+    return may(actor, manage_user(user))
+
+
+def roles_beyond(actor, user) -> list[Role]:
+    """The roles of ``user`` carrying a permission ``actor`` lacks over its scope (for refusal messages)."""
+    identity = identity_for(actor)
+    return [role for role, scopes in _held_roles(user)
+            if not all(permission(name, scope).allows(identity) for name in role.permissions for scope in scopes)]
 
 
 def view_billing(target):
@@ -159,5 +228,14 @@ def manage_roles(organisation):
 
 
 TEMPLATE_HELPERS["manage_roles"] = manage_roles
+
+
+def end_sessions_of(member):
+    """End all of ``member``'s login sessions (docs/rules.md rule 40): as to manage them, nobody manages up (41b)."""
+    return manage_user(member)
+
+
+TEMPLATE_HELPERS["end_sessions_of"] = end_sessions_of
+TEMPLATE_HELPERS["manage_user"] = manage_user
 TEMPLATE_HELPERS["view_audit"] = view_audit
 TEMPLATE_HELPERS["manage_partners"] = manage_partners

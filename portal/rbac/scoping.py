@@ -12,6 +12,7 @@ from werkzeug.local import LocalProxy
 from portal.extensions import db
 from portal.models import AuditEvent, Invoice, Organisation, Site, User
 from portal.rbac.needs import ALL, identity_for
+from portal.rbac.permissions import permission_name, view_invoices
 
 
 def _current_organisation():
@@ -47,21 +48,37 @@ def reachable_client(actor, client_id) -> Organisation | None:
     return db.session.scalar(query)
 
 
-def site_ids_in_reach(actor, client: Organisation) -> set[int] | None:
-    """Sites of ``client`` the actor may see: ``None`` means all of them.
+VIEW = "clients.view"
 
-    Staff of the partner or the operator, and client-wide roles, reach every
-    site; roles restricted to sites reach only those.
+
+def site_ids_in_reach(actor, client: Organisation, permission=VIEW) -> set[int] | None:
+    """Sites of ``client`` where the actor holds ``permission``: ``None`` means all of them.
+
+    Reach is worked out per permission (docs/rules.md rule 41b): only the
+    needs of ``permission`` count, so a client-wide accountant (billing.view)
+    who is also site manager of Lyon views and manages Lyon only. Staff of the
+    partner or the operator, and client-wide roles, reach every site; roles
+    restricted to sites reach only those. Lists and totals pass the permission
+    they show, by name or as the named capability of ``portal.rbac.permissions``
+    (viewing users and sites: clients.view, the default; managing users:
+    ``manage_users``; invoices: ``view_invoices``; seat totals: ``view_subscriptions``).
+
+    ``permission=None`` is the reach of any permission: what the loaders use
+    to tell "out of reach" (404) from "in reach without the permission" (403,
+    docs/rules.md section 4). Never use it to choose what to show.
     """
-    provides = identity_for(actor).provides
+    if callable(permission):
+        permission = permission_name(permission)
+    needs = [need for need in identity_for(actor).provides
+             if len(need) == 3 and (permission is None or need[0] == permission)]
     wide = {(ALL, None), ("partner", client.parent_id), ("client", client.id)}
-    if any(len(need) == 3 and (need[1], need[2]) in wide for need in provides):
+    if any((need[1], need[2]) in wide for need in needs):
         return None
-    return {need[2] for need in provides if len(need) == 3 and need[1] == "site"}
+    return {need[2] for need in needs if need[1] == "site"}
 
 
-def site_in_reach(actor, site: Site) -> bool:
-    reach = site_ids_in_reach(actor, site.client)
+def site_in_reach(actor, site: Site, permission=VIEW) -> bool:
+    reach = site_ids_in_reach(actor, site.client, permission)
     return reach is None or site.id in reach
 
 
@@ -75,7 +92,8 @@ def get_client_or_404(client_id: int, actor=None) -> Organisation:
 def get_site_or_404(client: Organisation, site_id: int, actor=None) -> Site:
     """A site of ``client`` that the caller reaches (site-restricted roles included)."""
     site = db.session.scalar(select(Site).where(Site.id == site_id, Site.client_id == client.id))
-    if site is None or not site_in_reach(actor or current_user, site):
+    # Any permission reaching the site makes it "in reach" (then 403 without the one asked).
+    if site is None or not site_in_reach(actor or current_user, site, permission=None):
         abort(404)
     return site
 
@@ -88,7 +106,9 @@ def get_user_or_404(client: Organisation, user_id: int, actor=None) -> User:
     )
     if user is None:
         abort(404)
-    reach = site_ids_in_reach(actor, client)
+    # Any permission reaching the user's site makes them "in reach": the caller then asks for
+    # the capability at the user's own scope (view_user, manage_user), so a site restriction holds.
+    reach = site_ids_in_reach(actor, client, permission=None)
     if reach is not None and user.site_id not in reach:
         abort(404)
     return user
@@ -113,7 +133,7 @@ def get_invoice_or_404(invoice_id: int, actor=None):
 
 def invoice_lines_in_reach(actor, invoice) -> list:
     """The lines an accountant restricted to some sites may read; all lines otherwise."""
-    reach = site_ids_in_reach(actor, invoice.client)
+    reach = site_ids_in_reach(actor, invoice.client, view_invoices)
     if reach is None:
         return list(invoice.lines)
     return [line for line in invoice.lines if line.site_id in reach]

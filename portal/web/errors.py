@@ -3,6 +3,7 @@ from flask import render_template
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from werkzeug.exceptions import SecurityError
 
 from portal.web.rendering import is_htmx
 
@@ -17,9 +18,12 @@ MESSAGES = {
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
 
+BAD_HOST = "This portal does not answer to that host name. Use the portal's own address."
+
 
 def _handle(error, status: int):
-    body, status = render_error(status)
+    # An untrusted Host (PORTAL_TRUSTED_HOSTS, docs/rules.md rule 41b) says so rather than "not understood".
+    body, status = render_error(status, BAD_HOST if isinstance(error, SecurityError) else None)
     # Keep the headers an HTTPException carries (Retry-After on 429, Allow on 405).
     headers = error.get_response().headers if hasattr(error, "get_response") else {}
     return body, status, {k: v for k, v in headers.items() if k in ("Retry-After", "Allow")}

@@ -11,6 +11,9 @@ class UrlForLinks:
     def invitation(self, token: str) -> str:
         return self._external("auth.accept_invitation", token=token)
 
+    def password_reset(self, token: str) -> str:
+        return self._external("auth.reset_password", token=token)
+
     def _external(self, endpoint: str, **values) -> str:
         if has_request_context():
             return url_for(endpoint, **values, _external=True)

@@ -59,6 +59,23 @@ ROUTES = {
     "home": lambda d: ("GET", "/", None, None),
     "no-access": lambda d: ("GET", "/no-access", None, "no access yet"),
     "account": lambda d: ("GET", "/account", None, "Your account"),
+    # docs/rules.md rule 40: one's own sessions; an id that is not one's own is a 404 for everyone.
+    "account-end-other-sessions": lambda d: ("POST", "/account/sessions/end-others", None, None),
+    "account-end-unknown-session": lambda d: ("POST", f"/account/sessions/{2**31 - 1}/end", None, None),
+    # A member's sessions, from the members page (roles.manage in the member's own organisation).
+    "acme-member-end-sessions": lambda d: (
+        "GET", f"/members/{d.user('user1@acme.example').id}/sessions/end", None, "End every session of"),
+    "acme-member-end-sessions-post": lambda d: (
+        "POST", f"/members/{d.user('user1@acme.example').id}/sessions/end", None, None),
+    # docs/rules.md rules 38 and 39: two-step verification and password reset.
+    "account-two-step": lambda d: ("GET", "/account/two-step", None, 'id="two-step-secret"'),
+    "account-two-step-confirm": lambda d: ("POST", "/account/two-step", {"code": "12345"}, None),
+    "account-two-step-disable": lambda d: ("POST", "/account/two-step/disable", {"password": "x"}, None),
+    "login-two-step": lambda d: ("GET", "/login/two-step", None, None),
+    "password-forgot": lambda d: ("GET", "/password/forgot", None, 'name="email"'),
+    "password-forgot-post": lambda d: ("POST", "/password/forgot", {"email": "nobody@example.org"}, None),
+    "password-reset-forged": lambda d: ("GET", "/password/reset/forged-token", None, None),
+    "members-two-step": lambda d: ("POST", "/members/two-step", {}, None),
     "overview": lambda d: ("GET", "/overview", None, "Subscriptions —"),
     "overview-clients": lambda d: (
         "GET", "/overview?tab=clients&q=a&sort=free&direction=desc&page=1", None, 'id="client-table"'),
@@ -73,6 +90,7 @@ ROUTES = {
     "acme-deactivate-paris-user": lambda d: (
         "GET", deactivate(d.acme, seat_holder(d.paris)), None, "Deactivate User"),
     "acme-deactivate-paris-user-post": lambda d: ("POST", deactivate(d.acme, seat_holder(d.paris)), None, None),
+    # The accountant holds billing.view: nobody without it may deactivate them (docs/rules.md rule 41b).
     "acme-deactivate-staff-without-seat": lambda d: (
         "GET", deactivate(d.acme, d.user("accountant@acme.example")), None, "Deactivate Arthur"),
     "lyon": lambda d: ("GET", site_path(d.lyon), None, "<h1>Lyon</h1>"),
@@ -115,6 +133,18 @@ logout                              302   302 302      302        302        302
 home                                302   302 302      302        302        302        302        302       302    302  302
 no-access                           302   200 200      200        200        200        200        200       200    200  200
 account                             302   200 200      200        200        200        200        200       200    200  200
+account-end-other-sessions          302   303 303      303        303        303        303        303       303    303  303
+account-end-unknown-session         302   404 404      404        404        404        404        404       404    404  404
+acme-member-end-sessions            302   404 404      404        403        200        403        403       404    404  404
+acme-member-end-sessions-post       302   404 404      404        403        303        403        403       404    404  404
+account-two-step                    302   200 200      200        200        200        200        200       200    200  200
+account-two-step-confirm            302   422 422      422        422        422        422        422       422    422  422
+account-two-step-disable            302   409 409      409        409        409        409        409       409    409  409
+login-two-step                      302   302 302      302        302        302        302        302       302    302  302
+password-forgot                     200   200 200      200        200        200        200        200       200    200  200
+password-forgot-post                303   303 303      303        303        303        303        303       303    303  303
+password-reset-forged               404   404 404      404        404        404        404        404       404    404  404
+members-two-step                    302   303 303      303        403        303        403        403       303    303  303
 overview                            302   200 200      200        200        404        404        404       404    200  404
 overview-clients                    302   200 200      200        200        404        404        404       404    200  404
 acme                                302   200 200      200        200        200        403        200       404    404  404
@@ -125,7 +155,7 @@ acme-deactivate-lyon-user           302   200 200      200        403        200
 acme-deactivate-lyon-user-post      302   303 303      303        403        303        403        303       404    404  404
 acme-deactivate-paris-user          302   200 200      200        403        200        403        404       404    404  404
 acme-deactivate-paris-user-post     302   303 303      303        403        303        403        404       404    404  404
-acme-deactivate-staff-without-seat  302   200 200      200        403        200        403        404       404    404  404
+acme-deactivate-staff-without-seat  302   200 403      200        403        403        403        404       404    404  404
 lyon                                302   200 200      200        200        200        403        200       404    404  404
 paris                               302   200 200      200        200        200        403        404       404    404  404
 lyon-allocation                     302   303 403      303        403        403        403        403       404    404  404
@@ -143,6 +173,10 @@ globex-site-under-acme              302   404 404      404        404        404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404
 """
+
+
+# Open to anonymous callers (not sent to log in first); their redirects may lead to the login page.
+PUBLIC = ("login", "logout", "login-two-step", "password-forgot", "password-forgot-post", "password-reset-forged")
 
 
 def _cases():
@@ -183,16 +217,16 @@ def test_access_matrix(route, role, expected, app, demo, client, login_as):
     body = response.get_data(as_text=True)
     assert response.status_code == expected, body[:300]
     location = urlsplit(response.headers.get("Location", ""))
-    if role == "anonymous" and route not in ("login", "logout") and expected == 302:
+    if role == "anonymous" and route not in PUBLIC and expected == 302:
         assert location.path == "/login"
         assert parse_qs(location.query)["next"] == [path]
-    elif expected in (302, 303) and route not in ("logout",):
+    elif expected in (302, 303) and route not in PUBLIC:
         assert location.path != "/login", "a logged-in caller must not be sent back to the login page"
     if expected == 200 and marker:
         assert marker in body
 
 
-PROTECTED = [route for route in ROUTES if route not in ("login", "logout")]
+PROTECTED = [route for route in ROUTES if route not in PUBLIC]
 
 
 @pytest.mark.parametrize("route", PROTECTED)

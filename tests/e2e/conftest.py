@@ -236,7 +236,11 @@ def live_server(e2e_postgres_url, tmp_path_factory, request):
     database_url = _fresh_database_url(e2e_postgres_url, tmp_dir)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PORTAL_", "FLASK_")) and key not in ("DATABASE_URL", "SECRET_KEY")}
-    env.update(DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1",
+               # docs/rules.md rule 41b: a server answers only to its own hosts (links in e-mails).
+               PORTAL_TRUSTED_HOSTS='["127.0.0.1", "localhost"]',
+               # The test server speaks plain HTTP: Secure cookies would never come back (docs/rules.md rule 41b).
+               PORTAL_SESSION_COOKIE_SECURE="false")
     env.update(getattr(request.module, "SERVER_ENV", {}))
     setup_log = tmp_dir / "setup.log"
     _flask(["db", "upgrade"], env, setup_log)

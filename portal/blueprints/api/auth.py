@@ -15,6 +15,8 @@ from portal.domain.accounts import api_tokens
 from portal.rbac.permissions import may
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+# Methods that change something: a read-only token may send none of them (docs/rules.md rule 41).
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @bp.before_request
@@ -27,7 +29,12 @@ def authenticate():
         raise ApiError(401, "Send an API token: Authorization: Bearer <token>.")
     found = api_tokens.authenticate(secret.strip())
     if found is None:
-        raise ApiError(401, "This API token is unknown or revoked, or its user can no longer sign in.")
+        raise ApiError(401, "This API token is unknown, revoked or expired, or its user can no longer sign in.")
+    token, _ = found
+    # Refused before the operation runs (nothing is loaded, no Idempotency-Key is kept).
+    if token.read_only and request.method in WRITE_METHODS:
+        raise ApiError(403, "This API token is read-only: it cannot change anything. Use a token with write "
+                            "access for this request.")
     g.api_token, g.api_user = found
     return None
 

@@ -37,7 +37,8 @@ def summary():
     organisation = user.organisation
     require(permissions.view_subscriptions(organisation))
     if organisation.kind == "client":  # the partner dashboard's counters are per partner
-        rows = queries.client_totals(organisation, site_ids_in_reach(user, organisation))
+        rows = queries.client_totals(organisation, site_ids_in_reach(user, organisation,
+                                                                     permissions.view_subscriptions))
     else:
         rows = queries.partner_totals(user)
     return {"items": [seat_out(row) for row in rows]}

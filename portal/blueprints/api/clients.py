@@ -70,7 +70,8 @@ def list_clients():
     items = []
     for row in page.rows:
         client, seats = found[row.id], row
-        if organisation.kind == "client" and (reach := site_ids_in_reach(user, client)) is not None:
+        if organisation.kind == "client" and (
+                reach := site_ids_in_reach(user, client, permissions.view_client)) is not None:
             seats = queries.client_seats(client, reach)  # a site-restricted role: only its sites
         items.append(client_out(client, seats))
     return page_body(items, page)
@@ -98,7 +99,8 @@ def create_client():
 def get_client(client_id):
     """The client, the sites in the caller's reach with their allocations, and per-type totals."""
     client = load_client(client_id)
-    reach = site_ids_in_reach(actor(), client)
+    # Reach per permission (docs/rules.md rule 41b): the sites and totals of the sites the caller views.
+    reach = site_ids_in_reach(actor(), client, permissions.view_client)
     totals = queries.client_totals(client, reach)
     sites = sites_in_reach(client, reach)
     allocations = queries.allocation_rows([site.id for site in sites])
@@ -135,7 +137,7 @@ def update_client(client_id):
         client = clients.rename_client(user, client, body.name)
     if "billing_cycle" in sent:
         client = cycles.change_billing_cycle(user, client, body.billing_cycle)
-    return client_out(client, queries.client_seats(client, site_ids_in_reach(user, client)))
+    return client_out(client, queries.client_seats(client, site_ids_in_reach(user, client, permissions.view_client)))
 
 
 @operation("GET", "/clients/{client_id}/sites", summary="The client's sites", permission=permissions.view_client,
@@ -144,7 +146,7 @@ def list_sites(client_id):
     """Sites of the client in the caller's reach, by name, with their allocations."""
     client = load_client(client_id)
     params = read_query()
-    page = slice_of(sites_in_reach(client, site_ids_in_reach(actor(), client)), params)
+    page = slice_of(sites_in_reach(client, site_ids_in_reach(actor(), client, permissions.view_client)), params)
     allocations = queries.allocation_rows([site.id for site in page.rows])
     return page_body([site_out(site, allocations[site.id]) for site in page.rows], page)
 

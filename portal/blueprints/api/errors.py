@@ -10,7 +10,7 @@ import json
 from flask import current_app, request
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, SecurityError
 
 from portal.blueprints.api import bp
 from portal.domain.errors import DomainError
@@ -31,6 +31,8 @@ MESSAGES = {
     429: ("rate_limited", "Too many requests; retry after the number of seconds in Retry-After."),
     500: ("internal_error", "Something went wrong on our side; nothing was changed. Please retry."),
 }
+
+BAD_HOST = "This portal does not answer to the host named in the Host header; call it by its own address."
 
 
 class ApiError(Exception):
@@ -146,4 +148,7 @@ def _routing_error():
         return None
     if isinstance(error, (NotFound, MethodNotAllowed)):
         return error_response(http_error(error))
+    if isinstance(error, SecurityError):
+        # A Host outside PORTAL_TRUSTED_HOSTS (docs/rules.md rule 41b): the API's shape, not a text page.
+        return error_response(ApiError(400, BAD_HOST, fields={"Host": BAD_HOST}))
     return None

@@ -13,8 +13,9 @@ from portal.blueprints.api.schemas import IDEMPOTENCY_KEY_SCHEMA, ErrorBody
 REF = "#/components/schemas/{model}"
 DESCRIPTIONS = {
     200: "OK", 201: "Created", 204: "No content",
-    401: "No token, or an unknown or revoked one (`unauthorized`).",
-    403: "Within reach, but the token's user lacks the permission (`forbidden`).",
+    401: "No token, or an unknown, revoked or expired one (`unauthorized`).",
+    403: "Within reach, but the token's user lacks the permission, or a read-only token sent a write "
+         "(`forbidden`).",
     404: "No such object, or outside the caller's organisation (`not_found`).",
     409: "Conflict: `no_free_seat` (with `free`), `below_consumed` (with `consumed`) or `conflict`.",
     422: "Malformed or out-of-range input (`validation_error`, `fields` names each bad field), "

@@ -62,6 +62,8 @@ class Operation:
             found.add(422)
         if self.method == "POST":
             found.add(409)  # the Idempotency-Key's first request is still running
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            found.add(403)  # a read-only token (docs/rules.md rule 41)
         return [self.status] + sorted(found - {self.status})
 
 

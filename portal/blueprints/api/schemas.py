@@ -14,11 +14,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
 from portal.domain.idempotency import MAX_KEY_LENGTH
-from portal.domain.validation import EMAIL_PATTERN, MAX_SEATS
+from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS
 from portal.models import BILLING_CYCLES
 
-# Text fields: no control characters (NUL, line breaks…), like validation.text.
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+# Text fields: no control or line-separator characters (NUL, TAB, line breaks, U+0085,
+# U+2028, U+2029…): the very class validation.text refuses (docs/rules.md rule 41b).
+NO_CONTROL = f"^[^{CONTROL_CHARACTERS}]*$"
 # The shape validation.email accepts (the service lower-cases and re-checks it).
 EMAIL = EMAIL_PATTERN
 MAX_ID = 2_147_483_647

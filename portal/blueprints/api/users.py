@@ -15,12 +15,14 @@ def user_out(user: User) -> dict:
             "access_until": user.access_until}
 
 
-@operation("GET", "/users/{user_id}", summary="A user of a client", permission=permissions.view_client,
+@operation("GET", "/users/{user_id}", summary="A user of a client", permission=permissions.view_user,
            response=UserOut, errors=(403,))
 def get_user(user_id):
     """The user's status, seat (site and type) and, if deactivated during a trial, ``access_until``."""
     user = get_client_user_or_404(user_id, actor())
-    require(permissions.view_client(user.organisation))
+    # clients.view where the user is: a site restriction holds whatever other roles the caller has
+    # (docs/rules.md rule 41b).
+    require(permissions.view_user(user))
     return user_out(user)
 
 
@@ -29,8 +31,9 @@ def get_user(user_id):
 def deactivate_user(user_id):
     """Deactivate the user: the seat is free now, or at the end of the client's trial (``access_until``).
 
-    An invited user's invitation is revoked. One's own account, or a user already
-    deactivated: 409.
+    Only a seat holder keeps access until the trial ends; staff lose it at once. An invited
+    user's invitation is revoked. A user holding a permission the caller lacks (nobody manages
+    up): 403. One's own account, or a user already deactivated: 409.
     """
     user = get_client_user_or_404(user_id, actor())
     require(permissions.manage_users(user))

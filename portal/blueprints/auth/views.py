@@ -6,8 +6,10 @@ from flask_principal import AnonymousIdentity, Identity, identity_changed
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, NewTokenForm
+from portal.blueprints.auth.two_step import redirect_to_second_step
 from portal.domain.accounts import api_tokens, authentication, invitations
-from portal.domain.errors import DomainError
+from portal.domain.accounts import sessions as account_sessions
+from portal.domain.errors import DomainError, NotFound
 from portal.extensions import limiter
 from portal.rbac import permissions
 from portal.rbac.decorators import login_redirect, login_required
@@ -35,9 +37,11 @@ def login():
     form = LoginForm()
     # A refusal is about the pair e-mail / password, not one field: the page shows it above the form.
     submission = submit(form, lambda: authentication.log_in(form.email.data, form.password.data,
-                                                            request.remote_addr), None)
+                                                            request.remote_addr, request.user_agent.string), None)
     if submission.done:
         user = submission.result
+        if user.session_token is None:  # two-step verification (docs/rules.md rule 38): the code comes next
+            return redirect_to_second_step(user, _safe_next(request.args.get("next")))
         session.clear()
         login_user(user)
         identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
@@ -100,7 +104,36 @@ def account():
 def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
     return render_template("auth/account.html", form=form or ChangePasswordForm(formdata=None),
                            token_form=token_form or NewTokenForm(formdata=None), new_secret=new_secret,
-                           tokens=api_tokens.tokens_of(current_user)), status
+                           tokens=api_tokens.tokens_of(current_user),
+                           sessions=account_sessions.list_sessions(current_user, current_user.session_token)), status
+
+
+@bp.route("/account/sessions/<id:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id):
+    """End one of the user's own sessions ("End session", docs/rules.md rule 40); ending this one logs out."""
+    try:
+        was_current = account_sessions.end_session_of(current_user, session_id, current_user.session_token)
+    except NotFound:  # someone else's session, or one that ended: nothing to say about it
+        abort(404)
+    if was_current:
+        logout_user()
+        session.clear()
+        identity_changed.send(current_app._get_current_object(), identity=AnonymousIdentity())
+        flash("This session has ended. Log in again to continue.", "success")
+        return redirect(url_for("auth.login"), 303)
+    flash("The session has ended: that device is logged out.", "success")
+    return redirect(url_for("auth.account", _anchor="sessions"), 303)
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    """End every session of the user but this one ("End all other sessions", docs/rules.md rule 40)."""
+    ended = account_sessions.end_other_sessions(current_user, current_user.session_token)
+    flash(f"{ended} other session{'' if ended == 1 else 's'} ended." if ended else
+          "You had no other sessions.", "success")
+    return redirect(url_for("auth.account", _anchor="sessions"), 303)
 
 
 @bp.route("/account/tokens", methods=["POST"])
@@ -108,8 +141,9 @@ def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
 def create_token():
     """A new API token acting as the current user; its secret is shown on this response only."""
     token_form = NewTokenForm()
-    submission = submit(token_form, lambda: api_tokens.create_token(current_user, current_user,
-                                                                     token_form.name.data), "name")
+    submission = submit(token_form, lambda: api_tokens.create_token(
+        current_user, current_user, token_form.name.data, read_only=token_form.read_only.data,
+        expires_in_days=token_form.expires_in_days.data), "name")
     if not submission.done:
         return _account_page(token_form=token_form, status=submission.status)
     body, status = _account_page(new_secret=submission.result.secret)

@@ -1,6 +1,6 @@
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.blueprints.clients import bp
 from portal.blueprints.clients.forms import BulkInviteForm, NewSiteForm, NewUserForm
@@ -21,11 +21,18 @@ from portal.web.rendering import is_htmx, render, render_page_or_partial
 
 # The client page is made of parts; each builds only the context of its own fragment, so a
 # fragment answering htmx costs its own queries, and the whole page is every part together.
+# ``reach(capability)`` is the sites the caller reaches with that permission: each part shows
+# the sites of the permission it exercises (docs/rules.md rule 41b).
 
 
 def _billing_part(client, reach, billing_error=None) -> dict:
-    """The billing panel (``clients/_billing.html``): cycle, and the next invoice for those who see invoices."""
-    preview = invoices.next_period_preview(client) if permissions.view_invoices(client).can() else None
+    """The billing panel (``clients/_billing.html``): cycle, and the next invoice for those who see invoices.
+
+    An accountant restricted to some sites sees no whole-client amount: no preview.
+    """
+    preview = None
+    if permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None:
+        preview = invoices.next_period_preview(client)
     return dict(preview=preview, billing_error=billing_error)
 
 
@@ -35,24 +42,34 @@ def _sync_part(client, reach, report=None) -> dict:
 
 
 def _totals_part(client, reach) -> dict:
-    return dict(totals=queries.client_totals(client, reach) if permissions.view_subscriptions(client).can() else None)
+    if not permissions.view_subscriptions(client).can():
+        return dict(totals=None)
+    return dict(totals=queries.client_totals(client, reach(permissions.view_subscriptions)))
 
 
 def _sites_part(client, reach) -> dict:
-    return dict(sites=queries.site_rows(client, reach))
+    return dict(sites=queries.site_rows(client, reach(permissions.view_client)))
 
 
 def _invitations_part(client, reach) -> dict:
-    """The pending invitations (``clients/_invitations.html``); None hides the section."""
-    pending = people.pending_invitations(client, reach) if permissions.manage_users_within(client).can() else None
-    return dict(pending=pending)
+    """The pending invitations (``clients/_invitations.html``); None hides the section.
+
+    Answering htmx, the fragment also carries the flash messages to ``#flash`` (out of band);
+    in a full page ``base.html`` shows them, once (docs/rules.md screen 15f).
+    """
+    pending = None
+    if permissions.manage_users_within(client).can():
+        pending = people.pending_invitations(client, reach(permissions.manage_users))
+    return dict(pending=pending, flash_oob=is_htmx())
 
 
 def _users_part(client, reach) -> dict:
     """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
-    listing = requested(people.users_query(client, reach, q), current_app.config["USERS_PER_PAGE"],
-                        query={"q": q}, options=(joinedload(User.site), joinedload(User.subscription_type)))
+    listing = requested(people.users_query(client, reach(permissions.view_client), q),
+                        current_app.config["USERS_PER_PAGE"],
+                        query={"q": q}, options=(joinedload(User.site), joinedload(User.subscription_type),
+                                                 selectinload(User.role_assignments)))  # for manage_user
     return dict(users=listing)
 
 
@@ -65,7 +82,10 @@ def _client_page(partial: str, part, status: int = 200, **given):
     ``given`` goes to ``part`` (a report, an error to show in that part).
     """
     client = g.client
-    reach = site_ids_in_reach(current_user, client)
+
+    def reach(capability):
+        return site_ids_in_reach(current_user, client, capability)
+
     if is_htmx():
         return render(partial, status, client=client, **part(client, reach, **given))
     context = dict(client=client)
@@ -108,7 +128,7 @@ def change_billing_cycle():
 
 def _manageable_sites(client):
     """The sites in the caller's reach where they may create users (the forms' choices)."""
-    sites = people.sites_in_reach(client, site_ids_in_reach(current_user, client))
+    sites = people.sites_in_reach(client, site_ids_in_reach(current_user, client, permissions.manage_users))
     return [site for site in sites if permissions.manage_users(site).can()]
 
 
@@ -146,9 +166,11 @@ def deactivate_user(user_id):
     """GET asks for confirmation (works without JavaScript); POST deactivates."""
     user = get_user_or_404(g.client, user_id)
     require(permissions.manage_users(user))
-    if request.method == "GET":
-        return render("clients/confirm_deactivate.html", client=g.client, user=user)
     try:
+        # Nobody manages up (docs/rules.md rule 41b): the confirmation is refused as the POST is.
+        if request.method == "GET":
+            users.ensure_may_manage(current_user, user, "deactivate")
+            return render("clients/confirm_deactivate.html", client=g.client, user=user)
         user = users.deactivate_user(current_user, user)
     except DomainError as error:
         if is_htmx():
@@ -182,7 +204,8 @@ def new_site():
 def invitation_action(user_id, action):
     """Send (or resend) a pending invitation, or revoke it and free the seat."""
     user = get_user_or_404(g.client, user_id)
-    require(permissions.manage_users(user))
+    # Revoking deactivates the invited user: nobody manages up (docs/rules.md rule 41b).
+    require(permissions.manage_user(user) if action == "revoke" else permissions.manage_users(user))
     try:
         if action == "send":
             invitations.send_invitation(current_user, user)

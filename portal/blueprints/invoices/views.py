@@ -77,7 +77,8 @@ def export():
     filters, errors = _filters()
     organisation = current_user.organisation
     # An accountant limited to some sites sees only their lines.
-    reach = site_ids_in_reach(current_user, organisation) if organisation.kind == "client" else None
+    reach = (site_ids_in_reach(current_user, organisation, permissions.view_invoices)
+             if organisation.kind == "client" else None)
     query = queries.invoice_lines_query(_invoices(filters), reach)
 
     def rows():

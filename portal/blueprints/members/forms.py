@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField
+from wtforms import BooleanField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 
 
@@ -22,3 +22,9 @@ class GrantRoleForm(FlaskForm):
             self.site_ids.choices = [SelectChoice(site.id, site.name) for site in sites]
         else:
             del self.site_ids  # partners and the operator have no sites
+
+
+class RequireTwoStepForm(FlaskForm):
+    """docs/rules.md rule 38: the members page's checkbox ``require_two_step``."""
+
+    require_two_step = BooleanField("Require two-step verification of every member")

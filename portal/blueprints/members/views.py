@@ -9,8 +9,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from portal.blueprints.members import bp
-from portal.blueprints.members.forms import GrantRoleForm
-from portal.domain.accounts import grants
+from portal.blueprints.members.forms import GrantRoleForm, RequireTwoStepForm
+from portal.domain.accounts import grants, two_step
+from portal.domain.accounts import sessions as account_sessions
 from portal.domain.accounts import queries as people
 from portal.domain.errors import DomainError, Invalid
 from portal.models import User
@@ -36,6 +37,14 @@ class _Screen:
         self.grantable = grants.grantable_roles(current_user)
         offered = set().union(*(g.site_ids or () for g in self.grantable))
         self.sites = [site for site in current_user.organisation.sites if site.id in offered]
+        self.live_sessions: dict[int, int] = {}  # member id -> live login sessions (docs/rules.md rule 40)
+
+    def count_sessions(self, members) -> None:
+        """Count the live sessions of these members in one query (a page of rows, or one row)."""
+        missing = [member.id for member in members if member.id not in self.live_sessions]
+        if missing:
+            self.live_sessions.update(dict.fromkeys(missing, 0))
+            self.live_sessions.update(account_sessions.count_live_sessions(missing))
 
     def form(self, member, **kwargs) -> GrantRoleForm:
         return GrantRoleForm(member, self.grantable, self.sites, **kwargs)
@@ -46,7 +55,9 @@ class _Screen:
             form = None
         elif form is None:
             form = self.form(member, formdata=None)
+        self.count_sessions([member])
         return dict(member=member, form=form, error=error, notice=notice, back=back or _back(),
+                    sessions=self.live_sessions[member.id],
                     revocable={a.role for a in member.role_assignments if grants.may_revoke(current_user, a)})
 
 
@@ -64,8 +75,37 @@ def _listing(screen: _Screen, errors=None) -> dict:
     listing = requested(people.members_query(current_user.organisation, q), current_app.config["USERS_PER_PAGE"],
                         options=(selectinload(User.role_assignments),))
     errors, back = errors or {}, _back(q, listing.page)
+    screen.count_sessions(listing.rows)
     rows = [screen.row(member, back=back, **errors.get(member.id, {})) for member in listing.rows]
     return dict(rows=rows, total=listing.total, page=listing.page, pages=listing.pages, q=q, roles=ROLES)
+
+
+@bp.context_processor
+def _two_step_requirement():
+    """The form of the checkbox ``require_two_step`` (docs/rules.md rule 38) on the members page."""
+    organisation = current_user.organisation
+    return dict(require_two_step_form=lambda: RequireTwoStepForm(
+                    formdata=None, require_two_step=organisation.require_two_step),
+                required_by_operator=lambda: two_step.operator_requires_it_for_partners(organisation))
+
+
+@bp.route("/two-step", methods=["POST"])
+def require_two_step():
+    """Require two-step verification of every member (the operator's choice covers every partner's staff too)."""
+    organisation = current_user.organisation
+    form = RequireTwoStepForm()
+    form.validate_on_submit()  # a checkbox: only its CSRF token can be wrong, refused with 400 before this
+    try:
+        two_step.set_requirement(current_user, organisation, form.require_two_step.data)
+    except DomainError as error:
+        abort(error.status)
+    who = "the operator's members and every partner's staff" if organisation.is_operator else "every member"
+    if form.require_two_step.data:
+        flash(f"Two-step verification is now required of {who}: those not set up yet are asked to set it up "
+              "before anything else.", "success")
+    else:
+        flash(f"Two-step verification is no longer required of {who}.", "success")
+    return redirect(url_for("members.index"), 303)
 
 
 @bp.route("")
@@ -125,3 +165,25 @@ def revoke(user_id, role_code):
             abort(404)
         return _answer(screen, member, error=error)
     return _answer(screen, member, notice=f"{member.name} no longer holds the {role.label} role.")
+
+
+@bp.route("/<id:user_id>/sessions/end", methods=["GET", "POST"])
+def end_sessions(user_id):
+    """End every login session of a member (docs/rules.md rule 40); GET asks for confirmation (works without JavaScript).
+
+    Needs ``permissions.end_sessions_of(member)``: users.manage over them and every permission they
+    hold (nobody manages up, docs/rules.md rule 41b).
+    """
+    member = get_member_or_404(user_id)
+    require(permissions.end_sessions_of(member))
+    if request.method == "GET":
+        return render("members/confirm_end_sessions.html", member=member,
+                      sessions=account_sessions.count_live_sessions([member.id]).get(member.id, 0))
+    screen = _Screen()
+    try:
+        ended = account_sessions.end_member_sessions(current_user, member)
+    except DomainError as error:
+        return _answer(screen, member, error=error)
+    return _answer(screen, member, notice=f"{ended} session{'' if ended == 1 else 's'} of {member.name} ended: "
+                                          f"they are logged out everywhere." if ended else
+                                          f"{member.name} had no open session.")

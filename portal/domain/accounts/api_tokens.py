@@ -2,14 +2,16 @@
 
 A token acts with its user's permissions: authenticating returns the user
 with roles loaded, and the API builds its identity with the same rbac code
-as a browser login. A revoked token, or one whose user may no longer log in
-(deactivated, still invited), authenticates nothing.
+as a browser login. A revoked or expired token, or one whose user may no
+longer log in (deactivated, still invited), authenticates nothing. A
+read-only token may only read (docs/rules.md rule 41; the API refuses its
+writes in portal/blueprints/api/auth.py).
 """
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain import audit, validation
@@ -26,6 +28,8 @@ from portal.rbac.needs import identity_for
 MAX_TOKEN_LENGTH = 200
 # ``last_used_at`` is written at most this often per token, so reads stay reads.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The longest lifetime one may ask for (ten years); no expiry at all is None.
+MAX_EXPIRY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -34,23 +38,41 @@ class IssuedToken:
     secret: str  # the only time the plain token exists
 
 
-def create_token(actor, user: User, name: str | None = None) -> IssuedToken:
+def expiry_days(value, field: str = "expires_in_days") -> int | None:
+    """A token lifetime in whole days (1 to MAX_EXPIRY_DAYS), or None (empty: never expires)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    days = validation.whole_number(value, field, label="number of days until the token expires",
+                                   maximum=MAX_EXPIRY_DAYS)
+    if days < 1:
+        raise Invalid("A token expires at least one day after its creation.", field=field)
+    return days
+
+
+def create_token(actor, user: User, name: str | None = None, *, read_only: bool = False,
+                 expires_in_days: int | str | None = None) -> IssuedToken:
     """Create a token for ``user``; the plain token is in the result only.
 
-    ``actor`` is who asked (None from the CLI). Refuses users who may not log
-    in. Commits, with an audit event.
+    ``actor`` is who asked (None from the CLI). ``read_only``: the token may
+    only read; ``expires_in_days``: it stops working that many days from now
+    (None: when revoked). Refuses users who may not log in. Commits, with an
+    audit event.
     """
     if user.status != "active":
         raise Conflict(f"{user.email} is not an active user; their token would not work.", field="email")
     name = validation.text(name or "API token", "name", label="token name", max_length=100)
+    days = expiry_days(expires_in_days)
+    expires_at = utcnow() + timedelta(days=days) if days else None
     secret = secrets.token_urlsafe(32)
     user_id, organisation_id = user.id, user.organisation_id
     with write_transaction():
-        token = ApiToken(user_id=user_id, name=name, token_hash=hash_token(secret))
+        token = ApiToken(user_id=user_id, name=name, token_hash=hash_token(secret), read_only=bool(read_only),
+                         expires_at=expires_at)
         db.session.add(token)
         db.session.flush()
         audit.record(actor, "api_token.created", "user", user_id, organisation_id,
-                     after={"token_id": token.id, "name": name})
+                     after={"token_id": token.id, "name": name, "read_only": bool(read_only),
+                            "expires_at": expires_at.isoformat() if expires_at else None})
     return IssuedToken(token, secret)
 
 
@@ -82,18 +104,19 @@ def find_token(token_id: int) -> ApiToken:
 
 
 def authenticate(secret: str) -> tuple[ApiToken, User] | None:
-    """The live token and its user (roles loaded) behind ``secret``, or None.
+    """The live token and its user (roles loaded) behind ``secret``, or None (unknown, revoked, expired).
 
     Two statements (plus one for site-restricted roles); ``last_used_at`` is
     refreshed at most once a minute, in its own short write transaction.
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
         return None
+    now = utcnow()
     row = db.session.execute(
         select(ApiToken, User)
         .join(User, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None),
-               User.status != "invited")
+               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.status != "invited")
         .options(joinedload(User.organisation),
                  selectinload(User.role_assignments).selectinload(RoleAssignment.sites))
     ).first()
@@ -105,7 +128,6 @@ def authenticate(secret: str) -> tuple[ApiToken, User] | None:
     if not user.is_active:
         return None
     identity_for(user)  # built now, while roles are loaded (a commit below expires them)
-    now = utcnow()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         token_id = token.id
         with write_transaction():

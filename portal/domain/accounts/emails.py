@@ -5,13 +5,16 @@ from portal.domain.errors import Conflict
 from portal.extensions import db
 from portal.models import User
 
+# docs/rules.md rule 41b: the same sentence whoever owns the address (the caller's own
+# organisation or another), so the check reveals nothing the caller could not already see.
+EMAIL_IN_USE = "This e-mail address cannot be used for a new account."
 
-def ensure_email_free(email: str, organisation_id: int | None = None) -> None:
-    """Refuse an e-mail that already has an account (one organisation per account)."""
-    owner = db.session.scalar(select(User.organisation_id).where(User.email == email))
-    if owner is None:
-        return
-    if organisation_id is not None and owner != organisation_id:
-        raise Conflict("This e-mail address belongs to an account of another organisation; "
-                       "an account belongs to one organisation only.", field="email")
-    raise Conflict("A user with this e-mail address already exists.", field="email")
+
+def email_in_use(email: str) -> bool:
+    return db.session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+def ensure_email_free(email: str, *, field: str = "email") -> None:
+    """Refuse an e-mail that already has an account (one organisation per account), neutrally."""
+    if email_in_use(email):
+        raise Conflict(EMAIL_IN_USE, field=field)

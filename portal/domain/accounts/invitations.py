@@ -8,6 +8,7 @@ failed delivery is recorded ("not sent — retry") without losing anything.
 import secrets
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from portal.domain import audit, links, mail, validation
@@ -74,13 +75,21 @@ def send_invitation(actor, user: User) -> str:
 
 
 def _deliver(email: str, name: str, organisation: str, token: str) -> str:
-    link = links.invitation_link(token)
-    body = (f"Hello {name},\n\nYou are invited to join {organisation} on Partner Portal.\n"
-            f"Open this link within 30 days to choose your password:\n\n{link}\n\n"
-            "If you did not expect this e-mail, you can ignore it.\n")
+    """Build and send the e-mail; any failure is a delivery to retry, never an error.
+
+    It runs after the commit: raising here would answer "nothing was changed"
+    for a user, seat and invitation that exist (docs/rules.md rule 41b).
+    """
     try:
+        link = links.invitation_link(token)
+        body = (f"Hello {name},\n\nYou are invited to join {organisation} on Partner Portal.\n"
+                f"Open this link within 30 days to choose your password:\n\n{link}\n\n"
+                "If you did not expect this e-mail, you can ignore it.\n")
         mail.send(email, f"Your invitation to {organisation}", body)
     except mail.MailError:
+        return "failed"
+    except Exception:  # noqa: BLE001 - whatever it was, the committed invitation stands: "not sent — retry"
+        current_app.logger.exception("Invitation e-mail to %s could not be built or sent", email)
         return "failed"
     return "sent"
 
@@ -157,7 +166,7 @@ def accept_invitation(token: str, name, password, *, current_user=None) -> User:
             f"You are logged in as {current_user.email}. Log out, then open the link again to accept "
             f"the invitation for {user.email}: an account belongs to one organisation only.")
     name = validation.text(name, "name", label="name")
-    password = validation.password(password)
+    password = validation.password(password, email=user.email, name=name)
     password_hash = passwords.hash_password(password)
     invitation_id, user_id = row.invitation_id, user.id
     with write_transaction():

@@ -31,7 +31,8 @@ def pending_invitations(client: Organisation, reach: set[int] | None) -> list[In
     query = (
         select(Invitation).join(User, Invitation.user_id == User.id)
         .where(Invitation.organisation_id == client.id, Invitation.status == "pending")
-        .options(joinedload(Invitation.user))
+        # The roles: each row asks whether the caller may revoke (docs/rules.md rule 41b).
+        .options(joinedload(Invitation.user).selectinload(User.role_assignments))
         .order_by(Invitation.created_at.desc())
         .limit(PENDING_INVITATIONS_SHOWN)
     )

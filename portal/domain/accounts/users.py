@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import clock
 from portal.domain import audit, validation
 from portal.domain.accounts import grants, invitations
-from portal.domain.accounts.emails import ensure_email_free
+from portal.domain.accounts.emails import EMAIL_IN_USE, email_in_use, ensure_email_free
 from portal.domain.billing import invoices
 from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
 from portal.domain.seats import counters
@@ -14,7 +14,7 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import RoleAssignment, Site, SubscriptionType, User
 from portal.models.mixins import utcnow
-from portal.rbac.permissions import manage_seats, may
+from portal.rbac.permissions import manage_seats, manage_users, may, may_manage_user, permission_name, roles_beyond
 from portal.rbac.sessions import end_all_sessions
 
 SEND_CHOICES = ("now", "later")
@@ -30,6 +30,10 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
     transaction. Commits the user, the seat, the pending invitation and their
     audit events together; with ``send="now"`` the invitation is e-mailed
     after the commit ("later" leaves it unsent, with a send action).
+
+    The seat check answers before the e-mail check, and an e-mail already in
+    use gets one neutral sentence (docs/rules.md rule 41b): a site manager
+    cannot probe which addresses have accounts elsewhere.
     """
     email = validation.email(email)
     name = validation.text(name, "name", label="name")
@@ -37,13 +41,13 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
         raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
     if add_seat and not may(actor, manage_seats(site)):
         raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
-    site_id, type_id, client_id = site.id, subscription_type.id, site.client_id
+    site_id, type_id = site.id, subscription_type.id
     with write_transaction():
-        ensure_email_free(email, client_id)
         if not counters.claim_seat(site_id, type_id):
             if not add_seat:
                 raise _no_free_seat(actor, site, subscription_type)
             buy_seats(actor, site, subscription_type, 1, take=1)
+        ensure_email_free(email)  # after the seat check; a refusal rolls the claimed seat back
         user = _add_invited_user(actor, site, subscription_type, email, name)
     if send == "now":
         invitations.send_invitation(actor, user)
@@ -59,7 +63,7 @@ def _add_invited_user(actor, site, subscription_type, email, name) -> User:
         db.session.flush()
     except IntegrityError:
         # Another request took the e-mail between our check and our insert.
-        raise Conflict(f"A user with the e-mail address {email} already exists.", field="email") from None
+        raise Conflict(EMAIL_IN_USE, field="email") from None
     # A seat holder is a member: they see their own profile, not "no access yet".
     db.session.add(RoleAssignment(user_id=user.id, role="member"))
     invitations.start_invitation(actor, user)
@@ -85,8 +89,6 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
     if add_seats and not may(actor, manage_seats(site)):
         raise Forbidden("Adding seats needs the subscription management role.", field="add_seats")
     with write_transaction():
-        for email in emails:
-            ensure_email_free(email, site.client_id)
         missing = len(emails) - counters.free_seats(site.id, subscription_type.id)
         if missing > 0:
             if not add_seats:
@@ -95,6 +97,11 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
         for _ in emails:
             if not counters.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
                 raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
+        # After the seat check (docs/rules.md rule 41b); a refusal rolls the seats back. Naming
+        # the address says nothing new: the caller typed it.
+        for email in emails:
+            if email_in_use(email):
+                raise Conflict(f"{email} cannot be used for a new account.", field="emails")
         created = [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0])
                    for email in emails]
     if send == "now":
@@ -123,6 +130,25 @@ def _email_list(emails) -> list[str]:
     return cleaned
 
 
+def ensure_may_manage(actor, user: User, verb: str) -> None:
+    """Refuse (``Forbidden``) to deactivate, edit or move a user the actor may not manage.
+
+    Nobody manages up (docs/rules.md rule 41b): the actor needs ``users.manage``
+    where the user is and every permission the user holds, over every scope
+    the user holds it. ``actor=None`` is the system itself (billing run, CLI).
+    """
+    if actor is None or may_manage_user(actor, user):
+        return
+    above = roles_beyond(actor, user)
+    if not above:
+        raise Forbidden(f"You cannot {verb} {user.name}: it needs the {permission_name(manage_users)} "
+                        "permission where they work.")
+    labels = " and ".join(role.label for role in above)
+    raise Forbidden(f"You cannot {verb} {user.name}: they hold the {labels} role{'s' if len(above) > 1 else ''}, "
+                    "with permissions you do not hold over their scope yourself. Ask an administrator who "
+                    "holds them.")
+
+
 def _no_free_seat(actor, site, subscription_type, wanted: int = 1) -> NoFreeSeat:
     free = counters.free_seats(site.id, subscription_type.id)
     if may(actor, manage_seats(site)):
@@ -140,17 +166,22 @@ def _no_free_seat(actor, site, subscription_type, wanted: int = 1) -> NoFreeSeat
 def deactivate_user(actor, user: User) -> User:
     """Deactivate ``user``: their seat is released and their sessions end now.
 
-    While the client is in its trial the user keeps access and the seat until
-    the trial ends (``access_until``); the billing run releases it then. One's
-    own account cannot be deactivated (``Conflict``), nor a user twice.
+    While the client is in its trial a seat holder keeps access and the seat
+    until the trial ends (``access_until``); the billing run releases it then.
+    Staff (no seat) lose access at once: the grace is for seat holders only
+    (docs/rules.md rule 41b). One's own account cannot be deactivated
+    (``Conflict``), nor a user twice; an actor lacking any permission the user
+    holds cannot deactivate them (``Forbidden``: nobody manages up).
     """
     if actor is not None and user.id == actor.id:
         raise Conflict("You cannot deactivate your own account.")
+    ensure_may_manage(actor, user, "deactivate")
     if user.status == "invited":  # never joined: revoking the invitation frees the seat
         invitations.revoke_invitation(actor, user)
         return db.session.get(User, user.id, populate_existing=True)
     user_id, client = user.id, user.organisation
-    access_until = client.trial_ends_on if client.is_client and invoices.in_trial(client, clock.today()) else None
+    in_trial = client.is_client and invoices.in_trial(client, clock.today())
+    access_until = client.trial_ends_on if in_trial and user.site_id is not None else None
     with write_transaction():
         grants.ensure_not_last_admin(user, client)
         changed = db.session.execute(
