@@ -1,7 +1,7 @@
 # Partner Portal — developer entry points (GNU make).
 #
-#   make run     venv + assets, migrate, load demo data, serve on 127.0.0.1:5000
-#   make test    pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
+#   make run     venv (what running needs) + assets, migrate, load demo data, serve on 127.0.0.1:5000
+#   make test    venv + the test extras, pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
 #   make bench   bench/run.py
 #   make clean   remove the venv, node_modules, vendored assets and caches
 
@@ -12,6 +12,9 @@ VENV   := .venv
 VPY    := $(VENV)/bin/python
 FLASK  := $(VENV)/bin/flask --app wsgi
 STAMP  := $(VENV)/.installed
+# The test extras (pytest, Playwright, schemathesis…) are for `make test` only: `make run` does
+# without them (issue 11: they were 352 MB of a plain run).
+TEST_STAMP := $(VENV)/.installed-test
 HTMX   := portal/static/vendor/htmx.min.js
 NPM_STAMP := node_modules/.installed
 
@@ -32,13 +35,14 @@ DEMO_LOGINS := operator@portal.example admin@northwind.example finance@northwind
 	frontdesk@acme.example admin@globex.example admin@southwind.example \
 	admin@initech.example
 
-.PHONY: help venv assets run test bench clean
+.PHONY: help venv test-venv assets run test bench clean
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - pytest on SQLite (+ PostgreSQL when TEST_POSTGRES_URL is set)"
 	@echo "make bench  - run bench/run.py"
-	@echo "make venv   - create $(VENV) and install the project with test extras"
+	@echo "make venv   - create $(VENV) and install the project (what running needs)"
+	@echo "make test-venv - the same, plus the test extras"
 	@echo "make assets - npm ci and vendor htmx into portal/static/vendor/"
 	@echo "make clean  - remove $(VENV), node_modules, vendored assets and caches"
 
@@ -53,6 +57,12 @@ $(STAMP): pyproject.toml
 		$(PYTHON) -m venv $(VENV); \
 	fi
 	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e .
+	@touch $@
+
+test-venv: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(VPY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
@@ -82,7 +92,7 @@ run: venv assets
 # 1. SQLite (the default database of the test suite).
 # 2. PostgreSQL, when TEST_POSTGRES_URL=postgresql+psycopg://user@host:port/db
 #    is set (browser tests are not repeated there). Both must pass.
-test: venv assets
+test: test-venv assets
 	env -u TEST_DATABASE_URL $(VPY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo; echo "== again on PostgreSQL ($$TEST_POSTGRES_URL)"; \

@@ -76,3 +76,99 @@ def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch
     monkeypatch.setattr(invitations, "utcnow", lambda: later)
     assert "1 expired invitation closed" in runner.invoke(args=["invitations", "expire"]).output
     assert counters.free_seats(lyon.id, essentials.id) == 1
+
+
+# --- demo reset ---------------------------------------------------------------------------
+
+def demo_state():
+    """What the demo looks like, by names (ids may differ after a reset on PostgreSQL)."""
+    from portal.models import AuditEvent, Invoice, PartnerSeatTotal, RoleAssignment, Site, SubscriptionType
+
+    db.session.rollback()
+    organisations = sorted(db.session.execute(select(Organisation.kind, Organisation.name)).all())
+    users = sorted(db.session.execute(
+        select(User.email, User.name, User.status, Site.name).outerjoin(Site, User.site_id == Site.id)).all(),
+        key=lambda row: row[0])
+    seats = sorted(db.session.execute(
+        select(Organisation.name, Site.name, SubscriptionType.code, Allocation.allocated, Allocation.consumed)
+        .join(Site, Allocation.site_id == Site.id).join(Organisation, Site.client_id == Organisation.id)
+        .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)).all())
+    roles = sorted(db.session.execute(
+        select(User.email, RoleAssignment.role).join(User, RoleAssignment.user_id == User.id)).all())
+    bills = sorted(db.session.execute(select(Invoice.number, Invoice.total, Invoice.period_start)).all())
+    partner_totals = sorted(db.session.execute(
+        select(Organisation.name, SubscriptionType.code, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
+        .join(Organisation, PartnerSeatTotal.partner_id == Organisation.id)
+        .join(SubscriptionType, PartnerSeatTotal.subscription_type_id == SubscriptionType.id)).all())
+    events = db.session.scalar(select(func.count(AuditEvent.id)))
+    return dict(organisations=organisations, users=users, seats=seats, roles=roles, invoices=bills,
+                partner_totals=partner_totals, events=events)
+
+
+def test_demo_reset_brings_the_demo_back_to_its_first_state(runner):
+    from portal.domain.accounts import grants
+    from portal.domain.orgs import clients
+    from portal.domain.seats import allocations
+    from portal.models import Site, SubscriptionType
+
+    runner.invoke(args=["demo", "load"])
+    first = demo_state()
+    # A day of use: a new client, seats bought (an invoice, audit events), a role, bulk data.
+    operator = db.session.scalar(select(User).where(User.email == "operator@portal.example"))
+    northwind = db.session.scalar(select(Organisation).where(Organisation.name == "Northwind Telecom"))
+    clients.create_client(operator, northwind, "Umbrella Dental", "annual")
+    lyon = db.session.scalar(select(Site).where(Site.name == "Lyon"))
+    essentials = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == "essentials"))
+    allocations.set_allocation(operator, lyon, essentials, 9)
+    alice = db.session.scalar(select(User).where(User.email == "admin@acme.example"))
+    grants.grant_role(alice, db.session.scalar(select(User).where(User.email == "user1@acme.example")), "site_manager")
+    assert runner.invoke(args=["demo", "scale", "--clients", "2", "--sites-per-client", "1",
+                               "--users-per-site", "2"]).exit_code == 0
+    assert demo_state() != first
+
+    result = runner.invoke(args=["demo", "reset", "--yes"])
+
+    assert result.exit_code == 0, result.output
+    assert "Demo data reset" in result.output
+    assert demo_state() == first
+
+
+def test_demo_reset_is_refused_outside_debug_without_yes(runner, app):
+    runner.invoke(args=["demo", "load"])
+    operator = db.session.scalar(select(User).where(User.email == "operator@portal.example"))
+    from portal.domain.orgs import clients
+
+    clients.create_client(operator, db.session.scalar(select(Organisation).where(
+        Organisation.name == "Northwind Telecom")), "Kept Clinic", "monthly")
+    before = demo_state()
+    assert app.debug is False
+
+    result = runner.invoke(args=["demo", "reset"])
+
+    assert result.exit_code == 1
+    assert "add --yes to confirm" in result.output
+    assert demo_state() == before
+
+
+def test_demo_reset_needs_no_yes_in_debug_mode(runner, app, monkeypatch):
+    runner.invoke(args=["demo", "load"])
+    first = demo_state()
+    operator = db.session.scalar(select(User).where(User.email == "operator@portal.example"))
+    from portal.domain.orgs import clients
+
+    clients.create_client(operator, db.session.scalar(select(Organisation).where(
+        Organisation.name == "Northwind Telecom")), "Gone Clinic", "monthly")
+    monkeypatch.setattr(app, "debug", True)
+
+    result = runner.invoke(args=["demo", "reset"])
+
+    assert result.exit_code == 0, result.output
+    assert demo_state() == first
+
+
+def test_demo_reset_on_an_empty_database_loads_the_demo(runner):
+    result = runner.invoke(args=["demo", "reset", "--yes"])
+
+    assert result.exit_code == 0, result.output
+    users, organisations, _consumed = totals()
+    assert users == 10 + 9 + 7 + 1 and organisations == 1 + 2 + 3

@@ -2,6 +2,7 @@
 import time
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from portal.domain import demo as demo_data
@@ -16,6 +17,22 @@ def demo_load():
         click.echo("Demo data loaded. Every demo login uses the password 'demo-password'.")
     else:
         click.echo("Demo data already present; nothing changed.")
+
+
+@demo.command("reset")
+@click.option("--yes", is_flag=True, help="Confirm: needed outside debug mode.")
+def demo_reset(yes):
+    """Delete every row and load the demo data again: the demo as on its first day.
+
+    Refused outside debug mode without --yes: on a real database it deletes everything.
+    """
+    if not (current_app.debug or yes):
+        raise click.ClickException(
+            "demo reset deletes every organisation, user, invoice and audit event, then loads the demo "
+            "data again. Outside debug mode, add --yes to confirm.")
+    demo_data.reset_demo()
+    click.echo("Demo data reset: everything else was deleted, everyone is logged out. "
+               "Every demo login uses the password 'demo-password'.")
 
 
 @demo.command("scale")

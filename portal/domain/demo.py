@@ -91,25 +91,47 @@ def load_demo() -> bool:
         return False
     password_hash = hash_password(DEMO_PASSWORD)
     with write_transaction():
-        types = {}
-        for code, name, monthly, annual in CATALOGUE:
-            types[code], _ = _get_or_add(SubscriptionType, code=code, defaults=dict(
-                name=name, monthly_price=monthly, annual_price=annual, currency="EUR"))
-        operator = Organisation(kind="operator", name="Portal Operator")
-        db.session.add(operator)
-        db.session.flush()
-        _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
-        for partner_name, (staff, clients) in DEMO.items():
-            partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id)
-            db.session.add(partner)
-            db.session.flush()
-            db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))
-            for email, name, roles in staff:
-                _user(email, name, partner, password_hash, roles)
-            for client_name, (cycle, domain, client_staff, sites) in clients.items():
-                _load_client(partner, client_name, cycle, domain, client_staff, sites, types, password_hash)
-            recount_partner_totals(partner.id)
+        _load(password_hash)
     return True
+
+
+def reset_demo() -> None:
+    """Bring the database back to the demo's first state: every row of every table goes, then the demo.
+
+    One transaction: should loading fail, nothing was deleted. Everything goes — clients
+    and users added since, ``demo scale`` data, invoices, audit events, login sessions
+    (everyone is logged out) — and the demo's periods start today again, as after
+    ``demo load`` on an empty database. The schema and its migration history stay.
+    """
+    password_hash = hash_password(DEMO_PASSWORD)  # slow on purpose: before the write lock
+    with write_transaction():
+        for table in reversed(db.metadata.sorted_tables):  # children before parents
+            db.session.execute(table.delete())
+        # Objects the session still holds are gone from the database; new rows may take their ids.
+        db.session.expunge_all()
+        _load(password_hash)
+
+
+def _load(password_hash: str) -> None:
+    """The demo data, in the caller's transaction."""
+    types = {}
+    for code, name, monthly, annual in CATALOGUE:
+        types[code], _ = _get_or_add(SubscriptionType, code=code, defaults=dict(
+            name=name, monthly_price=monthly, annual_price=annual, currency="EUR"))
+    operator = Organisation(kind="operator", name="Portal Operator")
+    db.session.add(operator)
+    db.session.flush()
+    _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
+    for partner_name, (staff, clients) in DEMO.items():
+        partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id)
+        db.session.add(partner)
+        db.session.flush()
+        db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))
+        for email, name, roles in staff:
+            _user(email, name, partner, password_hash, roles)
+        for client_name, (cycle, domain, client_staff, sites) in clients.items():
+            _load_client(partner, client_name, cycle, domain, client_staff, sites, types, password_hash)
+        recount_partner_totals(partner.id)
 
 
 def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):

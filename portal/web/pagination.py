@@ -23,3 +23,19 @@ def requested(statement, per_page: int, *, query: dict | None = None, **options)
     page = paginate(statement, requested_page(), per_page, **options)
     page.query = query or {}
     return page
+
+
+def page_numbers(page: int, pages: int, around: int = 1) -> list[int | None]:
+    """The pages a numbered pager links (docs/rules.md screen 15i): the first, the last, and
+    ``around`` neighbours each side of ``page``; ``None`` marks a gap ("…"). A gap of one page
+    shows that page instead: 1 2 3 rather than 1 … 3.
+    """
+    wanted = {1, pages, *range(max(1, page - around), min(pages, page + around) + 1)}
+    numbers: list[int | None] = []
+    for number in sorted(wanted):
+        if numbers and number - numbers[-1] == 2:
+            numbers.append(number - 1)
+        elif numbers and number - numbers[-1] > 2:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers

@@ -5,12 +5,16 @@ import re
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event as event_api
 from sqlalchemy import select
 
-from portal.domain.accounts import grants
+from portal.domain.accounts import grants, users
+from portal.domain.billing.money import format_money
 from portal.domain.orgs import clients
+from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
+from tests.helpers import parse_html
 
 
 def event(demo, action, organisation, *, at, actor=None, target_type="user", target_id=None, after=None):
@@ -135,7 +139,7 @@ def test_an_underscore_in_the_action_filter_is_not_a_wildcard(demo, log, login_a
     ("target_id=abc", "Enter the target id as a whole number."),
     ("target_id=99999999999999999999", "Enter the target id as a whole number."),
     ("target_type=user%00", "Choose a target type from the list."),
-    ("action=DROP TABLE", "Enter an action such as role.granted"),
+    ("action=DROP TABLE", "Choose an action from the list."),
     ("actor=a%00b", "Enter an e-mail address, or part of one, to filter by actor."),
 ])
 def test_malformed_filters_answer_422_with_a_clear_message(demo, log, login_as, assert_fragment, query, message):
@@ -192,3 +196,149 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(demo, login_as):
     rows = list(csv.DictReader(io.StringIO(
         login_as("admin@northwind.example").get("/audit/export.csv?action=client.created").get_data(as_text=True))))
     assert rows and rows[0]["organisation"] == "'=1+1 Clinic"
+
+
+# --- a log a person can read (docs/rules.md screen 15d) -------------------------------------
+
+def sentences(response) -> dict[int, str]:
+    """{event id: its sentence} as the page shows them."""
+    page = parse_html(response.get_data(as_text=True))
+    return {int(row.attrs["id"].removeprefix("event-")): row.find("span", class_="sentence").text
+            for row in page.find_all("tr") if row.attrs.get("id", "").startswith("event-")}
+
+
+def last_event(action) -> AuditEvent:
+    db.session.rollback()
+    return db.session.scalar(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc()))
+
+
+def test_a_seat_change_reads_as_a_sentence_with_names_and_money(demo, login_as):
+    finance = demo.user("finance@northwind.example")
+    allocations.set_allocation(finance, demo.lyon, demo.type("essentials"), 7)
+    changed, invoice = last_event("allocation.changed"), last_event("invoice.issued")
+
+    shown = sentences(login_as("admin@acme.example").get("/audit"))
+
+    assert shown[changed.id] == "Felix Finance raised Essentials at Lyon from 5 to 7 seats"
+    number = invoice.after["number"]
+    amount = format_money(invoice.after["total"], "EUR")
+    assert shown[invoice.id] == f"Felix Finance issued prorated invoice {number} to Acme Dental: {amount}"
+    assert amount.endswith(" EUR") and "." in amount  # money, not cents
+
+
+def test_roles_users_and_clients_are_named_not_numbered(demo, login_as):
+    alice = demo.user("admin@acme.example")
+    grants.grant_role(alice, demo.user("user1@acme.example"), "site_manager", [demo.lyon.id])
+    grants.revoke_role(alice, demo.user("user1@acme.example"), "site_manager")
+    users.deactivate_user(alice, demo.user("user2@acme.example"))
+    clients.rename_client(demo.user("admin@northwind.example"), demo.acme, "Acme Dental Care")
+
+    shown = sentences(login_as("admin@northwind.example").get("/audit"))
+
+    assert shown[last_event("role.granted").id] == "Alice Acme gave User 1 the Site manager role at Lyon"
+    assert shown[last_event("role.revoked").id] == "Alice Acme took the Site manager role at Lyon away from User 1"
+    assert shown[last_event("user.deactivated").id] == "Alice Acme deactivated User 2"
+    assert shown[last_event("client.renamed").id] == "Nora Admin renamed the client Acme Dental to Acme Dental Care"
+    assert not any("#" in text for text in shown.values())
+
+
+def test_the_raw_before_and_after_are_one_click_away(demo, login_as):
+    allocations.set_allocation(demo.user("finance@northwind.example"), demo.lyon, demo.type("essentials"), 4)
+    changed = last_event("allocation.changed")
+
+    page = parse_html(login_as("admin@acme.example").get("/audit").get_data(as_text=True))
+
+    details = page.by_id(f"event-{changed.id}").find("details")
+    assert details.find("summary") is not None
+    assert '"allocated": 5' in details.text and '"allocated": 4' in details.text
+    assert "allocation.changed" in details.text
+
+
+def test_an_object_that_is_gone_still_reads_from_the_copied_details(demo, log, login_as):
+    """Event 102 names a user id that does not exist: the sentence still says who, from its details."""
+    gone = event(demo, "user.invited", demo.acme, at=utc(2001, 1, 21), actor="admin@acme.example",
+                 target_id=999_999, after={"email": "gone@acme.example", "role": "accountant"})
+
+    shown = sentences(login_as("admin@acme.example").get("/audit?from=2001-01-01&to=2001-12-31"))
+
+    assert shown[gone] == "Alice Acme invited gone@acme.example as Accountant (read-only)"
+    assert shown[log["acme_mid"]] == "Alice Acme created user #102 and invited them"
+
+
+def test_an_unknown_action_still_gives_a_sentence(demo, login_as):
+    unknown = event(demo, "webhook.delivered", demo.acme, at=utc(2001, 1, 1), actor="admin@acme.example",
+                    target_type="webhook", target_id=5)
+
+    shown = sentences(login_as("admin@acme.example").get("/audit?from=2001-01-01&to=2001-01-01"))
+
+    assert shown[unknown] == "Alice Acme: webhook delivered (webhook #5)"
+
+
+def test_the_action_filter_is_a_list_of_actions_in_words(demo, login_as):
+    page = parse_html(login_as("admin@acme.example").get("/audit?action=role.granted").get_data(as_text=True))
+
+    field = page.by_id("filter-action")
+    assert field.tag == "select"
+    options = field.find_all("option")
+    assert options[0].attrs["value"] == "" and options[0].text == "Any action"
+    labels = {option.attrs["value"]: option.text for option in options}
+    assert labels["role.granted"] == "Role given" and labels["allocation.changed"] == "Seats set"
+    assert all("." not in text and "_" not in text for text in labels.values())  # words, not codes
+    assert [option.attrs["value"] for option in options if "selected" in option.attrs] == ["role.granted"]
+
+
+def test_an_action_of_the_list_is_matched_exactly(demo, log, login_as):
+    failed = event(demo, "auth.login_failed", demo.acme, at=utc(2001, 1, 5), after={"email": "x@acme.example"})
+    login = event(demo, "auth.login", demo.acme, at=utc(2001, 1, 5), actor="admin@acme.example")
+
+    seen = event_ids(login_as("admin@acme.example").get("/audit?action=auth.login&from=2001-01-01&to=2001-12-31"))
+
+    assert seen == {login} and failed not in seen
+
+
+def test_logins_are_left_out_unless_included(demo, log, login_as):
+    login = event(demo, "auth.login", demo.acme, at=utc(2001, 1, 5), actor="admin@acme.example")
+    failed = event(demo, "auth.login_failed", demo.acme, at=utc(2001, 1, 6), after={"email": "x@acme.example"})
+    admin = login_as("admin@acme.example")
+    days = "from=2001-01-01&to=2001-12-31"
+
+    default = admin.get(f"/audit?{days}")
+    included = admin.get(f"/audit?{days}&include_logins=1")
+
+    assert login not in event_ids(default) and failed in event_ids(default)
+    assert login in event_ids(included)
+    checkbox = parse_html(default.get_data(as_text=True)).find("input", name="include_logins")
+    assert checkbox.attrs["type"] == "checkbox" and "checked" not in checkbox.attrs
+    assert sentences(included)[login] == "Alice Acme logged in"
+    assert sentences(default)[failed] == "A login as x@acme.example failed"
+
+
+def test_a_page_costs_the_same_statements_whatever_its_length(demo, login_as, app):
+    finance = demo.user("finance@northwind.example")
+    alice = demo.user("admin@acme.example")
+    admin = login_as("admin@northwind.example")
+
+    def statements_of_one_page():
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - (conn, cursor, statement, …)
+        with app.app_context():
+            engine = db.engine
+        event_api.listen(engine, "before_cursor_execute", listener)
+        try:
+            response = admin.get("/audit")
+        finally:
+            event_api.remove(engine, "before_cursor_execute", listener)
+        assert response.status_code == 200
+        return len(seen), len(sentences(response))
+
+    allocations.set_allocation(finance, demo.lyon, demo.type("essentials"), 6)
+    grants.grant_role(alice, demo.user("user1@acme.example"), "site_manager", [demo.lyon.id])
+    few, shown_few = statements_of_one_page()
+    for allocated in range(7, 20):
+        allocations.set_allocation(finance, demo.lyon, demo.type("essentials"), allocated)
+    for number in range(2, 8):
+        grants.grant_role(alice, demo.user(f"user{number}@acme.example"), "site_manager", [demo.paris.id])
+    many, shown_many = statements_of_one_page()
+
+    assert shown_many >= shown_few + 30
+    assert many == few, (few, many)

@@ -2,7 +2,9 @@
 
 A partner reads its own events and its clients', a client only its own
 (``scoping.audit_filter``). Dates are calendar days in UTC, the time zone
-the events are stored in.
+the events are stored in. Each event reads as a sentence with names
+(``portal.web.audit_sentences``, docs/rules.md screen 15d); the raw details
+are one click away. Successful logins are left out unless asked for.
 """
 import json
 import re
@@ -19,17 +21,13 @@ from portal.models import AuditEvent
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
 from portal.web import csv_export
+from portal.web.audit_sentences import ACTION_GROUPS, ACTION_LABELS, EXACT_ACTIONS, action_label, sentence
 from portal.web.csv_export import safe_cell
 from portal.web.errors import render_error
 from portal.web.pagination import requested
 from portal.web.rendering import is_htmx, render
 
 CSV_COLUMNS = ["at", "organisation", "actor_email", "action", "target_type", "target_id", "before", "after", "ip"]
-# Suggestions for the action filter; any prefix of an action works ("role." matches both role events).
-ACTIONS = ("auth.login", "auth.login_failed", "auth.locked_out", "auth.password_changed", "user.created",
-           "user.invited", "user.deactivated", "invitation.", "role.granted", "role.revoked",
-           "allocation.changed", "allocation.seat_added", "seats.synchronised", "client.created", "site.created",
-           "billing.", "invoice.issued", "partner.created", "subscription_type.")
 TARGET_TYPES = ("user", "client", "site", "partner", "subscription_type", "invoice")
 _ACTION = re.compile(r"[a-z0-9_.]{1,60}")
 _TARGET_TYPE = re.compile(r"[a-z_]{1,40}")
@@ -45,7 +43,7 @@ def _filters():
     target_type = args.get("target_type", "").strip()
     target_id = args.get("target_id", "").strip()
     if action and not _ACTION.fullmatch(action):
-        errors["action"], action = "Enter an action such as role.granted, or its beginning (role.).", ""
+        errors["action"], action = "Choose an action from the list.", ""
     if actor and (len(actor) > 254 or _CONTROL.search(actor)):
         errors["actor"], actor = "Enter an e-mail address, or part of one, to filter by actor.", ""
     if target_type and not _TARGET_TYPE.fullmatch(target_type):
@@ -56,8 +54,9 @@ def _filters():
     until, until_text = _date_arg("to", errors)
     if since and until and since > until:
         errors["to"], until, until_text = "The end date is before the start date.", None, ""
+    include_logins = args.get("include_logins", "") == "1"
     filters = dict(action=action, actor=actor, target_type=target_type, target_id=target_id,
-                   since=since, until=until)
+                   since=since, until=until, include_logins=include_logins)
     form = dict(filters, since=since_text, until=until_text)
     return filters, form, errors
 
@@ -66,7 +65,10 @@ def _query_args(form) -> dict:
     """The valid filters as query parameters, for the pager and the export link."""
     names = (("action", "action"), ("actor", "actor"), ("target_type", "target_type"),
              ("target_id", "target_id"), ("from", "since"), ("to", "until"))
-    return {param: form[key] for param, key in names if form[key]}
+    query = {param: form[key] for param, key in names if form[key]}
+    if form["include_logins"]:
+        query["include_logins"] = "1"
+    return query
 
 
 def _date_arg(name, errors):
@@ -83,14 +85,27 @@ def _date_arg(name, errors):
         return None, ""
 
 
+def _query_filters(filters) -> dict:
+    """The filters as ``portal.domain.audit_log`` takes them.
+
+    An action of the list is matched exactly ("auth.login" must not find "auth.login_failed");
+    anything else (a group such as "role.", or an older link's "client") as a prefix.
+    """
+    action, until = filters["action"], filters["until"]
+    exact = action in EXACT_ACTIONS
+    return dict(action=action if exact else None, action_prefix=None if exact else action,
+                actor_email=filters["actor"], target_type=filters["target_type"],
+                target_id=int(filters["target_id"]) if filters["target_id"] else None,
+                since=filters["since"] and _midnight(filters["since"]),
+                until=until and _midnight(until + timedelta(days=1)))
+
+
 def _events(filters, *columns):
-    """Select ``columns`` (default: the events) of the events in reach that match the filters, newest first."""
-    until = filters["until"]
-    return audit_log.events_query(
-        current_user, *columns, action_prefix=filters["action"], actor_email=filters["actor"],
-        target_type=filters["target_type"], target_id=int(filters["target_id"]) if filters["target_id"] else None,
-        since=filters["since"] and _midnight(filters["since"]),
-        until=until and _midnight(until + timedelta(days=1)))
+    """Select ``columns`` of the events in reach that match the filters, newest first.
+
+    The export is the complete record: logins are in it whether or not the screen shows them.
+    """
+    return audit_log.events_query(current_user, *columns, **_query_filters(filters))
 
 
 def _midnight(day: date) -> datetime:
@@ -117,13 +132,22 @@ def _require_audit_view():
 @bp.route("")
 def index():
     filters, form, errors = _filters()
-    listing = requested(_events(filters, AuditEvent, OWNER.name), current_app.config["USERS_PER_PAGE"],
-                        query=_query_args(form), scalars=False)
-    table = dict(rows=listing.rows, total=listing.total, page=listing.page, pages=listing.pages, errors=errors,
+    query = audit_log.readable_events_query(current_user, include_logins=filters["include_logins"],
+                                            **_query_filters(filters))
+    listing = requested(query, current_app.config["USERS_PER_PAGE"], query=_query_args(form), scalars=False)
+    # A page costs the same statements at any length: names are joined, codes and ids looked up once.
+    rows = audit_log.event_rows(listing.rows)
+    names = audit_log.names_for(rows)
+    events = [(row, sentence(row, names)) for row in rows]
+    table = dict(events=events, total=listing.total, page=listing.page, pages=listing.pages, errors=errors,
                  export_args=listing.query, utc=utc, changes=changes)
     if is_htmx():
         return render("audit/_table.html", 422 if errors else 200, **table)
-    return render("audit/index.html", 422 if errors else 200, filters=form, actions=ACTIONS,
+    action = form["action"]
+    return render("audit/index.html", 422 if errors else 200, filters=form, action_groups=ACTION_GROUPS,
+                  # An action typed in an older link (a prefix such as "client") stays chosen, in words.
+                  other_action=action if action and action not in ACTION_LABELS else "",
+                  other_action_label=action_label(action.rstrip(".")) if action else "",
                   target_types=TARGET_TYPES, **table)
 
 

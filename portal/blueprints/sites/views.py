@@ -18,23 +18,27 @@ from portal.web.rendering import is_htmx, render
 SITE_USERS_SHOWN = 100
 
 
-def _seat_panel(errors=None) -> dict:
-    """The seat panel (``sites/_seat_panel.html``): one row per type, with − / + for finance."""
+def _seat_panel(errors=None, announce=None) -> dict:
+    """The seat panel (``sites/_seat_panel.html``): one row per type, with − / + for finance.
+
+    ``announce`` is what changed, for the page's live region ("Essentials at Lyon: 6 seats",
+    docs/rules.md screen 15c); portal/static/portal.js moves it there after the swap.
+    """
     site = g.site
     rows = queries.seat_rows(site)
     can_manage = permissions.manage_seats(site).can()
     return dict(
-        client=g.client, site=site, rows=rows, can_manage=can_manage, errors=errors or {},
+        client=g.client, site=site, rows=rows, can_manage=can_manage, errors=errors or {}, announce=announce,
         # What one more seat of each type costs now (shown before finance presses +).
         quotes={row.subscription_type.code: invoices.quote_increase(g.client, row.subscription_type, 1)
                 for row in rows} if can_manage else {},
     )
 
 
-def _site_page(status: int = 200, errors=None):
+def _site_page(status: int = 200, errors=None, announce=None):
     """For htmx, the seat panel alone; otherwise the whole page: the panel and the seat holders."""
     if is_htmx():
-        return render("sites/_seat_panel.html", status, **_seat_panel(errors))
+        return render("sites/_seat_panel.html", status, **_seat_panel(errors, announce))
     # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
     holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
                                  .limit(SITE_USERS_SHOWN)).all()
@@ -61,10 +65,12 @@ def set_allocation(code):
     require(permissions.manage_seats(g.site))
     subscription_type = queries.subscription_type_by_code(code) or abort(404)
     try:
-        allocations.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
+        change = allocations.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
     except DomainError as error:
         return _site_page(error.status, errors={code: error.message})
     if is_htmx():
-        return _site_page()
+        allocated = change.allocation.allocated
+        return _site_page(announce=f"{subscription_type.name} at {g.site.name}: "
+                                   f"{allocated} seat{'' if allocated == 1 else 's'}")
     flash(f"{subscription_type.name} seats at {g.site.name} updated.", "success")
     return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)
