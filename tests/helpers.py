@@ -7,8 +7,10 @@ from html.parser import HTMLParser
 
 from flask import has_app_context
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from portal.extensions import db
+from portal.models import AuditEvent
 
 HX = {"HX-Request": "true"}
 
@@ -177,3 +179,15 @@ def parse_html(text: str) -> Node:
     builder.feed(text)
     builder.close()
     return builder.root
+
+
+def reloaded(user):
+    """``user`` as committed now (the test's own transaction ended first)."""
+    db.session.rollback()
+    return db.session.get(type(user), user.id)
+
+
+def audit_events(action: str) -> int:
+    """How many audit events of ``action`` are committed now."""
+    db.session.rollback()
+    return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == action))

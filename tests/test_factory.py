@@ -18,15 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def production_env(monkeypatch):
-    """No debug, not under `flask`, no settings from the developer's shell."""
-    for name in list(os.environ):
-        if name.startswith(("FLASK_", "PORTAL_")) or name in ("SECRET_KEY", "DATABASE_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(sys, "argv", ["gunicorn", "wsgi:app"])
-
-
-@pytest.fixture
 def instance_path(monkeypatch, tmp_path):
     """Point Flask's instance folder at a temporary directory."""
     path = tmp_path / "instance"

@@ -58,18 +58,8 @@ def write_transaction():
         with session.begin_nested():
             yield session
         return
-    if session.in_transaction():
-        session.commit()
-    token = _immediate.set(True)
-    try:
-        session.connection()  # begin now, while the flag is set
+    with _committed(held=False) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        _immediate.reset(token)
 
 
 @contextmanager
@@ -83,19 +73,26 @@ def held_transaction():
     committed apart (docs/rules.md rule 41b). Call ``session.rollback()`` inside
     to commit nothing.
     """
+    with _committed(held=True) as session:
+        yield session
+
+
+@contextmanager
+def _committed(*, held: bool):
+    """A top-level write transaction (BEGIN IMMEDIATE on SQLite): commit at the end, roll back on error."""
     session = db.session()
     if session.in_transaction():
         session.commit()
-    immediate, held = _immediate.set(True), _held.set(True)
+    immediate, held_token = _immediate.set(True), _held.set(held)
     try:
-        session.connection()
+        session.connection()  # begin now, while the flag is set
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
-        _held.reset(held)
+        _held.reset(held_token)
         _immediate.reset(immediate)
 
 

@@ -1,8 +1,6 @@
 """Account security on the screens: session expiry and cookies, the list of sessions, password strength,
 smart lockout and the client address (docs/rules.md rules 40, 41 and 41b)."""
-import os
 import re
-import sys
 from datetime import timedelta
 
 import pytest
@@ -79,14 +77,6 @@ def test_a_read_within_the_minute_writes_nothing(acme_admin, app):
 
 
 # --- cookies (docs/rules.md rule 41b.8) -------------------------------------------------------------
-
-
-@pytest.fixture
-def production_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("FLASK_", "PORTAL_")) or name in ("SECRET_KEY", "DATABASE_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(sys, "argv", ["gunicorn", "wsgi:app"])
 
 
 def production_app(testing_settings, **settings):

@@ -3,19 +3,7 @@ import re
 
 import pytest
 
-from portal import create_app
 from portal.domain.demo import DEMO_PASSWORD
-from portal.extensions import db
-
-
-@pytest.fixture
-def csrf_app(testing_settings):
-    """A second app on the same database, with CSRF protection on as in production."""
-    app = create_app({**testing_settings, "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from portal import create_app
 from portal.domain.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import AuditEvent, RoleAssignment, User
@@ -229,15 +228,6 @@ def test_nav_links_follow_permissions(demo, login_as):
 
 
 # --- CSRF on: the grant form carries its token, htmx sends the header ------------------
-
-@pytest.fixture
-def csrf_app(testing_settings):
-    app = create_app({**testing_settings, "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
 
 def test_grants_need_the_csrf_token_from_the_form_or_the_htmx_header(demo, csrf_app, csrf_token_from):
     browser = csrf_app.test_client()

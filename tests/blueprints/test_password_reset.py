@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import mail
 from portal.domain.accounts import password_reset
 from portal.extensions import db
 from portal.models import AuditEvent, LoginSession, PasswordResetToken, User
@@ -20,13 +19,6 @@ from tests.factories import PASSWORD, UserFactory
 from tests.helpers import portal_client
 
 NEW_PASSWORD = "violet kettle harbour 93"
-
-
-@pytest.fixture
-def outbox(monkeypatch):
-    sent = []
-    monkeypatch.setattr(mail, "send", lambda to, subject, body: sent.append((to, subject, body)))
-    return sent
 
 
 @pytest.fixture

@@ -366,17 +366,6 @@ def test_a_client_may_require_it_of_its_own_users(acme, acme_admin, login_as):
 # --- CSRF on, as in production (docs/rules.md rule 18) -------------------------------------------
 
 
-@pytest.fixture
-def csrf_app(testing_settings):
-    from portal import create_app
-
-    app = create_app({**testing_settings, "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 def test_the_code_form_and_the_checkbox_need_their_csrf_tokens(enrolled_alice, alice, csrf_app, csrf_token_from):
     secret, _ = enrolled_alice
     browser = csrf_app.test_client()

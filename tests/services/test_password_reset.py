@@ -5,24 +5,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import mail
 from portal.domain.accounts import authentication, password_reset, two_step
 from portal.domain.errors import Invalid
 from portal.extensions import db
-from portal.models import AuditEvent, LoginSession, PasswordResetToken, User
+from portal.models import LoginSession, PasswordResetToken
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
+from tests import mail_server
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import audit_events as events
+from tests.helpers import reloaded as reload
 
 NEW_PASSWORD = "violet kettle harbour 93"
-
-
-@pytest.fixture
-def outbox(monkeypatch):
-    """The e-mails the service hands to SMTP: (to, subject, body)."""
-    sent = []
-    monkeypatch.setattr(mail, "send", lambda to, subject, body: sent.append((to, subject, body)))
-    return sent
 
 
 @pytest.fixture
@@ -33,16 +27,6 @@ def user():
 def later(monkeypatch, seconds):
     moved = utcnow() + timedelta(seconds=seconds)
     monkeypatch.setattr(password_reset, "utcnow", lambda: moved)
-
-
-def reload(user) -> User:
-    db.session.rollback()
-    return db.session.get(User, user.id)
-
-
-def events(action) -> int:
-    db.session.rollback()
-    return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == action))
 
 
 def test_a_known_address_gets_a_link_stored_only_as_a_hash(user, outbox):
@@ -68,11 +52,10 @@ def test_unknown_invited_and_deactivated_addresses_get_nothing(outbox, status):
     assert outbox == [] and db.session.scalar(select(func.count(PasswordResetToken.id))) == 0
 
 
-def test_a_failed_delivery_is_audited_not_shown(user, monkeypatch):
-    def refuse(*_args):
-        raise mail.MailError("connection refused")
-
-    monkeypatch.setattr(mail, "send", refuse)
+def test_a_failed_delivery_is_audited_not_shown(user, app, monkeypatch):
+    # A real connection refused: nothing listens on this port.
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", mail_server.free_port())
     assert password_reset.request_reset(user.email)  # no exception: the answer stays the same
     assert events("auth.password_reset_not_sent") == 1
 

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 from portal.domain.accounts import authentication, two_step
 from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.extensions import db
-from portal.models import AuditEvent, LoginSession, RecoveryCode, TwoStepAttempt, User
+from portal.models import LoginSession, RecoveryCode, TwoStepAttempt
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
 from tests.factories import PASSWORD, ClientFactory, PartnerFactory, UserFactory
+from tests.helpers import audit_events as events
+from tests.helpers import reloaded as reload
 
 
 @pytest.fixture
@@ -34,16 +36,6 @@ def clock(monkeypatch):
 def code(secret, offset=0):
     """The code of ``secret`` for the service's current step plus ``offset`` steps."""
     return pyotp.TOTP(secret).generate_otp(two_step.current_step() + offset)
-
-
-def reload(user) -> User:
-    db.session.rollback()
-    return db.session.get(User, user.id)
-
-
-def events(action) -> int:
-    db.session.rollback()
-    return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == action))
 
 
 def attempts(user) -> int:
