@@ -20,7 +20,8 @@ ACTION_GROUPS = (
                ("allocation.seat_added", "Seat added while creating a user"),
                ("seats.synchronised", "Consumed seats synchronised"))),
     ("Users", (("user.", "Any user change"), ("user.created", "User created"), ("user.invited", "Staff invited"),
-               ("user.deactivated", "User deactivated"), ("user.seat_released", "Seat released after a trial"))),
+               ("user.deactivated", "User deactivated"), ("user.seat_moved", "Seat moved"),
+               ("user.renamed", "User renamed"), ("user.seat_released", "Seat released after a trial"))),
     ("Invitations", (("invitation.", "Any invitation event"), ("invitation.sent", "Invitation sent"),
                      ("invitation.accepted", "Invitation accepted"), ("invitation.revoked", "Invitation revoked"),
                      ("invitation.expired", "Invitation expired"))),
@@ -200,6 +201,12 @@ def _user_deactivated(e: _Event) -> str:
     return f"{e.who} deactivated {e.target}" + (f" (access until {_day(until)})" if until else "")
 
 
+def _seat_moved(e: _Event) -> str:
+    where = e.names.site_name(e.after.get("site_id")) if e.after.get("site_id") is not None else None
+    return (f"{e.who} moved {e.target} from {e.type_name(e.before)} to {e.type_name(e.after)}"
+            + (f" at {where}" if where else ""))
+
+
 def _role_granted(e: _Event) -> str:
     if e.before:
         return (f"{e.who} changed {e.target}'s {_role(e.after.get('role'))} role from "
@@ -239,6 +246,8 @@ _SENTENCES = {
     "user.created": _user_created,
     "user.invited": lambda e: f"{e.who} invited {e.target} as {_role(e.after.get('role'))}",
     "user.deactivated": _user_deactivated,
+    "user.seat_moved": _seat_moved,
+    "user.renamed": lambda e: f"{e.who} renamed {e.before.get('name')} to {e.after.get('name')}",
     "user.seat_released": lambda e: (f"{e.who} released the seat of {e.target}"
                                      + (f" ({e.after['reason']})" if e.after.get("reason") else "")),
     "role.granted": _role_granted,

@@ -57,6 +57,8 @@ CASES = [
      expect(201, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member acme_frontdesk")),
     ("GET", "/users/{lyon_user}", None, SITE_VIEW),
     ("GET", "/users/{paris_user}", None, {**SITE_VIEW, "acme_frontdesk": 404}),
+    ("PATCH", "/users/{lyon_user}", {"name": "Renamed by {role}"},
+     expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
     ("DELETE", "/users/{lyon_user}", None,
      expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
     ("GET", "/invoices", None, expect(403, s200="operator nw_finance acme_accountant sw_admin")),

@@ -1,9 +1,11 @@
 """The subscription-type catalogue and the seat summary over every client in reach."""
 from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.errors import ApiError
 from portal.blueprints.api.pagination import page_body, slice_of
 from portal.blueprints.api.registry import ANY_TOKEN, operation, read_query
 from portal.blueprints.api.schemas import Page, PageQuery, SubscriptionTypeOut, Summary
 from portal.domain.seats import queries
+from portal.models import SubscriptionType
 from portal.rbac import permissions
 from portal.rbac.scoping import site_ids_in_reach
 
@@ -19,6 +21,16 @@ def seat_out(row) -> dict:
     """A ``SeatRow`` of the seat service as ``{subscription_type, allocated, consumed, free}``."""
     return {"subscription_type": row.subscription_type.code, "allocated": row.allocated,
             "consumed": row.consumed, "free": row.free}
+
+
+
+def subscription_type_named(code: str, field: str) -> SubscriptionType:
+    """A catalogue type by code; an unknown code is a validation error naming ``field``."""
+    subscription_type = queries.subscription_type_by_code(code)
+    if subscription_type is None:
+        raise ApiError(422, f"There is no subscription type {code!r}.",
+                       fields={field: "Unknown subscription type; see GET /api/v1/subscription-types."})
+    return subscription_type
 
 
 @operation("GET", "/subscription-types", summary="The catalogue of subscription types", permission=ANY_TOKEN,

@@ -114,6 +114,16 @@ class ClientUpdate(Body):
         json_schema_extra=_absent_is_not_null)] = None
 
 
+class UserUpdate(Body):
+    name: Annotated[Text, Field(json_schema_extra=_absent_is_not_null)] = None
+    site_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="Move the seat to this site of the user's client.",
+                                        json_schema_extra=_absent_is_not_null)] = None
+    subscription_type: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL,
+                                            description="Move the seat to this subscription type (a code).",
+                                            json_schema_extra=_absent_is_not_null)] = None
+    add_seat: StrictBool = False
+
+
 class SiteCreate(Body):
     name: Text
 

@@ -2,8 +2,8 @@
 from sqlalchemy.orm import joinedload
 
 from portal.blueprints.api.auth import actor, require
+from portal.blueprints.api.catalogue import subscription_type_named
 from portal.blueprints.api.clients import site_out
-from portal.blueprints.api.errors import ApiError
 from portal.blueprints.api.pagination import page_body, page_of
 from portal.blueprints.api.registry import operation, read_body, read_query
 from portal.blueprints.api.schemas import AllocationOut, AllocationUpdate, Page, PageQuery, SiteOut, UserCreate, UserOut
@@ -11,19 +11,10 @@ from portal.blueprints.api.users import user_out
 from portal.domain.accounts import users
 from portal.domain.accounts.queries import seat_holders_query
 from portal.domain.seats import allocations, queries
-from portal.models import SubscriptionType, User
+from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.permissions import permission_name
 from portal.rbac.scoping import get_site_by_id_or_404
-
-
-def subscription_type_named(code: str, field: str) -> SubscriptionType:
-    """A catalogue type by code; an unknown code is a validation error naming ``field``."""
-    subscription_type = queries.subscription_type_by_code(code)
-    if subscription_type is None:
-        raise ApiError(422, f"There is no subscription type {code!r}.",
-                       fields={field: "Unknown subscription type; see GET /api/v1/subscription-types."})
-    return subscription_type
 
 
 @operation("GET", "/sites/{site_id}", summary="A site with one allocation per subscription type",

@@ -1,10 +1,16 @@
-"""Users of clients: read one, deactivate one."""
+"""Users of clients: read one, rename one or move their seat, deactivate one."""
+from sqlalchemy import select
+
 from portal.blueprints.api.auth import actor, require
-from portal.blueprints.api.registry import operation
-from portal.blueprints.api.schemas import UserOut
-from portal.domain.accounts import users
-from portal.models import User
+from portal.blueprints.api.catalogue import subscription_type_named
+from portal.blueprints.api.errors import ApiError
+from portal.blueprints.api.registry import operation, read_body
+from portal.blueprints.api.schemas import UserOut, UserUpdate
+from portal.domain.accounts import moves, users
+from portal.extensions import db
+from portal.models import Site, User
 from portal.rbac import permissions
+from portal.rbac.permissions import permission_name
 from portal.rbac.scoping import get_client_user_or_404
 
 
@@ -38,3 +44,30 @@ def deactivate_user(user_id):
     user = get_client_user_or_404(user_id, actor())
     require(permissions.manage_users(user))
     return user_out(users.deactivate_user(actor(), user))
+
+
+@operation("PATCH", "/users/{user_id}", summary="Rename a user or move their seat",
+           permission=f"{permission_name(permissions.manage_users)} (on both sites)", response=UserOut,
+           body=UserUpdate, errors=(403, 409))
+def update_user(user_id):
+    """``name`` renames; ``site_id`` and/or ``subscription_type`` move the seat in one transaction.
+
+    No free seat there: 409 ``no_free_seat`` with ``free``; ``add_seat: true`` (needs
+    subscriptions.manage on the new site, else 403) buys one and moves into it. A move alone
+    issues no invoice. A user holding a permission the caller lacks (nobody manages up): 403.
+    """
+    caller = actor()
+    user = get_client_user_or_404(user_id, caller)
+    require(permissions.manage_users(user))
+    body = read_body()
+    sent = body.model_fields_set
+    site = None
+    if "site_id" in sent:
+        site = db.session.scalar(select(Site).where(Site.id == body.site_id, Site.client_id == user.organisation_id))
+        if site is None:
+            raise ApiError(422, "There is no such site at this user's client.",
+                           fields={"site_id": "A site of the user's own client."})
+    subscription_type = subscription_type_named(body.subscription_type, "subscription_type") \
+        if "subscription_type" in sent else None
+    return user_out(moves.change_user(caller, user, name=body.name if "name" in sent else None, site=site,
+                                      subscription_type=subscription_type, add_seat=body.add_seat))
