@@ -21,7 +21,8 @@ ACTION_GROUPS = (
                ("seats.synchronised", "Consumed seats synchronised"))),
     ("Users", (("user.", "Any user change"), ("user.created", "User created"), ("user.invited", "Staff invited"),
                ("user.deactivated", "User deactivated"), ("user.seat_moved", "Seat moved"),
-               ("user.renamed", "User renamed"), ("user.seat_released", "Seat released after a trial"))),
+               ("user.renamed", "User renamed"),
+               ("user.reactivated", "User reactivated"), ("user.seat_released", "Seat released after a trial"))),
     ("Invitations", (("invitation.", "Any invitation event"), ("invitation.sent", "Invitation sent"),
                      ("invitation.accepted", "Invitation accepted"), ("invitation.revoked", "Invitation revoked"),
                      ("invitation.expired", "Invitation expired"))),
@@ -247,6 +248,8 @@ _SENTENCES = {
     "user.invited": lambda e: f"{e.who} invited {e.target} as {_role(e.after.get('role'))}",
     "user.deactivated": _user_deactivated,
     "user.seat_moved": _seat_moved,
+    "user.reactivated": lambda e: f"{e.who} reactivated {e.target}" + (
+        f" with a {e.type_name(e.after)} seat" if e.after.get("subscription_type") else ""),
     "user.renamed": lambda e: f"{e.who} renamed {e.before.get('name')} to {e.after.get('name')}",
     "user.seat_released": lambda e: (f"{e.who} released the seat of {e.target}"
                                      + (f" ({e.after['reason']})" if e.after.get("reason") else "")),

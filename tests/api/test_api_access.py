@@ -59,6 +59,8 @@ CASES = [
     ("GET", "/users/{paris_user}", None, {**SITE_VIEW, "acme_frontdesk": 404}),
     ("PATCH", "/users/{lyon_user}", {"name": "Renamed by {role}"},
      expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
+    ("POST", "/users/{lyon_user}/reactivate", {},  # the user is active: 409 for whoever may reach and manage them
+     expect(409, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
     ("DELETE", "/users/{lyon_user}", None,
      expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
     ("GET", "/invoices", None, expect(403, s200="operator nw_finance acme_accountant sw_admin")),
@@ -91,7 +93,7 @@ def test_access(api_as, demo, role, method, path, body, expected):
     response = client.open(url, method=method, json=body)
     status = expected[role]
     if status >= 400:
-        assert_error(response, status, {403: "forbidden", 404: "not_found"}[status])
+        assert_error(response, status, {403: "forbidden", 404: "not_found", 409: "conflict"}[status])
     else:
         assert response.status_code == status, response.get_data(as_text=True)
         assert response.mimetype == "application/json"

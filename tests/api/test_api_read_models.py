@@ -125,6 +125,7 @@ def test_each_operation_documents_its_permission():
         "api.get_user": "clients.view",
         "api.deactivate_user": "users.manage",
         "api.update_user": "users.manage (on both sites)",
+        "api.reactivate_user": "users.manage",
         "api.list_invoices": "billing.view",
         "api.get_invoice": "billing.view",
         "api.list_audit_events": "audit.view",

@@ -124,6 +124,14 @@ class UserUpdate(Body):
     add_seat: StrictBool = False
 
 
+class UserReactivate(Body):
+    site_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="The seat's site (default: the last one).",
+                                        json_schema_extra=_absent_is_not_null)] = None
+    subscription_type: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL,
+                                            description="The seat's type code (default: the last one).",
+                                            json_schema_extra=_absent_is_not_null)] = None
+
+
 class SiteCreate(Body):
     name: Text
 

@@ -5,10 +5,10 @@ from portal.blueprints.api.auth import actor, require
 from portal.blueprints.api.catalogue import subscription_type_named
 from portal.blueprints.api.errors import ApiError
 from portal.blueprints.api.registry import operation, read_body
-from portal.blueprints.api.schemas import UserOut, UserUpdate
-from portal.domain.accounts import moves, users
+from portal.blueprints.api.schemas import UserOut, UserReactivate, UserUpdate
+from portal.domain.accounts import moves, reactivation, users
 from portal.extensions import db
-from portal.models import Site, User
+from portal.models import Site, SubscriptionType, User
 from portal.rbac import permissions
 from portal.rbac.permissions import permission_name
 from portal.rbac.scoping import get_client_user_or_404
@@ -60,14 +60,34 @@ def update_user(user_id):
     user = get_client_user_or_404(user_id, caller)
     require(permissions.manage_users(user))
     body = read_body()
-    sent = body.model_fields_set
-    site = None
+    site, subscription_type = _seat_named(user, body)
+    return user_out(moves.change_user(caller, user, name=body.name if "name" in body.model_fields_set else None,
+                                      site=site, subscription_type=subscription_type, add_seat=body.add_seat))
+
+
+@operation("POST", "/users/{user_id}/reactivate", summary="Reactivate a deactivated user",
+           permission=permissions.manage_users, response=UserOut, status=200, body=UserReactivate,
+           errors=(403, 409))
+def reactivate_user(user_id):
+    """The user claims a seat of their last site and type, or of the one given: 409 ``no_free_seat`` (with
+    ``free``) when none is free, 409 ``conflict`` when the user is not deactivated. Someone who had joined is
+    ``active`` again; someone who never accepted their invitation is ``invited`` again, with a new link.
+    """
+    caller = actor()
+    user = get_client_user_or_404(user_id, caller)
+    require(permissions.manage_users(user))
+    site, subscription_type = _seat_named(user, read_body())
+    return user_out(reactivation.reactivate_user(caller, user, site, subscription_type))
+
+
+def _seat_named(user: User, body) -> tuple[Site | None, SubscriptionType | None]:
+    """The site and type a body names (None for those it leaves out); another client's site is a 422."""
+    sent, site, subscription_type = body.model_fields_set, None, None
     if "site_id" in sent:
         site = db.session.scalar(select(Site).where(Site.id == body.site_id, Site.client_id == user.organisation_id))
         if site is None:
             raise ApiError(422, "There is no such site at this user's client.",
                            fields={"site_id": "A site of the user's own client."})
-    subscription_type = subscription_type_named(body.subscription_type, "subscription_type") \
-        if "subscription_type" in sent else None
-    return user_out(moves.change_user(caller, user, name=body.name if "name" in sent else None, site=site,
-                                      subscription_type=subscription_type, add_seat=body.add_seat))
+    if "subscription_type" in sent:
+        subscription_type = subscription_type_named(body.subscription_type, "subscription_type")
+    return site, subscription_type
