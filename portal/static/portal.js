@@ -8,6 +8,9 @@
  *    that triggered it (htmx itself refocuses an element with the same id; when that
  *    control is now disabled, its data-focus-fallback takes the focus), and the text
  *    of a swapped element's data-announce goes to the page's live region #live-status.
+ * 3. A page answering a POST that must not be sent again on reload (the new API token
+ *    on the account page) names its own address in data-replace-url: the address bar
+ *    shows it, and a reload is a plain GET of it.
  */
 (function () {
   "use strict";
@@ -68,9 +71,21 @@
     }
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setUpMenu);
-  } else {
+  function replaceUrl() {
+    var source = document.querySelector("[data-replace-url]");
+    if (source && window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", source.getAttribute("data-replace-url"));
+    }
+  }
+
+  function setUp() {
     setUpMenu();
+    replaceUrl();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
   }
 }());

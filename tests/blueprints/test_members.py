@@ -41,8 +41,10 @@ def test_the_list_shows_own_members_with_roles_and_site_restrictions(demo, login
     # The select offers only roles the caller may give: a client admin lacks billing.view (accountant).
     options = [o.attrs["value"] for o in frontdesk.find("select", id=f"member-{frontdesk.attrs['id'][7:]}-role")
                .find_all("option")]
-    assert options == ["client_admin", "site_manager", "member"]
-    assert {o.text for o in frontdesk.find_all("option") if o.attrs["value"].isdigit()} == {"Lyon", "Paris"}
+    assert options == ["", "client_admin", "site_manager", "member"]  # the empty option first (screen 15e)
+    # Sites are checkboxes (issue 11, defect 6), labelled with the site's name.
+    boxes = frontdesk.find_all("input", type="checkbox")
+    assert {frontdesk.find("label", **{"for": box.attrs["id"]}).text for box in boxes} == {"Lyon", "Paris"}
 
 
 def test_the_list_is_searchable_and_paginated(demo, login_as, html, app, monkeypatch, assert_fragment):
@@ -208,7 +210,7 @@ def test_a_partner_admin_manages_only_its_own_staff(demo, login_as, html):
     assert "3 members" in page.text and "acme.example" not in page.text
     support = demo.user("support@northwind.example")
     row = page.by_id(f"member-{support.id}")
-    assert [o.attrs["value"] for o in row.find_all("option")] == ["partner_admin", "finance", "partner_support"]
+    assert [o.attrs["value"] for o in row.find_all("option")] == ["", "partner_admin", "finance", "partner_support"]
     assert row.find("select", multiple=True) is None  # partners have no sites
     # admin@northwind lacks billing rights: it cannot take finance away from its colleague.
     nw_admin_page = html(login_as("admin@northwind.example").get("/members"))

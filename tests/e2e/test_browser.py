@@ -151,9 +151,10 @@ def test_new_user_form_follows_the_site_and_offers_to_add_a_seat(page, server):
 
     page.get_by_label("Name").fill("Paula Paris")
     page.get_by_label("E-mail").fill("paula@acme.example")
-    page.get_by_role("radio", name=re.compile("Essentials")).check()
-    page.get_by_role("button", name="Create and invite").click()
-    expect(page.locator("#seat-choice")).to_contain_text("No free Essentials seat at Paris (0 free)")
+    with NoReload(page):  # choosing a type with 0 free shows the offer at once (issue 11, defect 9)
+        page.get_by_role("radio", name=re.compile("Essentials")).check()
+        expect(page.locator("#no-seat")).to_contain_text("No free Essentials seat at Paris (0 free)")
+    expect(page.get_by_role("button", name="Create and invite")).to_have_count(0)  # one primary button
     expect(page.get_by_label("Name")).to_have_value("Paula Paris")  # nothing typed is lost
     expect(page.get_by_label("Site")).to_have_value(str(ids.paris))
     assert server.scalar("SELECT count(*) FROM users WHERE email = 'paula@acme.example'") == 0

@@ -14,7 +14,7 @@ from portal.extensions import limiter
 from portal.rbac import permissions
 from portal.rbac.decorators import login_redirect, login_required
 from portal.rbac.needs import has_any_role
-from portal.web.forms import submit
+from portal.web.forms import add_error, submit
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -98,6 +98,13 @@ def account():
     if submission.done:
         flash("Password changed. Your other sessions were logged out.", "success")
         return redirect(url_for("auth.account"), 303)
+    if submission.status == 422 and form.current_password.data and not form.current_password.errors:
+        # Refused for the new password alone: say too whether the current one was right, so that
+        # the user does not fix one mistake only to be told of the other (issue 11, defect 2).
+        try:
+            authentication.check_current_password(current_user, form.current_password.data)
+        except DomainError as error:
+            add_error(form, error, "current_password")
     return _account_page(form=form, status=submission.status)
 
 

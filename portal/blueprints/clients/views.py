@@ -153,12 +153,31 @@ def new_user():
         return redirect(url_for("clients.detail", client_id=client.id))
     error = submission.error
     can_add_seat = site is not None and permissions.manage_seats(site).can()
-    context = dict(client=client, form=form, site=site,
-                   no_seat=error if error is not None and error.code == "no_free_seat" else None,
-                   seat_rows=queries.seat_rows(site) if site else [], can_add_seat=can_add_seat,
+    rows = _offered_seat_rows(site, can_add_seat)
+    chosen_row = next((row for row in rows if chosen is not None and row.subscription_type.id == chosen.id), None)
+    # The offer (or whom to ask) shows as soon as the chosen type has no free seat, not only after a
+    # refused submit (issue 11, defect 9); it says the refusal itself, so the field does not repeat it.
+    no_seat = (error is not None and error.code == "no_free_seat") or (chosen_row is not None and chosen_row.free <= 0)
+    free = None
+    if error is not None and error.code == "no_free_seat":
+        form.subscription_type.errors = []
+        free = error.extra.get("free")
+    elif chosen_row is not None:
+        free = chosen_row.free
+    context = dict(client=client, form=form, site=site, chosen=chosen, no_seat=no_seat, free=free,
+                   seat_rows=rows, can_add_seat=can_add_seat,
+                   finance=people.finance_contacts(client.partner_id) if no_seat and not can_add_seat else [],
                    seat_cost=invoices.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
     return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", submission.status,
                                   **context)
+
+
+def _offered_seat_rows(site, can_add_seat: bool) -> list:
+    """The seat rows a user form offers at ``site``: a type with nothing allocated there only to
+    those who may add seats (issue 11, defect 9)."""
+    if site is None:
+        return []
+    return [row for row in queries.seat_rows(site) if row.allocated > 0 or can_add_seat]
 
 
 @bp.route("/users/<id:user_id>/deactivate", methods=["GET", "POST"])
@@ -226,17 +245,27 @@ def bulk_invite():
     """Invite several people to one type at one site, all or nobody."""
     client = g.client
     require(permissions.manage_users_within(client))
-    form = BulkInviteForm(_manageable_sites(client), queries.catalogue())
+    sites, types = _manageable_sites(client), queries.catalogue()
+    if request.method == "GET" and request.args:  # the refresh when the site or the type changes (htmx)
+        form = BulkInviteForm(sites, types, formdata=request.args, meta={"csrf": False})
+    else:
+        form = BulkInviteForm(sites, types)
     submission = submit(form, lambda: users.bulk_invite(
         current_user, form.chosen_site(), form.chosen_type(), form.emails.data,
         add_seats=form.add_seats.data, send=form.send_invitation.data), "emails")
-    site = form.chosen_site()
+    site, chosen = form.chosen_site(), form.chosen_type()
     if submission.done:
-        flash(f"{len(submission.result)} people were invited ({form.chosen_type().name} at {site.name}).",
-              "success")
+        invited = len(submission.result)
+        who = "1 person was invited" if invited == 1 else f"{invited} people were invited"
+        flash(f"{who} ({chosen.name} at {site.name}).", "success")
         return redirect(url_for("clients.detail", client_id=client.id), 303)
     error = submission.error
-    return render("clients/bulk_invite.html", submission.status, client=client, form=form,
-                  no_seat=error is not None and error.code == "no_free_seat",
-                  seat_rows=queries.seat_rows(site) if site else [], site=site,
-                  can_add_seat=site is not None and permissions.manage_seats(site).can())
+    no_seat = error is not None and error.code == "no_free_seat"
+    can_add_seat = site is not None and permissions.manage_seats(site).can()
+    missing = error.extra.get("missing", 0) if no_seat else 0
+    return render_page_or_partial(
+        "clients/bulk_invite.html", "clients/_bulk_invite_form.html", submission.status, client=client, form=form,
+        no_seat=no_seat, missing=missing, seat_rows=_offered_seat_rows(site, can_add_seat), site=site,
+        chosen=chosen, can_add_seat=can_add_seat,
+        # "Add the missing seats" says what they cost now (issue 11, defect 8).
+        seats_cost=invoices.quote_increase(client, chosen, missing) if can_add_seat and missing > 0 else None)

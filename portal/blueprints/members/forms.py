@@ -1,6 +1,18 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired
+from wtforms.widgets import CheckboxInput, ListWidget
+
+# docs/rules.md screen 15e: the role select starts on this empty option, which cannot be submitted.
+NO_ROLE = SelectChoice("", "Choose a role…")
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several values under one name, chosen with checkboxes rather than a Ctrl-click multi-select."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class GrantRoleForm(FlaskForm):
@@ -11,13 +23,14 @@ class GrantRoleForm(FlaskForm):
     (unknown role 422, a permission the caller lacks 403).
     """
 
-    role = SelectField("Role", validate_choice=False)
-    site_ids = SelectMultipleField("Only at these sites (site manager, accountant)", coerce=int,
-                                   validate_choice=False)
+    role = SelectField("Role", validate_choice=False, default="",
+                       validators=[InputRequired(message="Choose a role.")])
+    site_ids = CheckboxesField("Only at these sites (site manager, accountant)", coerce=int, validate_choice=False)
 
     def __init__(self, member, grantable, sites, *args, **kwargs):
         super().__init__(*args, prefix=f"member-{member.id}", **kwargs)
-        self.role.choices = [SelectChoice(g.role.code, g.role.label) for g in grantable]
+        # Never the most powerful role by default (docs/rules.md screen 15e): the empty option comes first.
+        self.role.choices = [NO_ROLE, *(SelectChoice(g.role.code, g.role.label) for g in grantable)]
         if sites:
             self.site_ids.choices = [SelectChoice(site.id, site.name) for site in sites]
         else:

@@ -96,10 +96,19 @@ def log_out(token: str | None) -> None:
         end_session(token)
 
 
-def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:
-    """Change ``user``'s password; every other login session ends."""
+def check_current_password(user: User, current_password) -> None:
+    """``Invalid`` on ``current_password`` unless it is ``user``'s password.
+
+    Also asked by the account page when the form is refused for the new password, so that
+    both mistakes show at once (issue 11, defect 2).
+    """
     if not check_password(user.password_hash, current_password or ""):
         raise Invalid("Your current password is not correct.", field="current_password")
+
+
+def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:
+    """Change ``user``'s password; every other login session ends."""
+    check_current_password(user, current_password)
     password_hash = hash_password(validation.password(new_password, field="new_password", email=user.email,
                                                       name=user.name))
     user_id = user.id

@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload
 from portal.domain.search import user_matches
 from portal.domain.seats.queries import holds_seat
 from portal.extensions import db
-from portal.models import Invitation, Organisation, Site, User
+from portal.models import Invitation, Organisation, RoleAssignment, Site, User
+from portal.rbac.roles import ROLES
 
 PENDING_INVITATIONS_SHOWN = 200
 
@@ -61,3 +62,18 @@ def sites_in_reach(client: Organisation, reach: set[int] | None) -> list[Site]:
     if reach is not None:
         query = query.where(Site.id.in_(reach))
     return list(db.session.scalars(query.order_by(Site.name, Site.id)))
+
+
+def finance_contacts(partner_id: int | None) -> list[User]:
+    """The active members of the partner who may add seats (a role with subscriptions.manage), by name.
+
+    Who a client admin short of seats should ask (issue 11, defect 9).
+    """
+    if partner_id is None:
+        return []
+    roles = [role.code for role in ROLES.values()
+             if role.organisation_kind == "partner" and "subscriptions.manage" in role.permissions]
+    query = (select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+             .where(User.organisation_id == partner_id, User.status == "active", RoleAssignment.role.in_(roles))
+             .distinct().order_by(User.name, User.id))
+    return list(db.session.scalars(query))

@@ -92,11 +92,11 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
         missing = len(emails) - counters.free_seats(site.id, subscription_type.id)
         if missing > 0:
             if not add_seats:
-                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
+                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails), bulk=True)
             buy_seats(actor, site, subscription_type, missing)
         for _ in emails:
             if not counters.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
-                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails))
+                raise _no_free_seat(actor, site, subscription_type, wanted=len(emails), bulk=True)
         # After the seat check (docs/rules.md rule 41b); a refusal rolls the seats back. Naming
         # the address says nothing new: the caller typed it.
         for email in emails:
@@ -113,14 +113,21 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
 def _email_list(emails) -> list[str]:
     """Split and validate a list of e-mails (one per line, or commas), without duplicates."""
     if isinstance(emails, str):
-        emails = [part for line in emails.splitlines() for part in line.split(",")]
-    if not isinstance(emails, (list, tuple)):
+        emails = [(number, part) for number, line in enumerate(emails.splitlines(), 1) for part in line.split(",")]
+    elif isinstance(emails, (list, tuple)):
+        emails = list(enumerate(emails, 1))
+    else:
         raise Invalid("Give a list of e-mail addresses.", field="emails")
     cleaned = []
-    for raw in emails:
+    for line, raw in emails:
         if isinstance(raw, str) and not raw.strip():
             continue
-        email = validation.email(raw, field="emails")
+        try:
+            email = validation.email(raw, field="emails")
+        except Invalid:
+            # Name the line, so that one bad address among fifty is found (issue 11, defect 8).
+            shown = raw.strip()[:100] if isinstance(raw, str) else "this entry"
+            raise Invalid(f"Line {line}: {shown} is not a valid e-mail address.", field="emails") from None
         if email not in cleaned:
             cleaned.append(email)
     if not cleaned:
@@ -149,17 +156,22 @@ def ensure_may_manage(actor, user: User, verb: str) -> None:
                     "holds them.")
 
 
-def _no_free_seat(actor, site, subscription_type, wanted: int = 1) -> NoFreeSeat:
+def _no_free_seat(actor, site, subscription_type, wanted: int = 1, bulk: bool = False) -> NoFreeSeat:
     free = counters.free_seats(site.id, subscription_type.id)
-    if may(actor, manage_seats(site)):
-        hint = "Add a seat and create the user, or raise the allocation on the site page."
-    else:
-        hint = "Ask a finance administrator to add seats for this site."
-    if wanted == 1:
+    may_add = may(actor, manage_seats(site))
+    if not bulk:
+        hint = ("Add a seat and create the user, or raise the allocation on the site page." if may_add else
+                "Ask a finance administrator to add seats for this site.")
         message = f"No free {subscription_type.name} seat at {site.name} ({free} free). {hint}"
     else:
-        message = (f"{wanted} people to invite but only {free} free {subscription_type.name} seats at "
-                   f"{site.name}: nobody was invited. {hint}")
+        # The bulk form's own sentence (issue 11, defect 8): "3 people to invite but only 1 free
+        # Essentials seat at Lyon".
+        hint = ("Add the missing seats, or raise the allocation on the site page." if may_add else
+                "Ask a finance administrator to add seats for this site.")
+        people = "1 person" if wanted == 1 else f"{wanted} people"
+        seats = f"{free} free {subscription_type.name} seat{'' if free == 1 else 's'}"
+        message = f"{people} to invite but only {seats} at {site.name}: nobody was invited. {hint}"
+        return NoFreeSeat(message, field="subscription_type", free=free, missing=wanted - free)
     return NoFreeSeat(message, field="subscription_type", free=free)
 
 
