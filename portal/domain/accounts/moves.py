@@ -63,13 +63,20 @@ def move_seat(actor, user: User, site: Site, subscription_type: SubscriptionType
 def _check_move(actor, user: User, site: Site | None, add_seat: bool) -> None:
     if site is None or user.site_id is None:
         raise Conflict(f"{user.name} holds no seat to move.", field="site_id")
+    check_seat_site(actor, user, site, add_seat, doing="Moving a user to")
+
+
+def check_seat_site(actor, user: User, site: Site, add_seat: bool, *, doing: str) -> None:
+    """Before a user takes a seat at ``site`` (a move, a reactivation): the site is their client's
+    (``Invalid``), the actor holds users.manage there and, to add the seat, subscriptions.manage (``Forbidden``).
+    ``doing`` starts the refusal: "Moving a user to" Lyon needs …"""
     if site.client_id != user.organisation_id:
         raise Invalid("Choose a site of the user's own client.", field="site_id")
     if actor is None:
         return
     if not may(actor, manage_users(site)):
-        raise Forbidden(f"Moving a user to {site.name} needs the {permission_name(manage_users)} permission "
-                        "there.", field="site_id")
+        raise Forbidden(f"{doing} {site.name} needs the {permission_name(manage_users)} permission there.",
+                        field="site_id")
     if add_seat and not may(actor, manage_seats(site)):
         raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
 

@@ -10,14 +10,14 @@ from sqlalchemy import select, update
 
 from portal.domain import audit
 from portal.domain.accounts import invitations
+from portal.domain.accounts.moves import check_seat_site
 from portal.domain.accounts.users import ensure_may_manage
-from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
+from portal.domain.errors import Conflict, NoFreeSeat
 from portal.domain.seats import counters
 from portal.domain.seats.allocations import buy_seats
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.models import Invitation, Site, SubscriptionType, User
-from portal.rbac.permissions import manage_seats, manage_users, may, permission_name
 
 
 def reactivate_user(actor, user: User, site: Site | None = None, subscription_type: SubscriptionType | None = None,
@@ -38,7 +38,7 @@ def reactivate_user(actor, user: User, site: Site | None = None, subscription_ty
     if seat_holder:
         site = site or user.site
         subscription_type = subscription_type or user.subscription_type
-        _check_site(actor, user, site, add_seat)
+        check_seat_site(actor, user, site, add_seat, doing="Reactivating a user at")
     user_id, keeps_seat = user.id, user.access_until is not None
     with write_transaction():
         user = db.session.scalar(select(User).where(User.id == user_id).with_for_update()
@@ -59,18 +59,6 @@ def reactivate_user(actor, user: User, site: Site | None = None, subscription_ty
     if not joined and send:
         invitations.send_invitation(actor, user)
     return db.session.get(User, user_id, populate_existing=True)
-
-
-def _check_site(actor, user: User, site: Site, add_seat: bool) -> None:
-    if site.client_id != user.organisation_id:
-        raise Invalid("Choose a site of the user's own client.", field="site_id")
-    if actor is None:
-        return
-    if not may(actor, manage_users(site)):
-        raise Forbidden(f"Reactivating a user at {site.name} needs the {permission_name(manage_users)} "
-                        "permission there.", field="site_id")
-    if add_seat and not may(actor, manage_seats(site)):
-        raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
 
 
 def _take_seat(actor, user, site, subscription_type, add_seat: bool, keeps_seat: bool) -> None:
