@@ -42,6 +42,8 @@ CASES = [
     ("GET", "/clients/{acme}/sites", None, ACME_VIEW),
     ("POST", "/clients/{acme}/sites", {"name": "Site of {role}"},
      expect(403, s201="operator nw_admin nw_finance", s404=" ".join(OTHERS))),
+    ("POST", "/clients/{acme}/administrators", {"email": "admin.{role}@acme.example", "name": "Admin"},
+     expect(403, s201="operator nw_admin nw_finance", s404=" ".join(OTHERS))),
     ("POST", "/clients/{acme}/sync-seats", None,
      expect(403, s200="operator nw_finance nw_support acme_admin", s404=" ".join(OTHERS))),
     ("GET", "/sites/{lyon}", None, SITE_VIEW),

@@ -117,6 +117,7 @@ def test_each_operation_documents_its_permission():
         "api.update_client": "clients.manage; subscriptions.manage for billing_cycle",
         "api.list_sites": "clients.view",
         "api.create_site": "clients.manage",
+        "api.invite_client_administrator": "clients.manage",
         "api.sync_seats": "subscriptions.view",
         "api.get_site": "clients.view",
         "api.set_allocation": "subscriptions.manage",

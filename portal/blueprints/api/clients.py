@@ -7,6 +7,7 @@ from portal.blueprints.api.errors import ApiError
 from portal.blueprints.api.pagination import page_body, slice_of
 from portal.blueprints.api.registry import operation, read_body, read_query
 from portal.blueprints.api.schemas import (
+    AdministratorCreate,
     ClientCreate,
     ClientDetail,
     ClientOut,
@@ -17,7 +18,9 @@ from portal.blueprints.api.schemas import (
     SiteCreate,
     SiteOut,
     SyncReport,
+    UserOut,
 )
+from portal.blueprints.api.users import user_out
 from portal.domain.accounts.queries import sites_in_reach
 from portal.domain.billing import cycles
 from portal.domain.orgs import clients
@@ -174,3 +177,20 @@ def sync_seats(client_id):
     return {"synced_at": report.synced_at,
             "changes": [{key: change[key] for key in ("site_id", "subscription_type", "before", "after")}
                         for change in report.changes]}
+
+
+@operation("POST", "/clients/{client_id}/administrators", summary="Invite an administrator of the client",
+           permission=permissions.manage_client, response=UserOut, status=201, body=AdministratorCreate,
+           errors=(403, 409))
+def invite_client_administrator(client_id):
+    """A new user of the client, ``invited``, holding the Client admin role and no seat (docs/rules.md rule 27b).
+
+    The invitation is e-mailed now, or left to send later (``send_invitation: "later"``). An e-mail
+    that already has an account: 409 ``conflict``.
+    """
+    user = actor()
+    client = get_client_or_404(client_id, user)
+    require(permissions.manage_client(client))
+    body = read_body()
+    return user_out(clients.invite_client_administrator(user, client, body.email, body.name,
+                                                        send=body.send_invitation))

@@ -124,6 +124,12 @@ class UserUpdate(Body):
     add_seat: StrictBool = False
 
 
+class AdministratorCreate(Body):
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=EMAIL)]
+    name: Text
+    send_invitation: Literal["now", "later"] = "now"
+
+
 class UserReactivate(Body):
     site_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="The seat's site (default: the last one).",
                                         json_schema_extra=_absent_is_not_null)] = None

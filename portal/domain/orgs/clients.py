@@ -1,14 +1,15 @@
-"""Clients and their sites: creating and renaming them."""
+"""Clients, their sites and their administrators: creating, renaming, inviting."""
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.domain import audit, validation
+from portal.domain.accounts import grants, staff
 from portal.domain.billing import invoices
 from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
-from portal.models import BILLING_CYCLES, Organisation, Site
+from portal.models import BILLING_CYCLES, Organisation, Site, User
 from portal.rbac.permissions import manage_client, may
 
 
@@ -74,6 +75,21 @@ def rename_client(actor, client: Organisation, name) -> Organisation:
             audit.record(actor, "client.renamed", "client", client_id, client_id,
                          before={"name": before}, after={"name": name})
     return db.session.get(Organisation, client_id, populate_existing=True)
+
+
+def invite_client_administrator(actor, client: Organisation, email, name, *, send: str = "now") -> User:
+    """Invite an administrator of ``client``: the first one, or another (docs/rules.md rule 27b).
+
+    So a client created in the portal can run itself. Client staff hold no
+    seat. The caller has checked ``manage_client``. Commits with a
+    ``user.invited`` audit event; the invitation is e-mailed after the commit
+    (``send="later"`` leaves it unsent).
+    """
+    if client.kind != "client":
+        raise Invalid("Client administrators are invited to clients only.")
+    if send not in ("now", "later"):
+        raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
+    return staff.invite_staff(actor, client, email, name, grants.ADMIN_ROLES["client"], send=send)
 
 
 def _flush_unique(message: str) -> None:
