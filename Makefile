@@ -3,6 +3,7 @@
 #   make run     venv (what running needs) + assets, migrate, load demo data, serve on 127.0.0.1:5000
 #   make test    venv + the test extras, pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
 #   make bench   bench/run.py
+#   make translations  extract the words, update the fr and pl catalogues (English is the source), compile
 #   make clean   remove the venv, node_modules, vendored assets and caches
 
 .DEFAULT_GOAL := help
@@ -35,7 +36,7 @@ DEMO_LOGINS := operator@portal.example admin@northwind.example finance@northwind
 	frontdesk@acme.example admin@globex.example admin@southwind.example \
 	admin@initech.example
 
-.PHONY: help venv test-venv assets run test bench clean
+.PHONY: help venv test-venv assets run test bench translations clean
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
@@ -101,6 +102,21 @@ test: test-venv assets
 	else \
 		echo "(TEST_POSTGRES_URL not set: PostgreSQL run skipped)"; \
 	fi
+
+# --------------------------------------------------------------- translations
+# The compiled .mo files are committed beside the .po files, so that a plain
+# `pip install` has them (tests/i18n/test_catalogues.py checks they match).
+TRANSLATIONS := portal/translations
+PYBABEL := $(VENV)/bin/pybabel
+translations: venv
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location \
+		--sort-by-file --omit-header -o $(TRANSLATIONS)/messages.pot .
+	for lang in fr pl; do \
+		test -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/messages.po || \
+			$(PYBABEL) -q init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang || exit 1; \
+	done
+	$(PYBABEL) -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+	$(PYBABEL) -q compile -d $(TRANSLATIONS)
 
 # ----------------------------------------------------------------- benchmarks
 bench: venv assets

@@ -1,4 +1,5 @@
 """Unbound extension singletons; bound to the app in ``create_app``."""
+from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,3 +37,5 @@ htmx = HTMX()
 # RATELIMIT_STORAGE_URI: memory by default; point several app servers at one
 # Redis or Memcached to share the counts.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# Languages (docs/rules.md rule 37); the locale selector is portal.web.locale.
+babel = Babel()

@@ -10,6 +10,9 @@ class DomainError(Exception):
     status = 409
 
     def __init__(self, message: str, *, field: str | None = None, **extra):
+        # A lazily translated message (portal.i18n._l) is read now, in the request's language;
+        # the API's requests are English (portal.web.locale), so its messages stay as they were.
+        message = str(message)
         super().__init__(message)
         self.message = message
         self.field = field

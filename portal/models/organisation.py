@@ -25,6 +25,7 @@ class Organisation(TimestampMixin, db.Model):
         CheckConstraint(f"pending_billing_cycle IS NULL OR pending_billing_cycle IN {BILLING_CYCLES}",
                         name="pending_billing_cycle"),
         CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
+        CheckConstraint("language IS NULL OR language IN ('en', 'fr', 'pl')", name="language"),
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
         # The per-client list: its count reads this index alone (the unique one
         # above lacks ``kind``: counting 2,000 clients read 2,000 table rows),
@@ -53,6 +54,9 @@ class Organisation(TimestampMixin, db.Model):
     # Every user of this organisation must use two-step verification (docs/rules.md
     # rule 38); the operator's flag also covers every partner's users.
     require_two_step: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The language of the invitations this organisation sends (docs/rules.md rule 37):
+    # a client's for its users, a partner's for its staff; None is English.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821

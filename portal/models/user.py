@@ -19,6 +19,7 @@ class User(TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("status IN ('invited', 'active', 'deactivated')", name="status"),
+        CheckConstraint("language IS NULL OR language IN ('en', 'fr', 'pl')", name="language"),
         # A seat is a site and a type together, or nothing.
         CheckConstraint(
             "(site_id IS NULL) = (subscription_type_id IS NULL)", name="seat_complete"
@@ -46,6 +47,9 @@ class User(TimestampMixin, db.Model):
     two_step_secret: Mapped[str | None] = mapped_column(String(255))
     two_step_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     two_step_last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The language the user reads the portal in (docs/rules.md rule 37): one of
+    # portal.i18n.LANGUAGES, or None to follow the browser's Accept-Language.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     organisation: Mapped[Organisation] = relationship()
     site: Mapped[Site | None] = relationship()

@@ -10,7 +10,7 @@ An action it does not know still reads: "<who>: <action in words> (<target>)".
 from datetime import date, datetime
 
 from portal.domain.audit_log import EventRow, Names
-from portal.domain.billing.money import format_money
+from portal.i18n import format_money
 from portal.rbac.roles import ROLES
 
 # The action filter's choices, grouped as the screen shows them (value: an action, or a prefix

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from flask import url_for
 from markupsafe import Markup
 
-from portal.domain.billing.money import format_money
 from portal.models import BILLING_CYCLES
 from portal.web.pagination import page_numbers
 
@@ -48,7 +47,6 @@ def id_url(endpoint: str, argument: str) -> Callable[[int], str]:
 
 
 def register(app) -> None:
-    app.add_template_filter(format_money, "money")
     app.add_template_global(usage)
     app.add_template_global(page_numbers)
     app.add_template_global(id_url)

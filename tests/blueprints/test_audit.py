@@ -9,7 +9,7 @@ from sqlalchemy import event as event_api
 from sqlalchemy import select
 
 from portal.domain.accounts import grants, users
-from portal.domain.billing.money import format_money
+from portal.i18n import format_money
 from portal.domain.orgs import clients
 from portal.domain.seats import allocations
 from portal.extensions import db

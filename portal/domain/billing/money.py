@@ -45,12 +45,3 @@ def decimal_text(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     minor = abs(minor)
     return f"{sign}{minor // 100}.{minor % 100:02d}"
-
-
-def format_money(amount: int | None, currency: str = "EUR") -> str:
-    """An amount for people: 164500 → "1,645.00 EUR" (— when there is none)."""
-    if amount is None:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100:,}.{amount % 100:02d} {currency}"

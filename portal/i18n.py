@@ -1,0 +1,44 @@
+"""Languages (docs/rules.md rule 37): the one place that says which exist and how people read money and days.
+
+Every word a person reads goes through ``gettext``/``ngettext`` (``_l`` where the text is
+built at import time, as form labels are); the catalogues live in ``portal/translations``.
+The API answers in English whatever the browser asks (its messages are a contract).
+Money and days follow the language as CLDR writes them: ``15,00 €``, ``1 déc. 2026``.
+"""
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import format_date as _format_date
+
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_day", "format_money", "gettext", "_l",
+           "language_or_none", "ngettext"]
+
+# The languages the portal is written in; English is the default and the API's.
+LANGUAGES = ("en", "fr", "pl")
+# Each language in its own words: a French reader looks for "Français", not "French".
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "pl": "Polski"}
+
+_l = lazy_gettext
+
+
+def language_or_none(value) -> str | None:
+    """A stored language: one of LANGUAGES, or None for "follow the browser"."""
+    return value if value in LANGUAGES else None
+
+
+def format_money(amount: int | None, currency: str = "EUR") -> str:
+    """Minor units for people, in the page's language: 164500 → "€1,645.00" / "1 645,00 €" (— for none)."""
+    if amount is None:
+        return "—"
+    return format_currency(Decimal(int(amount)).scaleb(-2), currency, locale=get_locale())
+
+
+def format_day(day: date | datetime | None) -> str:
+    """A calendar day for people: "Dec 1, 2026", "1 déc. 2026", "1 gru 2026" (— for none)."""
+    if day is None:
+        return "—"
+    if isinstance(day, datetime):
+        day = day.date()
+    return _format_date(day, "medium")

@@ -1,0 +1,27 @@
+"""Which language a request is answered in (docs/rules.md rule 37).
+
+The account's choice, else the browser's ``Accept-Language``, else English. The
+API is always English: its messages are part of its contract.
+"""
+from flask import Flask, has_request_context, request
+from flask_login import current_user
+
+from portal.extensions import babel
+from portal.i18n import LANGUAGES, format_day, format_money
+
+
+def select_language() -> str:
+    if not has_request_context():
+        return "en"
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return "en"
+    chosen = getattr(current_user, "language", None) if current_user else None
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_language)
+    app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_day, "day")
