@@ -1,0 +1,207 @@
+"""Every screen reads in English, French and Polish, with no word left out of the catalogues (rule 37).
+
+Two checks over every page of the portal (one demo role that may see it each):
+
+- a *pseudo-language* pass: every translation is replaced by the English text in
+  ⟦brackets⟧; whatever a person can read outside brackets must then be data
+  (names, e-mails, numbers, dates, money). A word written straight into a
+  template or a view, never passed to gettext, shows up here;
+- each real language: the page answers 200 with ``<html lang>`` of the language,
+  and none of its text is an English entry of the catalogue left as it was.
+"""
+import re
+from html.parser import HTMLParser
+
+import flask_babel
+import pytest
+from babel.dates import get_month_names
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Invoice, Organisation, Site, SubscriptionType, User
+from tests.helpers import LOGINS
+
+
+def _acme_user(demo):
+    return db.session.scalar(select(User).where(User.site_id == demo.lyon.id).order_by(User.id))
+
+
+def _first_invoice(demo):
+    return db.session.scalar(select(Invoice).where(Invoice.client_id == demo.acme.id).order_by(Invoice.id))
+
+
+def _first_type(demo):
+    return db.session.scalar(select(SubscriptionType).order_by(SubscriptionType.id))
+
+
+# endpoint -> (who looks, the page's path for the demo data)
+SCREENS = {
+    "auth.login": (None, lambda d: "/login"),
+    "auth.forgot_password": (None, lambda d: "/password/forgot"),
+    "auth.reset_password": (None, lambda d: "/password/reset/not-a-token"),
+    "auth.accept_invitation": (None, lambda d: "/invitations/not-a-token"),
+    "auth.no_access": ("acme_admin", lambda d: "/no-access"),
+    "auth.account": ("nw_finance", lambda d: "/account"),
+    "auth.two_step": ("acme_admin", lambda d: "/account/two-step"),
+    "audit.index": ("nw_admin", lambda d: "/audit"),
+    "partners.overview": ("nw_finance", lambda d: "/overview"),
+    "partners.overview#clients": ("nw_finance", lambda d: "/overview?tab=clients"),
+    "partners.new_client": ("nw_admin", lambda d: "/clients/new"),
+    "clients.detail": ("nw_finance", lambda d: f"/clients/{d.acme.id}"),
+    "clients.detail#client-admin": ("acme_admin", lambda d: f"/clients/{d.acme.id}"),
+    "clients.new_site": ("nw_admin", lambda d: f"/clients/{d.acme.id}/sites/new"),
+    "clients.new_user": ("acme_admin", lambda d: f"/clients/{d.acme.id}/users/new"),
+    "clients.bulk_invite": ("acme_admin", lambda d: f"/clients/{d.acme.id}/users/bulk"),
+    "clients.deactivate_user": ("acme_admin", lambda d: f"/clients/{d.acme.id}/users/{_acme_user(d).id}/deactivate"),
+    "sites.detail": ("nw_finance", lambda d: f"/clients/{d.acme.id}/sites/{d.lyon.id}"),
+    "invoices.index": ("nw_finance", lambda d: "/invoices"),
+    "invoices.detail": ("nw_finance", lambda d: f"/invoices/{_first_invoice(d).id}"),
+    "members.index": ("acme_admin", lambda d: "/members"),
+    "members.revoke": ("acme_admin", lambda d: f"/members/{d.user('accountant@acme.example').id}/roles/accountant/revoke"),
+    "members.end_sessions": ("acme_admin", lambda d: f"/members/{d.user('accountant@acme.example').id}/sessions/end"),
+    "operator.partner_list": ("operator", lambda d: "/operator/partners"),
+    "operator.new_partner": ("operator", lambda d: "/operator/partners/new"),
+    "operator.invite_administrator": (
+        "operator", lambda d: f"/operator/partners/{d.org('Northwind Telecom').id}/administrators/new"),
+    "operator.catalogue_list": ("operator", lambda d: "/operator/catalogue"),
+    "operator.new_subscription_type": ("operator", lambda d: "/operator/catalogue/new"),
+    "operator.edit_prices": ("operator", lambda d: f"/operator/catalogue/{_first_type(d).id}/prices"),
+}
+# Not pages a person reads: downloads, redirects, and the second step of a login in progress.
+NOT_SCREENS = {"audit.export", "invoices.export", "auth.home", "operator.index", "auth.login_two_step"}
+LANGUAGES = ("en", "fr", "pl")
+# Names of things, not words of the portal.
+ALLOWED = {"Partner Portal", "htmx", "CSV", "API", "PDF", "TOTP", "EUR", "USD", "PLN", "GBP"}
+
+
+class _Text(HTMLParser):
+    """What a person reads on a page: its text and the attributes read out or shown."""
+
+    ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "hx-confirm", "data-confirm")
+
+    def __init__(self):
+        super().__init__()
+        self.chunks, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        attributes = dict(attrs)
+        self.chunks += [attributes[a] for a in self.ATTRIBUTES if attributes.get(a)]
+        if tag == "input" and attributes.get("type") in ("submit", "button") and attributes.get("value"):
+            self.chunks.append(attributes["value"])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.chunks.append(data.strip())
+
+
+def readable_text(html: str) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    return parser.chunks
+
+
+class _Pseudo:
+    """Translations that bracket every text: ⟦Clients⟧, so a word outside brackets was never translated."""
+
+    def gettext(self, message):
+        return f"⟦{message}⟧"
+
+    def ngettext(self, singular, plural, n):
+        return f"⟦{singular if n == 1 else plural}⟧"
+
+    def pgettext(self, context, message):
+        return self.gettext(message)
+
+    def npgettext(self, context, singular, plural, n):
+        return self.ngettext(singular, plural, n)
+
+    ugettext, ungettext = gettext, ngettext
+    upgettext, unpgettext = pgettext, npgettext
+
+
+@pytest.fixture
+def pseudo_language(monkeypatch):
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: _Pseudo())
+
+
+def _data_words() -> list[str]:
+    """Every name, e-mail and code of the demo data: shown as they are in every language."""
+    values = set()
+    for column in (Organisation.name, Site.name, User.name, User.email, SubscriptionType.name,
+                   SubscriptionType.code, Invoice.number):
+        values.update(v for v in db.session.scalars(select(column)) if v)
+    return sorted(values, key=len, reverse=True)
+
+
+def _untranslated(chunks, data_words) -> list[str]:
+    months = set(get_month_names("abbreviated", locale="en").values()) | set(get_month_names(locale="en").values())
+    left = []
+    for chunk in chunks:
+        text = chunk
+        while True:  # innermost brackets first: a translated label inside a translated sentence
+            stripped = re.sub(r"⟦[^⟦⟧]*⟧", " ", text)
+            if stripped == text:
+                break
+            text = stripped
+        for word in (*data_words, *ALLOWED):
+            text = text.replace(word, " ")
+        text = re.sub(r"\S+@\S+|https?://\S+", " ", text)
+        words = [w for w in re.findall(r"[^\W\d_]{2,}", text) if w not in months]
+        if words:
+            left.append(chunk)
+    return left
+
+
+def _screen(demo, login_as, client, endpoint, language=None):
+    who, path = SCREENS[endpoint]
+    browser = login_as(LOGINS[who]) if who else client
+    headers = {"Accept-Language": language} if language else {}
+    return browser.get(path(demo), headers=headers)
+
+
+def test_every_page_of_the_portal_is_checked(app):
+    pages = {rule.endpoint for rule in app.url_map.iter_rules()
+             if "GET" in rule.methods and rule.endpoint.split(".")[0] not in ("api", "static")}
+    checked = {endpoint.split("#")[0] for endpoint in SCREENS}
+    assert pages - checked - NOT_SCREENS == set(), "add the new page to SCREENS"
+
+
+@pytest.mark.parametrize("endpoint", SCREENS)
+def test_every_word_on_the_page_goes_through_the_catalogue(endpoint, demo, login_as, client, pseudo_language):
+    response = _screen(demo, login_as, client, endpoint)
+    assert response.status_code in (200, 404), response.status_code  # a refused token's page is a 404
+    left = _untranslated(readable_text(response.get_data(as_text=True)), _data_words())
+    assert not left, f"{endpoint}: not translatable: {left[:15]}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("endpoint", SCREENS)
+def test_every_page_reads_in_each_language(endpoint, language, demo, login_as, client):
+    response = _screen(demo, login_as, client, endpoint, language)
+    html = response.get_data(as_text=True)
+    assert response.status_code in (200, 404)
+    assert f'<html lang="{language}"' in html
+    if language == "en":
+        return
+    english = _english_entries(language)
+    left = [chunk for chunk in readable_text(html) if chunk in english]
+    assert not left, f"{endpoint} in {language}: still English: {left[:10]}"
+
+
+_ENGLISH = {}
+
+
+def _english_entries(language) -> set[str]:
+    """The catalogue's English texts that read differently in ``language`` (shown as is: untranslated)."""
+    if language not in _ENGLISH:
+        from tests.i18n.test_catalogues import _catalogue
+        catalogue = _catalogue(language)
+        _ENGLISH[language] = {m.id for m in catalogue if isinstance(m.id, str) and m.id and m.string != m.id
+                              and "%(" not in m.id and len(m.id) > 3}
+    return _ENGLISH[language]
