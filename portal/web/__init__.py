@@ -1,7 +1,7 @@
 """What every screen shares: rendering, forms, pagination, filters, CSV, error pages, e-mail links."""
 from flask import Flask
 
-from portal.web import filters, links, locale, origin, unavailable
+from portal.web import filters, links, locale, origin, static_files, unavailable
 
 
 def init_app(app: Flask) -> None:
@@ -10,3 +10,4 @@ def init_app(app: Flask) -> None:
     links.init_app(app)
     origin.init_app(app)
     unavailable.init_app(app)
+    static_files.init_app(app)
