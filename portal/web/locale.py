@@ -6,6 +6,8 @@ API is always English: its messages are part of its contract.
 from flask import Flask, has_request_context, request
 from flask_login import current_user
 
+import flask_babel
+
 from portal.extensions import babel
 from portal.i18n import LANGUAGES, format_day, format_money
 
@@ -23,5 +25,8 @@ def select_language() -> str:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_language)
+    # Flask-Babel keeps the language on the app context; a request served inside a context pushed
+    # before it (a test's, a CLI command's) would inherit the language of the previous request.
+    app.before_request(flask_babel.refresh)
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_day, "day")
