@@ -110,7 +110,7 @@ TRANSLATIONS := portal/translations
 PYBABEL := $(VENV)/bin/pybabel
 translations: venv
 	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location \
-		--sort-by-file --omit-header -o $(TRANSLATIONS)/messages.pot .
+		--sort-by-file --omit-header --ignore-dirs '.*' -o $(TRANSLATIONS)/messages.pot .
 	for lang in fr pl; do \
 		test -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/messages.po || \
 			$(PYBABEL) -q init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang || exit 1; \

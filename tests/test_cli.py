@@ -32,6 +32,10 @@ def test_demo_load_matches_the_design(runner):
     assert consumed == 4 + 2 + 3 + 0 + 7 + 1
     holders = db.session.scalar(select(func.count(User.id)).where(User.site_id.is_not(None)))
     assert holders == consumed
+    # docs/rules.md rule 37: the two French clinics invite in French, everyone else in English.
+    languages = dict(db.session.execute(select(Organisation.name, Organisation.language)).all())
+    assert {name for name, language in languages.items() if language == "fr"} == {"Acme Dental", "Globex Clinic"}
+    assert {language for name, language in languages.items() if language != "fr"} == {"en"}
 
 
 def test_demo_scale_adds_clients_with_consistent_counters(runner):
@@ -85,7 +89,8 @@ def demo_state():
     from portal.models import AuditEvent, Invoice, PartnerSeatTotal, RoleAssignment, Site, SubscriptionType
 
     db.session.rollback()
-    organisations = sorted(db.session.execute(select(Organisation.kind, Organisation.name)).all())
+    organisations = sorted(db.session.execute(
+        select(Organisation.kind, Organisation.name, Organisation.language)).all())
     users = sorted(db.session.execute(
         select(User.email, User.name, User.status, Site.name).outerjoin(Site, User.site_id == Site.id)).all(),
         key=lambda row: row[0])
@@ -116,7 +121,10 @@ def test_demo_reset_brings_the_demo_back_to_its_first_state(runner):
     # A day of use: a new client, seats bought (an invoice, audit events), a role, bulk data.
     operator = db.session.scalar(select(User).where(User.email == "operator@portal.example"))
     northwind = db.session.scalar(select(Organisation).where(Organisation.name == "Northwind Telecom"))
-    clients.create_client(operator, northwind, "Umbrella Dental", "annual")
+    clients.create_client(operator, northwind, "Umbrella Dental", "annual", language="pl")
+    acme = db.session.scalar(select(Organisation).where(Organisation.name == "Acme Dental"))
+    acme.language = "en"
+    db.session.commit()
     lyon = db.session.scalar(select(Site).where(Site.name == "Lyon"))
     essentials = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == "essentials"))
     allocations.set_allocation(operator, lyon, essentials, 9)

@@ -1,8 +1,11 @@
-"""Template helpers: the usage bar and the row links of long lists."""
+"""Template helpers: the usage bar, the row links of long lists, moments and the page's language."""
+from datetime import datetime, timedelta, timezone
+
+import flask_babel
 import pytest
 from flask import url_for
 
-from portal.web.filters import id_url, usage
+from portal.web.filters import format_moment, id_url, page_language, usage
 
 
 def test_the_usage_bar_shows_consumed_of_allocated():
@@ -36,3 +39,31 @@ def test_row_links_are_the_urls_url_for_builds(app, script_root):
 def test_row_links_refuse_an_argument_that_is_not_in_the_path(app):
     with app.test_request_context("/overview"), pytest.raises(ValueError, match="not a path segment"):
         id_url("partners.overview", "page")
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Dec 1, 2026, 09:30"), ("fr", "1 déc. 2026, 09:30"), ("pl", "1 gru 2026, 09:30")])
+def test_a_moment_reads_in_the_language_of_the_page(app, language, expected):
+    """docs/rules.md rule 37: the day as CLDR writes it for the language, the time in UTC on a 24-hour clock."""
+    paris = timezone(timedelta(hours=1))
+    with app.test_request_context("/account", headers={"Accept-Language": language}):
+        assert page_language() == language
+        assert format_moment(datetime(2026, 12, 1, 9, 30, 5, tzinfo=timezone.utc)) == expected
+        assert format_moment(datetime(2026, 12, 1, 10, 30, 5, tzinfo=paris)) == expected  # read back in UTC
+        assert format_moment(datetime(2026, 12, 1, 9, 30, 5)) == expected  # a naive timestamp is UTC
+        assert format_moment(datetime(2026, 12, 1, 9, 30, 5, tzinfo=timezone.utc), seconds=True) == expected + ":05"
+        assert format_moment(None) == "—"
+
+
+def test_the_usage_bar_title_goes_through_the_catalogue_and_stays_an_attribute(app, monkeypatch):
+    class Quoting:  # a translation with a quote in it must not end the attribute
+        def ugettext(self, message):
+            return f'"{message}"'
+
+        gettext = ugettext
+
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: Quoting())
+    with app.test_request_context("/overview"):
+        bar = usage(9, 12)
+
+    assert 'title="&#34;9 of 12 used&#34;"' in bar

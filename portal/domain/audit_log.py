@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import AuditEvent, Invoice, Organisation, Site, SubscriptionType, User
 from portal.rbac.scoping import audit_filter
 
@@ -132,7 +133,7 @@ class Names:
         return found.currency if found else default
 
     def site_name(self, site_id) -> str:
-        return self.sites.get(site_id) or f"site #{site_id}"
+        return self.sites.get(site_id) or _("site #%(id)s", id=site_id)
 
 
 def names_for(rows: list[EventRow]) -> Names:

@@ -18,6 +18,9 @@ CATALOGUE = [
 ]
 
 PREFIXES = {"Northwind Telecom": "NW", "Southwind Networks": "SW"}
+# The language of each organisation's invitations (docs/rules.md rule 37): two French clinics; the rest English.
+LANGUAGES = {"Acme Dental": "fr", "Globex Clinic": "fr"}
+DEFAULT_LANGUAGE = "en"
 
 # partner -> (staff [(email, name, roles)], clients)
 # client -> (cycle, staff, sites {site: {type: (allocated, consumed)}}, user domain)
@@ -118,12 +121,13 @@ def _load(password_hash: str) -> None:
     for code, name, monthly, annual in CATALOGUE:
         types[code], _ = _get_or_add(SubscriptionType, code=code, defaults=dict(
             name=name, monthly_price=monthly, annual_price=annual, currency="EUR"))
-    operator = Organisation(kind="operator", name="Portal Operator")
+    operator = Organisation(kind="operator", name="Portal Operator", language=DEFAULT_LANGUAGE)
     db.session.add(operator)
     db.session.flush()
     _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
     for partner_name, (staff, clients) in DEMO.items():
-        partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id)
+        partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id,
+                               language=LANGUAGES.get(partner_name, DEFAULT_LANGUAGE))
         db.session.add(partner)
         db.session.flush()
         db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))
@@ -135,7 +139,8 @@ def _load(password_hash: str) -> None:
 
 
 def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):
-    client = Organisation(kind="client", name=name, parent_id=partner.id, billing_cycle=cycle)
+    client = Organisation(kind="client", name=name, parent_id=partner.id, billing_cycle=cycle,
+                          language=LANGUAGES.get(name, DEFAULT_LANGUAGE))
     db.session.add(client)
     db.session.flush()
     by_name = {}
@@ -178,7 +183,8 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
         client_ids = db.session.scalars(
             insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
             [dict(kind="client", name=f"Scale client {start + i:06d}", parent_id=partner.id,
-                  billing_cycle=cycle, billing_anchor_day=today.day, period_start=today, period_end=ends[cycle])
+                  billing_cycle=cycle, billing_anchor_day=today.day, period_start=today, period_end=ends[cycle],
+                  language=DEFAULT_LANGUAGE)
              for i in range(clients) for cycle in ["monthly" if i % 4 else "annual"]],
         ).all()
         site_rows = [dict(client_id=cid, name=f"Site {s + 1}") for cid in client_ids for s in range(sites_per_client)]

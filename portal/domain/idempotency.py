@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 
 from portal.domain.errors import Conflict, Invalid
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import IdempotencyKey
 from portal.models.mixins import utcnow
 
@@ -75,10 +76,10 @@ def stored_answer(user_id: int, key: str, fingerprint: str) -> Answer | None:
         return None
     if row.request_hash != fingerprint:
         raise IdempotencyMismatch(
-            "This Idempotency-Key was already used with another request; use a new key for a new request.",
+            _("This Idempotency-Key was already used with another request; use a new key for a new request."),
             field="Idempotency-Key")
     if row.status is None:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
+        raise Conflict(_("A request with this Idempotency-Key is still being processed; retry in a moment."),
                        field="Idempotency-Key")
     return Answer(row.status, row.response_body)
 

@@ -3,6 +3,7 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import get_locale
 
 
 class MailError(Exception):
@@ -13,7 +14,9 @@ def send(to: str, subject: str, body: str) -> None:
     """Send one plain-text message now; raises ``MailError`` when SMTP fails.
 
     Without PORTAL_MAIL_SERVER the message is written to the log, so a demo
-    needs no mail server.
+    needs no mail server. The caller builds ``subject`` and ``body`` and sends
+    them in the language of the reader (``with force_locale(…)``, docs/rules.md
+    rule 37); that language is stated in the ``Content-Language`` header.
     """
     config = current_app.config
     try:
@@ -21,7 +24,10 @@ def send(to: str, subject: str, body: str) -> None:
         message["From"] = config.get("MAIL_DEFAULT_SENDER") or "Partner Portal <portal@localhost>"
         message["To"] = to  # the e-mail was validated: no line breaks can reach a header
         message["Subject"] = subject
-        message.set_content(body)
+        message.set_content(body)  # it replaces every Content-* header: the language goes after it
+        language = get_locale()
+        if language is not None:
+            message["Content-Language"] = language.language
     except (ValueError, TypeError) as error:
         # A header the email package refuses (a line separator in a name stored before names
         # were checked, a malformed sender setting): a failed delivery, never an error after the

@@ -5,6 +5,7 @@ from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSe
 from portal.models.catalogue import SubscriptionType
 from portal.models.invitation import Invitation, InvitationToken
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
+from portal.models.seat_request import SEAT_REQUEST_STATUSES, SeatRequest
 from portal.models.security import PasswordResetToken, RecoveryCode, TwoStepAttempt
 from portal.models.site import Allocation, PartnerSeatTotal, Site
 from portal.models.user import (USER_STATUSES, KnownAddress, LoginFailure, LoginSession, RoleAssignment, User,
@@ -31,6 +32,8 @@ __all__ = [
     "PasswordResetToken",
     "RecoveryCode",
     "RoleAssignment",
+    "SEAT_REQUEST_STATUSES",
+    "SeatRequest",
     "Site",
     "SubscriptionType",
     "TwoStepAttempt",

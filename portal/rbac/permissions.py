@@ -239,3 +239,21 @@ TEMPLATE_HELPERS["end_sessions_of"] = end_sessions_of
 TEMPLATE_HELPERS["manage_user"] = manage_user
 TEMPLATE_HELPERS["view_audit"] = view_audit
 TEMPLATE_HELPERS["manage_partners"] = manage_partners
+
+
+# Seat requests (docs/rules.md rule 29): who asks (users.manage at the site), who decides
+# (subscriptions.manage there: ``manage_seats``), and who sees them: either of the two.
+SEAT_REQUEST_VIEWERS = ("users.manage", "subscriptions.manage")
+
+
+def view_seat_requests(target):
+    """See seat requests: users.manage or subscriptions.manage on ``target``.
+
+    A site: that site's requests. A client: somewhere in it (a site manager sees
+    the list of their sites' requests). A partner or the operator: over it.
+    """
+    scoped = permission_within if isinstance(target, Organisation) and target.kind == "client" else permission
+    return Permission(*[need for name in SEAT_REQUEST_VIEWERS for need in scoped(name, target).needs])
+
+
+TEMPLATE_HELPERS["view_seat_requests"] = view_seat_requests

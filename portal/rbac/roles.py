@@ -1,6 +1,8 @@
 """Roles and the permissions they give (docs/rules.md section 4)."""
 from dataclasses import dataclass
 
+from portal.i18n import _l
+
 PERMISSIONS = (
     "clients.view",
     "clients.manage",
@@ -17,26 +19,32 @@ PERMISSIONS = (
 @dataclass(frozen=True)
 class Role:
     code: str
-    label: str
+    # The role in words, translated (docs/rules.md rule 37): read ``label``, in the request's language.
+    lazy_label: object
     organisation_kind: str
     permissions: frozenset[str]
     # Whether the role may be limited to some sites of the client.
     site_restrictable: bool = False
 
+    @property
+    def label(self) -> str:
+        """The role in words in the current language (English outside a request and in the API)."""
+        return str(self.lazy_label)
+
 
 ROLES = {
     role.code: role
     for role in (
-        Role("operator_admin", "Operator admin", "operator", frozenset(PERMISSIONS)),
+        Role("operator_admin", _l("Operator admin"), "operator", frozenset(PERMISSIONS)),
         Role(
             "partner_admin",
-            "Partner admin",
+            _l("Partner admin"),
             "partner",
             frozenset({"clients.view", "clients.manage", "users.manage", "roles.manage", "audit.view"}),
         ),
         Role(
             "finance",
-            "Finance — subscription management",
+            _l("Finance — subscription management"),
             "partner",
             frozenset(
                 {"clients.view", "subscriptions.view", "subscriptions.manage", "billing.view"}
@@ -44,13 +52,13 @@ ROLES = {
         ),
         Role(
             "partner_support",
-            "Partner support (read-only)",
+            _l("Partner support (read-only)"),
             "partner",
             frozenset({"clients.view", "subscriptions.view"}),
         ),
         Role(
             "client_admin",
-            "Client admin",
+            _l("Client admin"),
             "client",
             frozenset(
                 {"clients.view", "users.manage", "roles.manage", "subscriptions.view", "audit.view"}
@@ -58,19 +66,19 @@ ROLES = {
         ),
         Role(
             "site_manager",
-            "Site manager",
+            _l("Site manager"),
             "client",
             frozenset({"clients.view", "users.manage"}),
             site_restrictable=True,
         ),
         Role(
             "accountant",
-            "Accountant (read-only)",
+            _l("Accountant (read-only)"),
             "client",
             frozenset({"billing.view"}),
             site_restrictable=True,
         ),
-        Role("member", "Member", "client", frozenset()),
+        Role("member", _l("Member"), "client", frozenset()),
     )
 }
 

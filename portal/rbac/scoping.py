@@ -6,13 +6,13 @@ pasted under another parent fails too.
 """
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from werkzeug.local import LocalProxy
 
 from portal.extensions import db
-from portal.models import AuditEvent, Invoice, Organisation, Site, User
+from portal.models import AuditEvent, Invoice, Organisation, SeatRequest, Site, User
 from portal.rbac.needs import ALL, identity_for
-from portal.rbac.permissions import permission_name, view_invoices
+from portal.rbac.permissions import SEAT_REQUEST_VIEWERS, permission_name, view_invoices
 
 
 def _current_organisation():
@@ -192,3 +192,53 @@ def get_partner_or_404(partner_id: int, actor=None) -> Organisation:
     if partner is None:
         abort(404)
     return partner
+
+
+def seat_request_filter(actor, query, permission=None):
+    """Restrict a select of SeatRequests to those ``actor`` reaches (docs/rules.md rule 29).
+
+    By default, where the actor holds users.manage or subscriptions.manage (who
+    asks and who decides); ``permission`` (a name or a named capability:
+    ``manage_seats`` for finance's queue) narrows it to one. Reach is worked
+    out per permission, as in ``site_ids_in_reach``: a partner's role reaches
+    its clients' requests, a client-wide role its client's, a site-restricted
+    one its sites'. No need: nothing.
+    """
+    if callable(permission):
+        permission = permission_name(permission)
+    names = SEAT_REQUEST_VIEWERS if permission is None else (permission,)
+    partners, clients, sites = set(), set(), set()
+    scopes = {"partner": partners, "client": clients, "site": sites}  # "within" adds nothing: its sites are here
+    for need in identity_for(actor).provides:
+        if len(need) != 3 or need[0] not in names:
+            continue
+        scope, ident = need[1], need[2]
+        if scope == ALL:
+            return query
+        if scope in scopes:
+            scopes[scope].add(ident)
+    reach = []
+    if partners:
+        reach.append(SeatRequest.client_id.in_(select(Organisation.id).where(
+            Organisation.kind == "client", Organisation.parent_id.in_(sorted(partners)))))
+    if clients:
+        reach.append(SeatRequest.client_id.in_(sorted(clients)))
+    if sites:
+        reach.append(SeatRequest.site_id.in_(sorted(sites)))
+    return query.where(or_(*reach) if reach else false())
+
+
+def get_seat_request_or_404(request_id: int, actor=None) -> SeatRequest:
+    """A seat request at a site in the caller's reach, through any permission (then 403 without the one asked).
+
+    Loaded through its client and site, as ``get_site_by_id_or_404`` loads a
+    site: another tenant's request, or one of a site a site-restricted role
+    does not cover, is a 404.
+    """
+    actor = actor or current_user
+    seat_request = db.session.get(SeatRequest, request_id)
+    if seat_request is None or reachable_client(actor, seat_request.client_id) is None:
+        abort(404)
+    if not site_in_reach(actor, seat_request.site, permission=None):
+        abort(404)
+    return seat_request

@@ -6,76 +6,103 @@ from the read model (``portal.domain.audit_log``: joined in the page's one
 statement, and ``names_for`` for the codes and ids the details mention); this
 module only writes them into sentences, so it issues no query of its own.
 An action it does not know still reads: "<who>: <action in words> (<target>)".
+
+Each sentence is one whole translatable message with named parameters
+(docs/rules.md rule 37): translators reorder "%(who)s raised %(type)s at
+%(site)s…" as their language wants. Names are data and stay as they are; money
+is ``format_money`` and days ``format_day``, in the page's language.
 """
 from datetime import date, datetime
 
 from portal.domain.audit_log import EventRow, Names
-from portal.i18n import format_money
+from portal.i18n import LANGUAGE_NAMES, _l, format_day, format_money, ngettext
+from portal.i18n import gettext as _
 from portal.rbac.roles import ROLES
 
 # The action filter's choices, grouped as the screen shows them (value: an action, or a prefix
 # ending in "." for the whole group). Exact actions are matched exactly, prefixes as prefixes.
 ACTION_GROUPS = (
-    ("Seats", (("allocation.", "Any seat change"), ("allocation.changed", "Seats set"),
-               ("allocation.seat_added", "Seat added while creating a user"),
-               ("seats.synchronised", "Consumed seats synchronised"))),
-    ("Users", (("user.", "Any user change"), ("user.created", "User created"), ("user.invited", "Staff invited"),
-               ("user.deactivated", "User deactivated"), ("user.seat_moved", "Seat moved"),
-               ("user.renamed", "User renamed"),
-               ("user.reactivated", "User reactivated"), ("user.seat_released", "Seat released after a trial"))),
-    ("Invitations", (("invitation.", "Any invitation event"), ("invitation.sent", "Invitation sent"),
-                     ("invitation.accepted", "Invitation accepted"), ("invitation.revoked", "Invitation revoked"),
-                     ("invitation.expired", "Invitation expired"))),
-    ("Roles", (("role.", "Any role change"), ("role.granted", "Role given"), ("role.revoked", "Role taken away"))),
-    ("Clients and partners", (("client.created", "Client created"), ("client.renamed", "Client renamed"),
-                              ("site.created", "Site created"), ("partner.created", "Partner created"))),
-    ("Billing", (("billing.", "Any billing cycle event"), ("billing.cycle_changed", "Billing cycle change asked"),
-                 ("billing.cycle_change_withdrawn", "Billing cycle change withdrawn"),
-                 ("billing.cycle_applied", "Billing cycle changed"), ("invoice.issued", "Invoice issued"))),
-    ("Catalogue", (("subscription_type.created", "Subscription type added"),
-                   ("subscription_type.prices_changed", "Prices changed"))),
-    ("Sign-in and security", (("auth.login", "Logged in"), ("auth.login_failed", "Login failed"),
-                              ("auth.locked_out", "Logins locked out"),
-                              ("auth.password_changed", "Password changed"),
-                              ("auth.password_reset", "Password reset"),
-                              ("auth.", "Any sign-in event"), ("two_step.", "Any two-step verification event"),
-                              ("api_token.", "Any API token event"))),
+    (_l("Seats"), (("allocation.", _l("Any seat change")), ("allocation.changed", _l("Seats set")),
+                   ("allocation.seat_added", _l("Seat added while creating a user")),
+                   ("seats.synchronised", _l("Consumed seats synchronised")))),
+    (_l("Users"), (("user.", _l("Any user change")), ("user.created", _l("User created")),
+                   ("user.invited", _l("Staff invited")), ("user.deactivated", _l("User deactivated")),
+                   ("user.seat_moved", _l("Seat moved")), ("user.renamed", _l("User renamed")),
+                   ("user.reactivated", _l("User reactivated")),
+                   ("user.seat_released", _l("Seat released after a trial")),
+                   ("user.language_changed", _l("Language changed")))),
+    (_l("Invitations"), (("invitation.", _l("Any invitation event")), ("invitation.sent", _l("Invitation sent")),
+                         ("invitation.accepted", _l("Invitation accepted")),
+                         ("invitation.revoked", _l("Invitation revoked")),
+                         ("invitation.expired", _l("Invitation expired")))),
+    (_l("Roles"), (("role.", _l("Any role change")), ("role.granted", _l("Role given")),
+                   ("role.revoked", _l("Role taken away")))),
+    (_l("Clients and partners"), (("client.created", _l("Client created")), ("client.renamed", _l("Client renamed")),
+                                  ("site.created", _l("Site created")), ("partner.created", _l("Partner created")))),
+    (_l("Billing"), (("billing.", _l("Any billing cycle event")),
+                     ("billing.cycle_changed", _l("Billing cycle change asked")),
+                     ("billing.cycle_change_withdrawn", _l("Billing cycle change withdrawn")),
+                     ("billing.cycle_applied", _l("Billing cycle changed")), ("invoice.issued", _l("Invoice issued")))),
+    (_l("Catalogue"), (("subscription_type.created", _l("Subscription type added")),
+                       ("subscription_type.prices_changed", _l("Prices changed")))),
+    (_l("Sign-in and security"), (("auth.login", _l("Logged in")), ("auth.login_failed", _l("Login failed")),
+                                  ("auth.locked_out", _l("Logins locked out")),
+                                  ("auth.password_changed", _l("Password changed")),
+                                  ("auth.password_reset", _l("Password reset")),
+                                  ("auth.", _l("Any sign-in event")),
+                                  ("two_step.", _l("Any two-step verification event")),
+                                  ("api_token.", _l("Any API token event")))),
 )
 ACTION_LABELS = {value: label for _group, choices in ACTION_GROUPS for value, label in choices}
 # Exact actions of the list (matched exactly: "auth.login" must not also find "auth.login_failed").
 EXACT_ACTIONS = frozenset(value for value in ACTION_LABELS if not value.endswith("."))
 
+# What an event is about, in words: the target filter's options and a target without a name ("user #13").
+TARGET_TYPE_NAMES = {"user": _l("user"), "client": _l("client"), "site": _l("site"), "partner": _l("partner"),
+                     "subscription_type": _l("subscription type"), "invoice": _l("invoice"),
+                     "organisation": _l("organisation")}
+
 # Events the system makes on its own (no actor): who the sentence says did it.
-_SYSTEM_SUBJECT = {"billing.": "The billing run", "user.seat_released": "The billing run",
-                   "invoice.issued": "The billing run"}
+_SYSTEM_SUBJECT = {"billing.": _l("The billing run"), "user.seat_released": _l("The billing run"),
+                   "invoice.issued": _l("The billing run")}
+_PORTAL = _l("The portal")
+# A billing cycle inside a sentence ("asked for monthly billing of Acme").
+_BILLING = {"monthly": _l("monthly billing"), "annual": _l("annual billing")}
 
 
 def action_label(action: str) -> str:
     """An action in words: the list's label, else the code made readable ("api_token.created" → "Api token created")."""
     if action in ACTION_LABELS:
-        return ACTION_LABELS[action]
+        return str(ACTION_LABELS[action])
     return action.replace(".", " ").replace("_", " ").strip().capitalize()
 
 
-def _seats(count) -> str:
-    return f"{count} seat" if count == 1 else f"{count} seats"
+def target_type_name(target_type) -> str:
+    """A target type in words ("subscription type"); an unknown one as its code made readable."""
+    name = TARGET_TYPE_NAMES.get(target_type)
+    return str(name) if name is not None else str(target_type or "").replace("_", " ")
 
 
 def _day(value) -> str:
-    """An ISO date or timestamp of the details, as a day."""
+    """An ISO date or timestamp of the details, as a day for people ("Dec 1, 2026")."""
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value).date().isoformat()
+            return format_day(datetime.fromisoformat(value))
         except ValueError:
             return value
     if isinstance(value, (date, datetime)):
-        return value.isoformat()[:10]
+        return format_day(value)
     return str(value)
 
 
 def _role(code) -> str:
     role = ROLES.get(code)
     return role.label if role else str(code)
+
+
+def _billing(cycle) -> str:
+    found = _BILLING.get(cycle)
+    return str(found) if found is not None else str(cycle)
 
 
 class _Event:
@@ -95,8 +122,8 @@ class _Event:
         action = self.event.action
         for prefix, subject in _SYSTEM_SUBJECT.items():
             if action.startswith(prefix):
-                return subject
-        return "The portal"
+                return str(subject)
+        return str(_PORTAL)
 
     @property
     def target(self) -> str:
@@ -106,12 +133,14 @@ class _Event:
         for key in ("name", "email", "number"):
             if self.after.get(key) or self.before.get(key):
                 return str(self.after.get(key) or self.before.get(key))
-        kind = self.event.target_type.replace("_", " ")
-        return kind if self.event.target_id is None else f"{kind} #{self.event.target_id}"
+        kind = target_type_name(self.event.target_type)
+        if self.event.target_id is None:
+            return kind
+        return _("%(kind)s #%(id)s", kind=kind, id=self.event.target_id)
 
     @property
     def organisation(self) -> str:
-        return self.row.organisation or "the organisation"
+        return self.row.organisation or _("the organisation")
 
     def type_name(self, details: dict) -> str:
         return self.names.type_name(details.get("subscription_type"))
@@ -120,124 +149,230 @@ class _Event:
         site_ids = details.get("sites") or []
         return ", ".join(self.names.site_name(site_id) for site_id in site_ids)
 
-    def role(self, details: dict) -> str:
-        """"the Site manager role at Lyon", "the Client admin role"."""
-        where = self.sites(details)
-        return f"the {_role(details.get('role'))} role" + (f" at {where}" if where else "")
-
 
 def _allocation_changed(e: _Event) -> str:
     before, after = e.before.get("allocated"), e.after.get("allocated")
-    verb = "raised" if (before or 0) < (after or 0) else "lowered"
-    return f"{e.who} {verb} {e.type_name(e.after)} at {e.target} from {before} to {_seats(after)}"
+    words = dict(who=e.who, type=e.type_name(e.after), site=e.target, before=before)
+    if (before or 0) < (after or 0):
+        return ngettext("%(who)s raised %(type)s at %(site)s from %(before)s to %(num)d seat",
+                        "%(who)s raised %(type)s at %(site)s from %(before)s to %(num)d seats", after, **words)
+    return ngettext("%(who)s lowered %(type)s at %(site)s from %(before)s to %(num)d seat",
+                    "%(who)s lowered %(type)s at %(site)s from %(before)s to %(num)d seats", after, **words)
+
+
+def _seat_added(e: _Event) -> str:
+    return ngettext("%(who)s added %(num)d seat of %(type)s at %(site)s",
+                    "%(who)s added %(num)d seats of %(type)s at %(site)s", e.after.get("added"),
+                    who=e.who, type=e.type_name(e.after), site=e.target)
 
 
 def _seats_synchronised(e: _Event) -> str:
     changes = e.after.get("changes") or []
     if not changes:
-        return f"{e.who} synchronised the consumed seats of {e.target}: nothing to fix"
+        return _("%(who)s synchronised the consumed seats of %(client)s: nothing to fix", who=e.who, client=e.target)
     fixed = "; ".join(
-        f"{e.names.type_name(change.get('subscription_type'))} at {change.get('site_name')} "
-        f"{change.get('before')} → {change.get('after')}" for change in changes)
-    return f"{e.who} synchronised the consumed seats of {e.target}: {fixed}"
+        _("%(type)s at %(site)s %(before)s → %(after)s", type=e.names.type_name(change.get("subscription_type")),
+          site=change.get("site_name"), before=change.get("before"), after=change.get("after"))
+        for change in changes)
+    return _("%(who)s synchronised the consumed seats of %(client)s: %(changes)s",
+             who=e.who, client=e.target, changes=fixed)
 
 
 def _client_created(e: _Event) -> str:
-    cycle = e.after.get("billing_cycle")
-    trial = e.after.get("trial_days")
-    extra = f", {cycle} billing" if cycle else ""
+    cycle, trial = e.after.get("billing_cycle"), e.after.get("trial_days")
+    words = dict(who=e.who, client=e.after.get("name") or e.target)
+    if cycle and trial:
+        return ngettext("%(who)s created the client %(client)s, %(billing)s, %(num)d-day trial",
+                        "%(who)s created the client %(client)s, %(billing)s, %(num)d-day trial", int(trial),
+                        billing=_billing(cycle), **words)
     if trial:
-        extra += f", {trial}-day trial"
-    return f"{e.who} created the client {e.after.get('name') or e.target}{extra}"
+        return ngettext("%(who)s created the client %(client)s, %(num)d-day trial",
+                        "%(who)s created the client %(client)s, %(num)d-day trial", int(trial), **words)
+    if cycle:
+        return _("%(who)s created the client %(client)s, %(billing)s", billing=_billing(cycle), **words)
+    return _("%(who)s created the client %(client)s", **words)
 
 
 def _cycle_changed(e: _Event) -> str:
-    return (f"{e.who} asked for {e.after.get('pending_billing_cycle')} billing of {e.target} "
-            f"from {_day(e.after.get('pending_effective_on'))}")
+    return _("%(who)s asked for %(billing)s of %(client)s from %(day)s", who=e.who,
+             billing=_billing(e.after.get("pending_billing_cycle")), client=e.target,
+             day=_day(e.after.get("pending_effective_on")))
 
 
 def _cycle_withdrawn(e: _Event) -> str:
-    return f"{e.who} withdrew the change of {e.target} to {e.before.get('pending_billing_cycle')} billing"
+    return _("%(who)s withdrew the change of %(client)s to %(billing)s", who=e.who, client=e.target,
+             billing=_billing(e.before.get("pending_billing_cycle")))
 
 
 def _cycle_applied(e: _Event) -> str:
-    return (f"{e.who} moved {e.target} from {e.before.get('billing_cycle')} to "
-            f"{e.after.get('billing_cycle')} billing from {_day(e.after.get('from'))}")
+    return _("%(who)s moved %(client)s from %(before)s to %(after)s from %(day)s", who=e.who, client=e.target,
+             before=_billing(e.before.get("billing_cycle")), after=_billing(e.after.get("billing_cycle")),
+             day=_day(e.after.get("from")))
 
 
 def _invoice_issued(e: _Event) -> str:
-    kind = {"period": "period invoice", "proration": "prorated invoice"}.get(e.after.get("kind"), "invoice")
-    number = e.after.get("number") or e.target
-    total = format_money(e.after.get("total"), e.after.get("currency") or "EUR")
-    return f"{e.who} issued {kind} {number} to {e.organisation}: {total}"
+    words = dict(who=e.who, number=e.after.get("number") or e.target, client=e.organisation,
+                 total=format_money(e.after.get("total"), e.after.get("currency") or "EUR"))
+    kind = e.after.get("kind")
+    if kind == "period":
+        return _("%(who)s issued period invoice %(number)s to %(client)s: %(total)s", **words)
+    if kind == "proration":
+        return _("%(who)s issued prorated invoice %(number)s to %(client)s: %(total)s", **words)
+    return _("%(who)s issued invoice %(number)s to %(client)s: %(total)s", **words)
 
 
 def _type_created(e: _Event) -> str:
     currency = e.after.get("currency") or "EUR"
-    return (f"{e.who} added {e.after.get('name') or e.target} to the catalogue at "
-            f"{format_money(e.after.get('monthly_price'), currency)} a month, "
-            f"{format_money(e.after.get('annual_price'), currency)} a year")
+    return _("%(who)s added %(type)s to the catalogue at %(monthly)s a month, %(annual)s a year", who=e.who,
+             type=e.after.get("name") or e.target, monthly=format_money(e.after.get("monthly_price"), currency),
+             annual=format_money(e.after.get("annual_price"), currency))
 
 
 def _prices_changed(e: _Event) -> str:
     currency = e.names.currency(e.after.get("code"))
-    parts = []
-    for key, label in (("monthly_price", "monthly"), ("annual_price", "annual")):
-        if e.before.get(key) != e.after.get(key):
-            parts.append(f"{label} {format_money(e.before.get(key), currency)} → "
-                         f"{format_money(e.after.get(key), currency)}")
-    return f"{e.who} changed the prices of {e.target}: {', '.join(parts) or 'no change'}"
+
+    def money(details, key):
+        return format_money(details.get(key), currency)
+
+    words = dict(who=e.who, type=e.target)
+    monthly = e.before.get("monthly_price") != e.after.get("monthly_price")
+    annual = e.before.get("annual_price") != e.after.get("annual_price")
+    if monthly and annual:
+        return _("%(who)s changed the prices of %(type)s: monthly %(monthly_before)s → %(monthly_after)s, "
+                 "annual %(annual_before)s → %(annual_after)s",
+                 monthly_before=money(e.before, "monthly_price"), monthly_after=money(e.after, "monthly_price"),
+                 annual_before=money(e.before, "annual_price"), annual_after=money(e.after, "annual_price"), **words)
+    if monthly:
+        return _("%(who)s changed the prices of %(type)s: monthly %(before)s → %(after)s",
+                 before=money(e.before, "monthly_price"), after=money(e.after, "monthly_price"), **words)
+    if annual:
+        return _("%(who)s changed the prices of %(type)s: annual %(before)s → %(after)s",
+                 before=money(e.before, "annual_price"), after=money(e.after, "annual_price"), **words)
+    return _("%(who)s changed the prices of %(type)s: no change", **words)
 
 
 def _user_created(e: _Event) -> str:
-    seat = ""
-    if e.after.get("subscription_type"):
-        site = e.names.site_name(e.after.get("site_id")) if e.after.get("site_id") is not None else None
-        seat = f" with a {e.type_name(e.after)} seat" + (f" at {site}" if site else "")
-    return f"{e.who} created {e.target}{seat} and invited them"
+    words = dict(who=e.who, user=e.target)
+    if not e.after.get("subscription_type"):
+        return _("%(who)s created %(user)s and invited them", **words)
+    site = e.names.site_name(e.after.get("site_id")) if e.after.get("site_id") is not None else None
+    if site:
+        return _("%(who)s created %(user)s with a %(type)s seat at %(site)s and invited them",
+                 type=e.type_name(e.after), site=site, **words)
+    return _("%(who)s created %(user)s with a %(type)s seat and invited them", type=e.type_name(e.after), **words)
 
 
 def _user_deactivated(e: _Event) -> str:
     until = e.after.get("access_until")
-    return f"{e.who} deactivated {e.target}" + (f" (access until {_day(until)})" if until else "")
+    if until:
+        return _("%(who)s deactivated %(user)s (access until %(day)s)", who=e.who, user=e.target, day=_day(until))
+    return _("%(who)s deactivated %(user)s", who=e.who, user=e.target)
+
+
+def _user_reactivated(e: _Event) -> str:
+    if e.after.get("subscription_type"):
+        return _("%(who)s reactivated %(user)s with a %(type)s seat", who=e.who, user=e.target,
+                 type=e.type_name(e.after))
+    return _("%(who)s reactivated %(user)s", who=e.who, user=e.target)
 
 
 def _seat_moved(e: _Event) -> str:
     where = e.names.site_name(e.after.get("site_id")) if e.after.get("site_id") is not None else None
-    return (f"{e.who} moved {e.target} from {e.type_name(e.before)} to {e.type_name(e.after)}"
-            + (f" at {where}" if where else ""))
+    words = dict(who=e.who, user=e.target, before=e.type_name(e.before), after=e.type_name(e.after))
+    if where:
+        return _("%(who)s moved %(user)s from %(before)s to %(after)s at %(site)s", site=where, **words)
+    return _("%(who)s moved %(user)s from %(before)s to %(after)s", **words)
+
+
+def _seat_released(e: _Event) -> str:
+    reason = e.after.get("reason")
+    if reason == "trial ended":
+        return _("%(who)s released the seat of %(user)s (trial ended)", who=e.who, user=e.target)
+    if reason:
+        return _("%(who)s released the seat of %(user)s (%(reason)s)", who=e.who, user=e.target, reason=reason)
+    return _("%(who)s released the seat of %(user)s", who=e.who, user=e.target)
+
+
+def _language_changed(e: _Event) -> str:
+    language = LANGUAGE_NAMES.get(e.after.get("language"))
+    if language:
+        return _("%(who)s chose %(language)s as the language of the portal", who=e.who, language=language)
+    return _("%(who)s chose to read the portal in their browser's language", who=e.who)
 
 
 def _role_granted(e: _Event) -> str:
+    role = _role((e.after or e.before).get("role"))
     if e.before:
-        return (f"{e.who} changed {e.target}'s {_role(e.after.get('role'))} role from "
-                f"{e.sites(e.before) or 'every site'} to {e.sites(e.after) or 'every site'}")
-    return f"{e.who} gave {e.target} {e.role(e.after)}"
+        every = _("every site")
+        return _("%(who)s changed %(user)s's %(role)s role from %(before)s to %(after)s", who=e.who, user=e.target,
+                 role=role, before=e.sites(e.before) or every, after=e.sites(e.after) or every)
+    sites = e.sites(e.after)
+    if sites:
+        return _("%(who)s gave %(user)s the %(role)s role at %(sites)s", who=e.who, user=e.target, role=role,
+                 sites=sites)
+    return _("%(who)s gave %(user)s the %(role)s role", who=e.who, user=e.target, role=role)
+
+
+def _role_revoked(e: _Event) -> str:
+    role, sites = _role(e.before.get("role")), e.sites(e.before)
+    if sites:
+        return _("%(who)s took the %(role)s role at %(sites)s away from %(user)s", who=e.who, role=role,
+                 sites=sites, user=e.target)
+    return _("%(who)s took the %(role)s role away from %(user)s", who=e.who, role=role, user=e.target)
+
+
+def _invitation_sent(e: _Event) -> str:
+    if e.after.get("expires_at"):
+        return _("%(who)s sent an invitation to %(user)s, valid until %(day)s", who=e.who, user=e.target,
+                 day=_day(e.after["expires_at"]))
+    return _("%(who)s sent an invitation to %(user)s", who=e.who, user=e.target)
 
 
 def _invitation_closed(e: _Event) -> str:
     status = e.after.get("status") or e.event.action.rpartition(".")[2]
+    if status == "revoked":
+        return _("%(who)s revoked the invitation of %(user)s", who=e.who, user=e.target)
     if status == "expired" and not e.event.actor_email:
-        return f"The invitation of {e.target} expired"
-    return f"{e.who} {'revoked' if status == 'revoked' else status} the invitation of {e.target}"
+        return _("The invitation of %(user)s expired", user=e.target)
+    if status == "expired":
+        return _("%(who)s marked the invitation of %(user)s as expired", who=e.who, user=e.target)
+    raise ValueError(status)  # a status of another shape: the general sentence
 
 
 def _api_token(e: _Event, verb: str) -> str:
-    name = e.after.get("name")
-    named = f" “{name}”" if name else ""
-    mode = " (read-only)" if e.after.get("read_only") else ""
-    return f"{e.who} {verb} the API token{named}{mode} of {e.target}"
+    name, read_only = e.after.get("name"), bool(e.after.get("read_only"))
+    words = dict(who=e.who, user=e.target, name=name)
+    if verb == "created":
+        if name:
+            return (_("%(who)s created the API token “%(name)s” (read-only) of %(user)s", **words) if read_only
+                    else _("%(who)s created the API token “%(name)s” of %(user)s", **words))
+        return (_("%(who)s created the API token (read-only) of %(user)s", **words) if read_only
+                else _("%(who)s created the API token of %(user)s", **words))
+    if name:
+        return (_("%(who)s revoked the API token “%(name)s” (read-only) of %(user)s", **words) if read_only
+                else _("%(who)s revoked the API token “%(name)s” of %(user)s", **words))
+    return (_("%(who)s revoked the API token (read-only) of %(user)s", **words) if read_only
+            else _("%(who)s revoked the API token of %(user)s", **words))
+
+
+def _two_step_required(e: _Event) -> str:
+    if e.after.get("require_two_step"):
+        return _("%(who)s required two-step verification in %(organisation)s", who=e.who, organisation=e.target)
+    return _("%(who)s stopped requiring two-step verification in %(organisation)s", who=e.who,
+             organisation=e.target)
 
 
 _SENTENCES = {
     "allocation.changed": _allocation_changed,
-    "allocation.seat_added": lambda e: (f"{e.who} added {_seats(e.after.get('added'))} of {e.type_name(e.after)} "
-                                        f"at {e.target}"),
+    "allocation.seat_added": _seat_added,
     "seats.synchronised": _seats_synchronised,
-    "partner.created": lambda e: f"{e.who} created the partner {e.after.get('name') or e.target}",
+    "partner.created": lambda e: _("%(who)s created the partner %(partner)s", who=e.who,
+                                   partner=e.after.get("name") or e.target),
     "client.created": _client_created,
-    "client.renamed": lambda e: f"{e.who} renamed the client {e.before.get('name')} to {e.after.get('name')}",
-    "site.created": lambda e: f"{e.who} created the site {e.after.get('name') or e.target} of {e.organisation}",
+    "client.renamed": lambda e: _("%(who)s renamed the client %(before)s to %(after)s", who=e.who,
+                                  before=e.before.get("name"), after=e.after.get("name")),
+    "site.created": lambda e: _("%(who)s created the site %(site)s of %(client)s", who=e.who,
+                                site=e.after.get("name") or e.target, client=e.organisation),
     "billing.cycle_changed": _cycle_changed,
     "billing.cycle_change_withdrawn": _cycle_withdrawn,
     "billing.cycle_applied": _cycle_applied,
@@ -245,43 +380,42 @@ _SENTENCES = {
     "subscription_type.created": _type_created,
     "subscription_type.prices_changed": _prices_changed,
     "user.created": _user_created,
-    "user.invited": lambda e: f"{e.who} invited {e.target} as {_role(e.after.get('role'))}",
+    "user.invited": lambda e: _("%(who)s invited %(user)s as %(role)s", who=e.who, user=e.target,
+                                role=_role(e.after.get("role"))),
     "user.deactivated": _user_deactivated,
     "user.seat_moved": _seat_moved,
-    "user.reactivated": lambda e: f"{e.who} reactivated {e.target}" + (
-        f" with a {e.type_name(e.after)} seat" if e.after.get("subscription_type") else ""),
-    "user.renamed": lambda e: f"{e.who} renamed {e.before.get('name')} to {e.after.get('name')}",
-    "user.seat_released": lambda e: (f"{e.who} released the seat of {e.target}"
-                                     + (f" ({e.after['reason']})" if e.after.get("reason") else "")),
+    "user.reactivated": _user_reactivated,
+    "user.renamed": lambda e: _("%(who)s renamed %(before)s to %(after)s", who=e.who,
+                                before=e.before.get("name"), after=e.after.get("name")),
+    "user.seat_released": _seat_released,
+    "user.language_changed": _language_changed,
     "role.granted": _role_granted,
-    "role.revoked": lambda e: f"{e.who} took {e.role(e.before)} away from {e.target}",
-    "invitation.sent": lambda e: (f"{e.who} sent an invitation to {e.target}"
-                                  + (f", valid until {_day(e.after['expires_at'])}"
-                                     if e.after.get("expires_at") else "")),
-    "invitation.accepted": lambda e: f"{e.target} accepted the invitation",
+    "role.revoked": _role_revoked,
+    "invitation.sent": _invitation_sent,
+    "invitation.accepted": lambda e: _("%(user)s accepted the invitation", user=e.target),
     "invitation.revoked": _invitation_closed,
     "invitation.expired": _invitation_closed,
-    "auth.login": lambda e: f"{e.who} logged in",
-    "auth.password_accepted": lambda e: f"{e.who} gave the right password; the second step is next",
-    "auth.login_failed": lambda e: f"A login as {e.after.get('email') or e.target} failed",
-    "auth.locked_out": lambda e: f"Logins as {e.after.get('email') or e.target} are locked out for a while",
-    "auth.password_changed": lambda e: f"{e.who} changed their password",
-    "auth.password_reset_requested": lambda e: f"Someone asked to reset the password of {e.target}",
-    "auth.password_reset_not_sent": lambda e: f"A password reset for {e.target} was asked for but not sent",
-    "auth.password_reset": lambda e: f"{e.target} set a new password with a reset link",
-    "auth.session_ended": lambda e: f"{e.who} ended one of their sessions",
-    "auth.other_sessions_ended": lambda e: f"{e.who} ended their other sessions",
-    "auth.member_sessions_ended": lambda e: f"{e.who} ended every session of {e.target}",
+    "auth.login": lambda e: _("%(who)s logged in", who=e.who),
+    "auth.password_accepted": lambda e: _("%(who)s gave the right password; the second step is next", who=e.who),
+    "auth.login_failed": lambda e: _("A login as %(email)s failed", email=e.after.get("email") or e.target),
+    "auth.locked_out": lambda e: _("Logins as %(email)s are locked out for a while",
+                                   email=e.after.get("email") or e.target),
+    "auth.password_changed": lambda e: _("%(who)s changed their password", who=e.who),
+    "auth.password_reset_requested": lambda e: _("Someone asked to reset the password of %(user)s", user=e.target),
+    "auth.password_reset_not_sent": lambda e: _("A password reset for %(user)s was asked for but not sent",
+                                                user=e.target),
+    "auth.password_reset": lambda e: _("%(user)s set a new password with a reset link", user=e.target),
+    "auth.session_ended": lambda e: _("%(who)s ended one of their sessions", who=e.who),
+    "auth.other_sessions_ended": lambda e: _("%(who)s ended their other sessions", who=e.who),
+    "auth.member_sessions_ended": lambda e: _("%(who)s ended every session of %(user)s", who=e.who, user=e.target),
     "api_token.created": lambda e: _api_token(e, "created"),
     "api_token.revoked": lambda e: _api_token(e, "revoked"),
-    "two_step.enrolment_started": lambda e: f"{e.who} started to set up two-step verification",
-    "two_step.enabled": lambda e: f"{e.who} turned on two-step verification",
-    "two_step.disabled": lambda e: f"{e.who} turned off two-step verification",
-    "two_step.failed": lambda e: f"{e.who} entered a wrong two-step verification code",
-    "two_step.throttled": lambda e: f"{e.who} entered too many wrong two-step verification codes",
-    "organisation.two_step_required": lambda e: (
-        f"{e.who} {'required' if e.after.get('require_two_step') else 'stopped requiring'} "
-        f"two-step verification in {e.target}"),
+    "two_step.enrolment_started": lambda e: _("%(who)s started to set up two-step verification", who=e.who),
+    "two_step.enabled": lambda e: _("%(who)s turned on two-step verification", who=e.who),
+    "two_step.disabled": lambda e: _("%(who)s turned off two-step verification", who=e.who),
+    "two_step.failed": lambda e: _("%(who)s entered a wrong two-step verification code", who=e.who),
+    "two_step.throttled": lambda e: _("%(who)s entered too many wrong two-step verification codes", who=e.who),
+    "organisation.two_step_required": _two_step_required,
 }
 
 
@@ -294,4 +428,5 @@ def sentence(row: EventRow, names: Names) -> str:
             return write(event)
         except (AttributeError, KeyError, TypeError, ValueError):  # details of an older shape
             pass
-    return f"{event.who}: {action_label(row.event.action).lower()} ({event.target})"
+    return _("%(who)s: %(action)s (%(target)s)", who=event.who, action=action_label(row.event.action).lower(),
+             target=event.target)

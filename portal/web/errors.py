@@ -5,20 +5,22 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import SecurityError
 
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.web.rendering import is_htmx
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You do not have permission to do this. Ask your administrator if you need it.",
-    404: "There is nothing here, or it is not yours to see.",
-    405: "That action is not available here.",
-    409: "That change conflicts with the current state.",
-    422: "The request was well-formed but could not be processed.",
-    429: "Too many requests from your address. Wait a minute and try again.",
-    500: "Something went wrong on our side. Nothing was changed; please try again.",
+    400: _l("The request could not be understood."),
+    403: _l("You do not have permission to do this. Ask your administrator if you need it."),
+    404: _l("There is nothing here, or it is not yours to see."),
+    405: _l("That action is not available here."),
+    409: _l("That change conflicts with the current state."),
+    422: _l("The request was well-formed but could not be processed."),
+    429: _l("Too many requests from your address. Wait a minute and try again."),
+    500: _l("Something went wrong on our side. Nothing was changed; please try again."),
 }
 
-BAD_HOST = "This portal does not answer to that host name. Use the portal's own address."
+BAD_HOST = _l("This portal does not answer to that host name. Use the portal's own address.")
 
 
 def _handle(error, status: int):
@@ -30,7 +32,7 @@ def _handle(error, status: int):
 
 
 def render_error(status: int, message: str | None = None):
-    message = message or MESSAGES.get(status, "Error")
+    message = str(message or MESSAGES.get(status) or _("Error"))
     if request_ctx.url_adapter is None:  # e.g. an untrusted Host: no URL can be built for the page
         return f"{status}: {escape(message)}", status
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
@@ -43,4 +45,4 @@ def register(app) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
-        return render_error(400, "Your form expired or was sent from elsewhere. Reload the page and try again.")
+        return render_error(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))

@@ -1,9 +1,16 @@
-"""Jinja filters and helpers: money, the seat usage bar, row links."""
+"""Jinja filters and helpers: the seat usage bar, row links, moments and the page's language.
+
+Money (``|money``) and days (``|day``) are portal/web/locale.py's.
+"""
 from collections.abc import Callable
+from datetime import datetime, timezone
 
+from babel.dates import format_date, format_time, get_datetime_format
 from flask import url_for
-from markupsafe import Markup
+from flask_babel import get_locale
+from markupsafe import Markup, escape
 
+from portal.i18n import gettext as _
 from portal.models import BILLING_CYCLES
 from portal.web.pagination import page_numbers
 
@@ -26,9 +33,10 @@ def usage(consumed: int, allocated: int) -> Markup:
     consumed, allocated = int(consumed), int(allocated)  # ints: nothing to escape
     top = allocated or 1
     percent = usage_percent(consumed, allocated)
+    title = escape(_("%(consumed)s of %(allocated)s used", consumed=consumed, allocated=allocated))
     return Markup(
         f'<span class="usage"><meter min="0" max="{top}" low="{round(top * 0.8, 2)}" high="{round(top * 0.95, 2)}" '
-        f'optimum="0" value="{consumed}" title="{consumed} of {allocated} used">{consumed} / {allocated}</meter>'
+        f'optimum="0" value="{consumed}" title="{title}">{consumed} / {allocated}</meter>'
         f'<span class="percent">{percent}%</span></span>'
     )
 
@@ -46,7 +54,32 @@ def id_url(endpoint: str, argument: str) -> Callable[[int], str]:
     return lambda id_: f"{head}{int(id_)}{tail}"
 
 
+def format_moment(moment: datetime | None, seconds: bool = False) -> str:
+    """A moment for people, in UTC and the page's language: "Dec 1, 2026, 09:30", "1 déc. 2026, 09:30".
+
+    The day as ``|day`` writes it and the time to the minute on a 24-hour clock (the
+    screens say "UTC" beside it), joined as CLDR joins them for the language. Stored
+    timestamps are UTC; a naive one is read as UTC. ``seconds`` for a log ("09:30:05").
+    Machine formats (CSV, the API, ``datetime=`` attributes) keep ISO.
+    """
+    if moment is None:
+        return "—"
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    locale = get_locale()
+    return (get_datetime_format("medium", locale=locale).replace("'", "")
+            .replace("{0}", format_time(moment, "HH:mm:ss" if seconds else "HH:mm", tzinfo=timezone.utc, locale=locale))
+            .replace("{1}", format_date(moment, "medium", locale=locale)))
+
+
+def page_language() -> str:
+    """The language the page is written in, for ``<html lang>`` (docs/rules.md rule 37)."""
+    locale = get_locale()
+    return str(locale) if locale is not None else "en"
+
+
 def register(app) -> None:
+    app.add_template_filter(format_moment, "moment")
+    app.add_template_global(page_language)
     app.add_template_global(usage)
     app.add_template_global(page_numbers)
     app.add_template_global(id_url)

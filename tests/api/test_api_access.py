@@ -9,6 +9,7 @@ from api_helpers import LOGINS, assert_error
 from sqlalchemy import select
 
 from portal.blueprints.api.registry import OPERATIONS
+from portal.domain.seats.requests import request_seats
 from portal.extensions import db
 from portal.models import Invoice, User
 
@@ -27,6 +28,8 @@ def expect(default: int, **statuses) -> dict:
 
 ACME_VIEW = expect(200, s403="acme_accountant member", s404=" ".join(OTHERS))
 SITE_VIEW = expect(200, s403="acme_accountant", s404=" ".join(OTHERS) + " member")
+# Seat requests (docs/rules.md rule 29): whoever asks (users.manage) or decides (subscriptions.manage) there.
+SEAT_REQUEST_VIEW = expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")
 
 CASES = [
     ("GET", "/subscription-types", None, expect(200)),
@@ -65,6 +68,18 @@ CASES = [
      expect(409, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
     ("DELETE", "/users/{lyon_user}", None,
      expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
+    ("POST", "/sites/{lyon}/seat-requests", {"subscription_type": "essentials", "quantity": 2},
+     expect(201, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")),
+    ("POST", "/sites/{paris}/seat-requests", {"subscription_type": "support", "quantity": 1, "note": "For {role}"},
+     expect(201, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member acme_frontdesk")),
+    ("GET", "/seat-requests", None, expect(200, s403="nw_support acme_accountant member")),
+    ("GET", "/seat-requests?status=pending", None, expect(200, s403="nw_support acme_accountant member")),
+    ("GET", "/seat-requests/{lyon_request}", None, SEAT_REQUEST_VIEW),
+    ("GET", "/seat-requests/{paris_request}", None, {**SEAT_REQUEST_VIEW, "acme_frontdesk": 404}),
+    ("POST", "/seat-requests/{lyon_request}/approve", None,
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS) + " member")),
+    ("POST", "/seat-requests/{lyon_request}/decline", {"reason": "Declined by {role}"},
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS) + " member")),
     ("GET", "/invoices", None, expect(403, s200="operator nw_finance acme_accountant sw_admin")),
     ("GET", "/invoices?client_id={acme}", None,
      expect(403, s200="operator nw_finance acme_accountant", s404="sw_admin")),
@@ -74,13 +89,17 @@ CASES = [
 ]
 
 
-def ids(demo) -> dict:
+def ids(demo, path: str = "") -> dict:
     def holder(site):
         return db.session.scalar(select(User.id).where(User.site_id == site.id).order_by(User.id))
 
-    return {"acme": demo.acme.id, "lyon": demo.lyon.id, "paris": demo.paris.id,
-            "lyon_user": holder(demo.lyon), "paris_user": holder(demo.paris),
-            "acme_invoice": db.session.scalar(select(Invoice.id).where(Invoice.client_id == demo.acme.id))}
+    found = {"acme": demo.acme.id, "lyon": demo.lyon.id, "paris": demo.paris.id,
+             "lyon_user": holder(demo.lyon), "paris_user": holder(demo.paris),
+             "acme_invoice": db.session.scalar(select(Invoice.id).where(Invoice.client_id == demo.acme.id))}
+    for name, site in (("lyon_request", demo.lyon), ("paris_request", demo.paris)):
+        if f"{{{name}}}" in path:  # a pending request there, asked by Acme's admin (the demo has none)
+            found[name] = request_seats(demo.user(LOGINS["acme_admin"]), site, "essentials", 2).id
+    return found
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -88,7 +107,7 @@ def ids(demo) -> dict:
                          ids=[f"{m} {p}{' ' + ','.join(b) if b else ''}" for m, p, b, _ in CASES])
 def test_access(api_as, demo, role, method, path, body, expected):
     client = api_as("user1@acme.example" if role == "member" else role)
-    url = "/api/v1" + path.format(**ids(demo))
+    url = "/api/v1" + path.format(**ids(demo, path))
     if body is not None:
         body = {key: value.format(role=role.replace("_", "-")) if isinstance(value, str) else value
                 for key, value in body.items()}
@@ -110,7 +129,8 @@ def test_every_operation_is_in_the_matrix():
 
 def _template(path: str) -> str:
     names = {"acme": "{client_id}", "lyon": "{site_id}", "paris": "{site_id}", "lyon_user": "{user_id}",
-             "paris_user": "{user_id}", "acme_invoice": "{invoice_id}"}
+             "paris_user": "{user_id}", "acme_invoice": "{invoice_id}", "lyon_request": "{request_id}",
+             "paris_request": "{request_id}"}
     for name, template in names.items():
         path = path.replace("{" + name + "}", template)
     return path.replace("/allocations/essentials", "/allocations/{type_code}")

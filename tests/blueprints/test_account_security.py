@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from portal import create_app
 from portal.extensions import db
+from portal.i18n import format_day
 from portal.models import ApiToken, AuditEvent, KnownAddress, LoginSession, User
 from portal.models.mixins import utcnow
 from tests.factories import PASSWORD, UserFactory
@@ -312,7 +313,7 @@ def test_a_read_only_expiring_token_from_the_account_page(acme_admin, app, html)
     assert token.read_only is True
     assert timedelta(days=29, hours=23) < token.expires_at - utcnow() <= timedelta(days=30)
     row = html(client.get("/account")).by_id(f"token-{token.id}")
-    assert "Read-only" in row.text and token.expires_at.strftime("%Y-%m-%d") in row.text and "never" in row.text
+    assert "Read-only" in row.text and format_day(token.expires_at) in row.text and "never" in row.text
 
 
 def test_a_token_without_choices_reads_and_writes_and_never_expires(acme_admin, app, html):

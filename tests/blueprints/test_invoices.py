@@ -2,6 +2,7 @@
 import csv
 import io
 
+from babel.dates import format_date
 from sqlalchemy import select
 
 from portal.domain.seats import allocations
@@ -45,7 +46,7 @@ def test_an_accountant_restricted_to_a_site_reads_only_its_lines(demo, login_as)
     accountant = login_as("accountant@acme.example")
     detail = accountant.get(f"/invoices/{acme_invoice(demo).id}").get_data(as_text=True)
     assert "Paris" in detail and "Lyon" not in detail
-    assert "Subtotal for your sites" in detail and "45.00 EUR" in detail
+    assert "Subtotal for your sites" in detail and "€45.00" in detail
     rows = list(csv.DictReader(io.StringIO(accountant.get("/invoices/export.csv").get_data(as_text=True))))
     assert {row["site"] for row in rows} == {"Paris"}
 
@@ -76,7 +77,7 @@ def test_finance_changes_and_withdraws_the_billing_cycle_in_place(demo, login_as
     fragment = finance.post(url, data={"billing_cycle": "annual"}, headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and text.lstrip().startswith('<section id="billing-panel"')
-    assert f"Annual from {demo.acme.period_end}" in text
+    assert f"Annual from {format_date(demo.acme.period_end, 'medium', locale='en')}" in text  # "Jan 1, 2027"
     withdrawn = finance.post(url, data={"billing_cycle": ""}, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Annual from" not in withdrawn
     assert demo.acme.pending_billing_cycle is None
@@ -96,14 +97,14 @@ def test_the_site_page_tells_finance_what_one_more_seat_costs_now(demo, login_as
     page = login_as("finance@northwind.example").get(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}")
     text = page.get_data(as_text=True)
     days = (demo.acme.period_end - demo.acme.period_start).days
-    assert f"One more seat now: 15.00 EUR ({days} of {days} days left)" in text
+    assert f"One more seat now: €15.00 ({days} of {days} days left)" in text
     support_page = login_as("support@northwind.example").get(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}")
     assert "One more seat now" not in support_page.get_data(as_text=True)
 
 
 def test_the_client_page_previews_the_next_period_invoice(demo, login_as):
     text = login_as("finance@northwind.example").get(f"/clients/{demo.acme.id}").get_data(as_text=True)
-    assert '<strong id="next-invoice-total">178.00 EUR</strong>' in text
+    assert '<strong id="next-invoice-total">€178.00</strong>' in text
 
 
 def test_exports_stream_in_several_batches_after_the_view_returned(demo, login_as, monkeypatch):
@@ -122,3 +123,24 @@ def test_exports_stream_in_several_batches_after_the_view_returned(demo, login_a
     admin = login_as("admin@northwind.example")
     events = list(csv.DictReader(io.StringIO(admin.get("/audit/export.csv").get_data(as_text=True))))
     assert len(events) >= 3 and {"auth.login"} <= {e["action"] for e in events}
+
+
+def test_the_invoice_list_and_page_read_money_and_days_in_french(demo, login_as, html):
+    """docs/rules.md rule 37 and screen 15: CLDR money and days, and a period ending on its last day."""
+    from datetime import timedelta
+
+    invoice = acme_invoice(demo)
+    finance = login_as("finance@northwind.example")
+    french = {"Accept-Language": "fr"}
+    row = html(finance.get("/invoices", headers=french)).by_id(f"invoice-{invoice.id}")
+    day = lambda d: format_date(d, "medium", locale="fr")  # noqa: E731 - "1 déc. 2026"
+    period, issued, total = row.cells()[3:6]
+    assert day(invoice.period_start) in period and day(invoice.period_end - timedelta(days=1)) in period
+    assert day(invoice.period_end) not in period  # the stored end is excluded: people read the last day
+    assert issued == day(invoice.issued_on)
+    assert total == "178,00 €"
+    detail = html(finance.get(f"/invoices/{invoice.id}", headers=french))
+    assert "178,00 €" in detail.text and day(invoice.issued_on) in detail.text
+    english = html(finance.get(f"/invoices/{invoice.id}")).text
+    assert "€178.00" in english and format_date(invoice.issued_on, "medium", locale="en") in english
+    assert "Period invoice" in english and "Monthly" in english

@@ -27,7 +27,7 @@ def operator(demo, login_as):
 def test_the_catalogue_lists_types_with_prices(demo, operator, html):
     page = html(operator.get("/operator/catalogue"))
     row = page.by_id(f"subscription-type-{demo.type('essentials').id}")
-    assert row.cells()[:4] == ["essentials", "Essentials", "15.00 EUR", "150.00 EUR"]
+    assert row.cells()[:4] == ["essentials", "Essentials", "€15.00", "€150.00"]
     assert operator.get("/operator").headers["Location"].endswith("/operator/partners")
 
 
@@ -120,6 +120,7 @@ def test_creating_a_partner_invites_its_first_administrator(demo, operator, html
     (dict(admin_email="eve@eastwind.example\r\nBcc: x@evil.example"), 422, "valid e-mail address"),
     (dict(admin_name="Eve\r\nBcc: x@evil.example"), 422, "control characters"),
     (dict(name="East\x00wind"), 422, "control characters"),
+    (dict(language="de"), 422, "language of invitations"),
 ])
 def test_a_bad_partner_is_explained_and_writes_nothing(demo, operator, fields, status, message):
     before = counts()
@@ -129,6 +130,30 @@ def test_a_bad_partner_is_explained_and_writes_nothing(demo, operator, fields, s
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
     assert counts() == before
+
+
+def test_a_partner_created_in_french_invites_its_staff_in_french(demo, operator, html):
+    """docs/rules.md rule 37: the language of the partner's invitations is chosen on the form (English first)."""
+    select_ = html(operator.get("/operator/partners/new")).find("select", name="language")
+    assert [o.attrs["value"] for o in select_.find_all("option")] == ["en", "fr", "pl"]
+    assert "selected" in select_.find("option", value="en").attrs
+
+    assert operator.post("/operator/partners/new", data={**NEW_PARTNER, "language": "fr"}).status_code == 303
+
+    db.session.rollback()
+    assert db.session.scalar(select(Organisation.language).where(Organisation.name == "Eastwind Telecom")) == "fr"
+
+
+def test_a_partner_created_without_a_language_invites_in_english(demo, operator):
+    assert operator.post("/operator/partners/new", data=NEW_PARTNER).status_code == 303
+    db.session.rollback()
+    assert db.session.scalar(select(Organisation.language).where(Organisation.name == "Eastwind Telecom")) == "en"
+
+
+def test_the_catalogue_reads_money_in_french(demo, operator, html):
+    page = html(operator.get("/operator/catalogue", headers={"Accept-Language": "fr"}))
+    row = page.by_id(f"subscription-type-{demo.type('essentials').id}")
+    assert row.cells()[2:4] == ["15,00 €", "150,00 €"]  # a no-break space, made plain by .text
 
 
 def test_inviting_another_administrator_of_a_partner(demo, operator):

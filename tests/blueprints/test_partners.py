@@ -225,3 +225,43 @@ def test_a_strange_page_number_shows_the_first_page(demo, login_as, page):
                 f"/members?page={page}", f"/clients/{demo.acme.id}?page={page}"):
         response = login_as("finance@northwind.example").get(url)
         assert response.status_code == 200, url
+
+
+# --- the language of a new client's invitations (docs/rules.md rule 37) ----------------------------
+
+
+def test_the_new_client_form_offers_the_languages_of_invitations_english_first(demo, login_as, html):
+    page = html(login_as("admin@northwind.example").get("/clients/new"))
+    select = page.find("select", name="language")
+    options = [(option.attrs["value"], option.text) for option in select.find_all("option")]
+    assert options == [("en", "English"), ("fr", "Français"), ("pl", "Polski")]
+    assert "selected" in select.find("option", value="en").attrs
+    assert page.find("label", for_=select.attrs["id"]).text == "Language of invitations"
+
+
+def test_a_client_created_in_french_invites_in_french(demo, login_as):
+    from portal.extensions import db
+    from portal.models import Organisation
+
+    response = login_as("admin@northwind.example").post(
+        "/clients/new", data={"name": "Zed Clinic", "billing_cycle": "monthly", "language": "fr"})
+    assert response.status_code == 303
+    db.session.rollback()
+    assert demo.org("Zed Clinic").language == "fr"
+    assert db.session.get(Organisation, demo.acme.id).language == "fr"  # the demo's, untouched
+
+
+def test_an_unknown_language_for_a_new_client_is_explained_and_creates_nothing(demo, login_as, html):
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models import Organisation
+
+    before = db.session.scalar(select(func.count(Organisation.id)))
+    response = login_as("admin@northwind.example").post(
+        "/clients/new", data={"name": "Zed Clinic", "billing_cycle": "monthly", "language": "de"})
+    assert response.status_code == 422
+    error = html(response).find("p", id="language-error")
+    assert error is not None and "language of invitations" in error.text
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Organisation.id))) == before

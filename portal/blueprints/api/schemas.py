@@ -14,12 +14,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
 from portal.domain.idempotency import MAX_KEY_LENGTH
-from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS
-from portal.models import BILLING_CYCLES
+from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS, TEXT_CONTROL_CHARACTERS
+from portal.models import BILLING_CYCLES, SEAT_REQUEST_STATUSES
+from portal.models.seat_request import MAX_NOTE_LENGTH, MAX_REQUESTED_SEATS
 
 # Text fields: no control or line-separator characters (NUL, TAB, line breaks, U+0085,
 # U+2028, U+2029…): the very class validation.text refuses (docs/rules.md rule 41b).
 NO_CONTROL = f"^[^{CONTROL_CHARACTERS}]*$"
+NO_CONTROL_BUT_LINES = f"^[^{TEXT_CONTROL_CHARACTERS}]*$"  # notes and reasons: several lines
 # The shape validation.email accepts (the service lower-cases and re-checks it).
 EMAIL = EMAIL_PATTERN
 MAX_ID = 2_147_483_647
@@ -95,6 +97,11 @@ class AuditQuery(PageQuery):
                                      json_schema_extra=_absent_is_not_null), BeforeValidator(_timestamp)] = None
 
 
+class SeatRequestsQuery(PageQuery):
+    status: Annotated[Literal[SEAT_REQUEST_STATUSES], Field(description="Only requests with this status.",
+                                                            json_schema_extra=_absent_is_not_null)] = None
+
+
 # ------------------------------------------------------------------ request bodies
 
 class Body(BaseModel):
@@ -153,6 +160,26 @@ class UserCreate(Body):
                                             description="A subscription type code, e.g. essentials.")]
     add_seat: StrictBool = False
     send_invitation: Literal["now", "later"] = "now"
+
+
+class SeatRequestUser(Body):
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=EMAIL)]
+    name: Text
+    send_invitation: Literal["now", "later"] = Field(
+        "now", description="Invite the user once created (\"now\", the default) or leave the invitation unsent.")
+
+
+class SeatRequestCreate(Body):
+    subscription_type: Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL,
+                                            description="A subscription type code, e.g. essentials.")]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_REQUESTED_SEATS)]
+    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH, pattern=NO_CONTROL_BUT_LINES)] | None = None
+    user: Annotated[SeatRequestUser | None, Field(
+        description="The user being created: created (and invited) on one of the seats when approved.")] = None
+
+
+class SeatRequestDecline(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=NO_CONTROL_BUT_LINES)]
 
 
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"}
@@ -289,6 +316,46 @@ class AuditEventOut(Out):
     before: dict | None
     after: dict | None
     ip: str | None
+
+
+class PersonOut(Out):
+    id: int
+    email: str
+    name: str
+
+
+class CarriedUserOut(Out):
+    email: str
+    name: str
+
+
+class SeatRequestOut(Out):
+    id: int
+    client_id: int
+    site_id: int
+    subscription_type: str
+    quantity: int
+    note: str | None
+    user: CarriedUserOut | None = Field(description="The user to create on approval, if any.")
+    status: Literal[SEAT_REQUEST_STATUSES]
+    requested_by: PersonOut
+    requested_at: Timestamp
+    decided_by: PersonOut | None
+    decided_at: Timestamp | None
+    reason: str | None = Field(description="Why it was declined.")
+    invoice_id: int | None = Field(description="The prorated invoice the approval issued (none in a trial or "
+                                               "for a free type).")
+    user_id: int | None = Field(description="The user the approval created.")
+
+
+class SeatRequestDetail(SeatRequestOut):
+    cost_now: Money | None = Field(description="While pending, what approving invoices now (0 when it issues no "
+                                               "invoice: a trial, a free type); null once decided.")
+
+
+class SeatRequestApproval(SeatRequestOut):
+    user_not_created: str | None = Field(description="Why the user the request carried was not created (its "
+                                                     "e-mail has an account by now); null otherwise.")
 
 
 class Page(Out, Generic[T]):

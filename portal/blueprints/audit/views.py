@@ -17,11 +17,13 @@ from portal.blueprints.audit import bp
 from portal.domain import audit_log
 from portal.domain.audit_log import OWNER
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import AuditEvent
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
 from portal.web import csv_export
-from portal.web.audit_sentences import ACTION_GROUPS, ACTION_LABELS, EXACT_ACTIONS, action_label, sentence
+from portal.web.audit_sentences import (ACTION_GROUPS, ACTION_LABELS, EXACT_ACTIONS, action_label, sentence,
+                                        target_type_name)
 from portal.web.csv_export import safe_cell
 from portal.web.errors import render_error
 from portal.web.pagination import requested
@@ -43,17 +45,17 @@ def _filters():
     target_type = args.get("target_type", "").strip()
     target_id = args.get("target_id", "").strip()
     if action and not _ACTION.fullmatch(action):
-        errors["action"], action = "Choose an action from the list.", ""
+        errors["action"], action = _("Choose an action from the list."), ""
     if actor and (len(actor) > 254 or _CONTROL.search(actor)):
-        errors["actor"], actor = "Enter an e-mail address, or part of one, to filter by actor.", ""
+        errors["actor"], actor = _("Enter an e-mail address, or part of one, to filter by actor."), ""
     if target_type and not _TARGET_TYPE.fullmatch(target_type):
-        errors["target_type"], target_type = "Choose a target type from the list.", ""
+        errors["target_type"], target_type = _("Choose a target type from the list."), ""
     if target_id and not (target_id.isascii() and target_id.isdigit() and len(target_id) <= 18):
-        errors["target_id"], target_id = "Enter the target id as a whole number.", ""
+        errors["target_id"], target_id = _("Enter the target id as a whole number."), ""
     since, since_text = _date_arg("from", errors)
     until, until_text = _date_arg("to", errors)
     if since and until and since > until:
-        errors["to"], until, until_text = "The end date is before the start date.", None, ""
+        errors["to"], until, until_text = _("The end date is before the start date."), None, ""
     include_logins = args.get("include_logins", "") == "1"
     filters = dict(action=action, actor=actor, target_type=target_type, target_id=target_id,
                    since=since, until=until, include_logins=include_logins)
@@ -80,8 +82,8 @@ def _date_arg(name, errors):
             raise ValueError
         return date.fromisoformat(text), text
     except ValueError:
-        label = "start" if name == "from" else "end"
-        errors[name] = f"Enter the {label} date as YYYY-MM-DD, e.g. 2027-01-31."
+        errors[name] = (_("Enter the start date as YYYY-MM-DD, e.g. 2027-01-31.") if name == "from" else
+                        _("Enter the end date as YYYY-MM-DD, e.g. 2027-01-31."))
         return None, ""
 
 
@@ -113,7 +115,8 @@ def _midnight(day: date) -> datetime:
 
 
 def utc(moment: datetime | None) -> str:
-    """A stored timestamp as UTC text (PostgreSQL gives it back in the session's zone)."""
+    """A stored timestamp as UTC text for the CSV export, a machine format (PostgreSQL gives it back in the
+    session's zone). The screen shows it with ``|moment``, in the reader's language."""
     if moment is None:
         return ""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
@@ -140,7 +143,7 @@ def index():
     names = audit_log.names_for(rows)
     events = [(row, sentence(row, names)) for row in rows]
     table = dict(events=events, total=listing.total, page=listing.page, pages=listing.pages, errors=errors,
-                 export_args=listing.query, utc=utc, changes=changes)
+                 export_args=listing.query, changes=changes, target_type_name=target_type_name)
     if is_htmx():
         return render("audit/_table.html", 422 if errors else 200, **table)
     action = form["action"]

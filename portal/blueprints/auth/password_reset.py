@@ -13,10 +13,12 @@ from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import ForgotPasswordForm, ResetPasswordForm
 from portal.domain.accounts import password_reset
 from portal.extensions import limiter
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.web.forms import submit
 
-SENT = ("If an account uses this e-mail address, we have sent it a link to choose a new password. "
-        "Check your inbox.")
+SENT = _l("If an account uses this e-mail address, we have sent it a link to choose a new password. "
+          "Check your inbox.")
 
 
 def _config_limit(name):
@@ -35,7 +37,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         password_reset.request_reset(form.email.data)
-        flash(SENT, "success")
+        flash(str(SENT), "success")
         return redirect(url_for("auth.login"), 303)
     return render_template("auth/password_forgot.html", form=form), 422 if form.is_submitted() else 200
 
@@ -55,7 +57,7 @@ def reset_password(token):
         if not current_user.is_authenticated or current_user.id == submission.result.id:
             logout_user()  # every session of the user ended, this browser's too
             session.clear()
-        flash("Your password was changed and you were logged out everywhere. Log in with your new password.",
+        flash(_("Your password was changed and you were logged out everywhere. Log in with your new password."),
               "success")
         return redirect(url_for("auth.login", email=submission.result.email), 303)
     page = render_template("auth/password_reset.html", form=form, email=row.user.email)

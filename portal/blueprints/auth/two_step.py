@@ -24,6 +24,7 @@ from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import CodeForm, DisableTwoStepForm
 from portal.domain.accounts import authentication, two_step
 from portal.extensions import htmx, limiter
+from portal.i18n import gettext as _
 from portal.rbac.decorators import login_redirect
 from portal.web.errors import render_error
 from portal.web.forms import submit
@@ -81,7 +82,7 @@ def login_two_step():
     marker = _pending()
     if marker is None:
         if session.pop(PENDING, None) is not None:
-            flash("The time to enter your code ran out. Log in again.", "error")
+            flash(_("The time to enter your code ran out. Log in again."), "error")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     submission = submit(form, lambda: authentication.log_in_second_step(
@@ -102,7 +103,7 @@ def login_two_step():
 def _qr_code(uri: str) -> Markup:
     # segno draws paths with presentation attributes only (no style attribute): the CSP allows it.
     svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff",
-                                                title="QR code for your authenticator app")
+                                                title=_("QR code for your authenticator app"))
     return Markup(svg)
 
 
@@ -120,7 +121,7 @@ def two_step_page():
         return login_redirect()
     if two_step.enabled(current_user):
         if request.method == "POST":
-            return render_error(409, "Two-step verification is already on.")
+            return render_error(409, _("Two-step verification is already on."))
         return _status_page()
     form = CodeForm()
     submission = submit(form, lambda: two_step.confirm_enrolment(current_user, form.code.data), "code")
@@ -143,12 +144,12 @@ def disable_two_step():
     if not current_user.is_authenticated:
         return login_redirect()
     if not two_step.enabled(current_user):
-        return render_error(409, "Two-step verification is not on.")
+        return render_error(409, _("Two-step verification is not on."))
     form = DisableTwoStepForm()
     submission = submit(form, lambda: two_step.disable(current_user, code=form.code.data,
                                                        password=form.password.data), "code")
     if submission.done:
-        flash("Two-step verification is off. Your recovery codes no longer work.", "success")
+        flash(_("Two-step verification is off. Your recovery codes no longer work."), "success")
         return redirect(url_for("auth.two_step"), 303)
     if submission.status == 409:
         return render_error(409, submission.error.message)

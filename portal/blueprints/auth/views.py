@@ -1,19 +1,23 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 
 from portal.blueprints.auth import bp
-from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm, NewTokenForm
+from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LanguageForm, LoginForm, NewTokenForm
 from portal.blueprints.auth.two_step import redirect_to_second_step
-from portal.domain.accounts import api_tokens, authentication, invitations
+from portal.domain.accounts import api_tokens, authentication, invitations, preferences
 from portal.domain.accounts import sessions as account_sessions
 from portal.domain.errors import DomainError, NotFound
 from portal.extensions import limiter
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.rbac import permissions
 from portal.rbac.decorators import login_redirect, login_required
 from portal.rbac.needs import has_any_role
+from portal.rbac.roles import ROLES
 from portal.web.forms import add_error, submit
 
 
@@ -96,7 +100,7 @@ def account():
         current_user, form.current_password.data, form.new_password.data, keep_session=current_user.session_token),
         "new_password")
     if submission.done:
-        flash("Password changed. Your other sessions were logged out.", "success")
+        flash(_("Password changed. Your other sessions were logged out."), "success")
         return redirect(url_for("auth.account"), 303)
     if submission.status == 422 and form.current_password.data and not form.current_password.errors:
         # Refused for the new password alone: say too whether the current one was right, so that
@@ -108,11 +112,29 @@ def account():
     return _account_page(form=form, status=submission.status)
 
 
-def _account_page(*, form=None, token_form=None, new_secret=None, status=200):
+def _account_page(*, form=None, token_form=None, language_form=None, new_secret=None, status=200):
     return render_template("auth/account.html", form=form or ChangePasswordForm(formdata=None),
                            token_form=token_form or NewTokenForm(formdata=None), new_secret=new_secret,
+                           language_form=language_form or LanguageForm(
+                               formdata=None, language=current_user.language or ""), roles=ROLES,
                            tokens=api_tokens.tokens_of(current_user),
                            sessions=account_sessions.list_sessions(current_user, current_user.session_token)), status
+
+
+@bp.route("/account/language", methods=["POST"])
+@login_required
+def set_language():
+    """The language the portal speaks to this user (docs/rules.md rule 37): "" follows the browser."""
+    language_form = LanguageForm()
+    submission = submit(language_form, lambda: preferences.set_language(current_user, language_form.language.data),
+                        "language")
+    if not submission.done:  # the refusal under the field, and the choice still stored selected
+        language_form.language.data = current_user.language or ""
+        return _account_page(language_form=language_form, status=submission.status)
+    refresh()  # the message in the language just chosen: this request began in the one before it
+    flash(_("Language saved.") if submission.result else
+          _("Language saved: the portal follows your browser's language."), "success")
+    return redirect(url_for("auth.account", _anchor="language"), 303)
 
 
 @bp.route("/account/sessions/<id:session_id>/end", methods=["POST"])
@@ -127,9 +149,9 @@ def end_session(session_id):
         logout_user()
         session.clear()
         identity_changed.send(current_app._get_current_object(), identity=AnonymousIdentity())
-        flash("This session has ended. Log in again to continue.", "success")
+        flash(_("This session has ended. Log in again to continue."), "success")
         return redirect(url_for("auth.login"), 303)
-    flash("The session has ended: that device is logged out.", "success")
+    flash(_("The session has ended: that device is logged out."), "success")
     return redirect(url_for("auth.account", _anchor="sessions"), 303)
 
 
@@ -138,8 +160,8 @@ def end_session(session_id):
 def end_other_sessions():
     """End every session of the user but this one ("End all other sessions", docs/rules.md rule 40)."""
     ended = account_sessions.end_other_sessions(current_user, current_user.session_token)
-    flash(f"{ended} other session{'' if ended == 1 else 's'} ended." if ended else
-          "You had no other sessions.", "success")
+    flash(ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", ended) if ended else
+          _("You had no other sessions."), "success")
     return redirect(url_for("auth.account", _anchor="sessions"), 303)
 
 
@@ -168,7 +190,8 @@ def revoke_token(token_id):
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash(f"The token “{token.name}” was revoked; programs using it are refused from now on.", "success")
+        flash(_("The token “%(name)s” was revoked; programs using it are refused from now on.", name=token.name),
+              "success")
     return redirect(url_for("auth.account"), 303)
 
 
@@ -188,7 +211,7 @@ def accept_invitation(token):
     if isinstance(submission.error, invitations.InvitationRefused):  # the link went bad meanwhile
         return _refused(submission.error)
     if submission.done:
-        flash("Welcome! Your account is ready. Log in with your e-mail and new password.", "success")
+        flash(_("Welcome! Your account is ready. Log in with your e-mail and new password."), "success")
         return redirect(url_for("auth.login", email=submission.result.email), 303)
     page = render_template("auth/accept_invitation.html", form=form, invited=invited, visitor=visitor)
     return page, submission.status

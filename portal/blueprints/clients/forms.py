@@ -3,6 +3,8 @@ from wtforms import BooleanField, EmailField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from portal.i18n import _l
+
 
 class SeatChoiceForm(FlaskForm):
     """A site and a subscription type, offered from scoped queries only.
@@ -11,8 +13,8 @@ class SeatChoiceForm(FlaskForm):
     type code fails ``validate_choice``.
     """
 
-    site_id = SelectField("Site", coerce=int, validate_choice=True)
-    subscription_type = SelectField("Subscription type", validate_choice=True)
+    site_id = SelectField(_l("Site"), coerce=int, validate_choice=True)
+    subscription_type = SelectField(_l("Subscription type"), validate_choice=True)
 
     def __init__(self, sites, types, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,21 +31,21 @@ class SeatChoiceForm(FlaskForm):
 
 
 class NewUserForm(SeatChoiceForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    add_seat = BooleanField("Add a seat if none is free")
-    send_invitation = RadioField("Invitation e-mail", default="now", choices=[
-        SelectChoice("now", "Send it now"), SelectChoice("later", "Send it later")])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    add_seat = BooleanField(_l("Add a seat if none is free"))
+    send_invitation = RadioField(_l("Invitation e-mail"), default="now", choices=[
+        SelectChoice("now", _l("Send it now")), SelectChoice("later", _l("Send it later"))])
 
 
 class NewSiteForm(FlaskForm):
-    name = StringField("Site name", validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Site name"), validators=[DataRequired(), Length(max=200)])
 
 
 class BulkInviteForm(SeatChoiceForm):
     """Several e-mails, one site, one type (the CoVet flow)."""
 
-    emails = TextAreaField("E-mail addresses (one per line)", validators=[DataRequired(), Length(max=30_000)])
-    add_seats = BooleanField("Add the missing seats")
-    send_invitation = RadioField("Invitation e-mails", default="now", choices=[
-        SelectChoice("now", "Send them now"), SelectChoice("later", "Send them later")])
+    emails = TextAreaField(_l("E-mail addresses (one per line)"), validators=[DataRequired(), Length(max=30_000)])
+    add_seats = BooleanField(_l("Add the missing seats"))
+    send_invitation = RadioField(_l("Invitation e-mails"), default="now", choices=[
+        SelectChoice("now", _l("Send them now")), SelectChoice("later", _l("Send them later"))])

@@ -11,6 +11,8 @@ from portal.domain.errors import DomainError
 from portal.domain.orgs import clients
 from portal.domain.seats import queries, sync
 from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
@@ -122,7 +124,7 @@ def change_billing_cycle():
     if is_htmx() or error:
         return _client_page("clients/_billing.html", _billing_part, error.status if error else 200,
                             billing_error=error and error.message)
-    flash("Billing cycle change saved." if cycle else "Pending billing cycle change withdrawn.", "success")
+    flash(_("Billing cycle change saved.") if cycle else _("Pending billing cycle change withdrawn."), "success")
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
@@ -148,8 +150,11 @@ def new_user():
         add_seat=form.add_seat.data, send=form.send_invitation.data), "email")
     site, chosen = form.chosen_site(), form.chosen_type()
     if submission.done:
-        sent = "and invited" if form.send_invitation.data == "now" else "; send the invitation when ready"
-        flash(f"{submission.result.name} was created {sent} ({chosen.name} at {site.name}).", "success")
+        names = dict(name=submission.result.name, type=chosen.name, site=site.name)
+        if form.send_invitation.data == "now":
+            flash(_("%(name)s was created and invited (%(type)s at %(site)s).", **names), "success")
+        else:
+            flash(_("%(name)s was created; send the invitation when ready (%(type)s at %(site)s).", **names), "success")
         return redirect(url_for("clients.detail", client_id=client.id))
     error = submission.error
     can_add_seat = site is not None and permissions.manage_seats(site).can()
@@ -199,7 +204,7 @@ def deactivate_user(user_id):
         return _client_page("clients/_users.html", _users_part, error.status)
     if is_htmx():
         return render("clients/_user_row.html", client=g.client, user=user, error=None)
-    flash(f"{user.name} was deactivated; their seat is free again.", "success")
+    flash(_("%(name)s was deactivated; their seat is free again.", name=user.name), "success")
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
@@ -214,7 +219,7 @@ def new_site():
     form = NewSiteForm()
     submission = submit(form, lambda: clients.create_site(current_user, g.client, form.name.data), "name")
     if submission.done:
-        flash(f"Site {submission.result.name} was created.", "success")
+        flash(_("Site %(name)s was created.", name=submission.result.name), "success")
         return redirect(url_for("clients.detail", client_id=g.client.id), 303)
     return render("clients/new_site.html", submission.status, client=g.client, form=form)
 
@@ -233,8 +238,10 @@ def invitation_action(user_id, action):
     except DomainError as error:
         flash(error.message, "error")
     else:
-        done = "sent again" if action == "send" else "revoked; the seat is free again"
-        flash(f"The invitation of {user.email} was {done}.", "success")
+        if action == "send":
+            flash(_("The invitation of %(email)s was sent again.", email=user.email), "success")
+        else:
+            flash(_("The invitation of %(email)s was revoked; the seat is free again.", email=user.email), "success")
     if is_htmx():
         return _client_page("clients/_invitations.html", _invitations_part)
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
@@ -255,9 +262,9 @@ def bulk_invite():
         add_seats=form.add_seats.data, send=form.send_invitation.data), "emails")
     site, chosen = form.chosen_site(), form.chosen_type()
     if submission.done:
-        invited = len(submission.result)
-        who = "1 person was invited" if invited == 1 else f"{invited} people were invited"
-        flash(f"{who} ({chosen.name} at {site.name}).", "success")
+        flash(ngettext("%(num)d person was invited (%(type)s at %(site)s).",
+                       "%(num)d people were invited (%(type)s at %(site)s).",
+                       len(submission.result), type=chosen.name, site=site.name), "success")
         return redirect(url_for("clients.detail", client_id=client.id), 303)
     error = submission.error
     no_seat = error is not None and error.code == "no_free_seat"

@@ -9,6 +9,7 @@ from portal.blueprints.invoices import bp
 from portal.domain.billing import queries
 from portal.domain.billing.money import decimal_text
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import Invoice
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
@@ -29,11 +30,11 @@ def _filters():
     kind = args.get("kind", "")
     period = args.get("period", "").strip()
     if client_id and not re.fullmatch(r"[0-9]{1,12}", client_id):
-        errors["client_id"], client_id = "Choose a client from the list.", ""
+        errors["client_id"], client_id = _("Choose a client from the list."), ""
     if kind not in ("", "period", "proration"):
-        errors["kind"], kind = "Choose period or proration.", ""
+        errors["kind"], kind = _("Choose a kind of invoice from the list."), ""
     if period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-        errors["period"], period = "Enter a month as YYYY-MM, e.g. 2027-01.", ""
+        errors["period"], period = _("Enter a month as YYYY-MM, e.g. 2027-01."), ""
     return dict(client_id=int(client_id) if client_id else None, kind=kind, period=period), errors
 
 

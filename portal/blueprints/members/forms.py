@@ -4,8 +4,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.i18n import _l
+
 # docs/rules.md screen 15e: the role select starts on this empty option, which cannot be submitted.
-NO_ROLE = SelectChoice("", "Choose a role…")
+NO_ROLE = SelectChoice("", _l("Choose a role…"))
 
 
 class CheckboxesField(SelectMultipleField):
@@ -23,9 +25,9 @@ class GrantRoleForm(FlaskForm):
     (unknown role 422, a permission the caller lacks 403).
     """
 
-    role = SelectField("Role", validate_choice=False, default="",
-                       validators=[InputRequired(message="Choose a role.")])
-    site_ids = CheckboxesField("Only at these sites (site manager, accountant)", coerce=int, validate_choice=False)
+    role = SelectField(_l("Role"), validate_choice=False, default="",
+                       validators=[InputRequired(message=_l("Choose a role."))])
+    site_ids = CheckboxesField(_l("Only at these sites (site manager, accountant)"), coerce=int, validate_choice=False)
 
     def __init__(self, member, grantable, sites, *args, **kwargs):
         super().__init__(*args, prefix=f"member-{member.id}", **kwargs)
@@ -40,4 +42,4 @@ class GrantRoleForm(FlaskForm):
 class RequireTwoStepForm(FlaskForm):
     """docs/rules.md rule 38: the members page's checkbox ``require_two_step``."""
 
-    require_two_step = BooleanField("Require two-step verification of every member")
+    require_two_step = BooleanField(_l("Require two-step verification of every member"))

@@ -14,6 +14,8 @@ from portal.domain.accounts import grants, two_step
 from portal.domain.accounts import sessions as account_sessions
 from portal.domain.accounts import queries as people
 from portal.domain.errors import DomainError, Invalid
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
@@ -99,12 +101,17 @@ def require_two_step():
         two_step.set_requirement(current_user, organisation, form.require_two_step.data)
     except DomainError as error:
         abort(error.status)
-    who = "the operator's members and every partner's staff" if organisation.is_operator else "every member"
-    if form.require_two_step.data:
-        flash(f"Two-step verification is now required of {who}: those not set up yet are asked to set it up "
-              "before anything else.", "success")
+    if form.require_two_step.data and organisation.is_operator:
+        flash(_("Two-step verification is now required of the operator's members and every partner's staff: "
+                "those not set up yet are asked to set it up before anything else."), "success")
+    elif form.require_two_step.data:
+        flash(_("Two-step verification is now required of every member: those not set up yet are asked to set it "
+                "up before anything else."), "success")
+    elif organisation.is_operator:
+        flash(_("Two-step verification is no longer required of the operator's members and every partner's staff."),
+              "success")
     else:
-        flash(f"Two-step verification is no longer required of {who}.", "success")
+        flash(_("Two-step verification is no longer required of every member."), "success")
     return redirect(url_for("members.index"), 303)
 
 
@@ -138,10 +145,10 @@ def grant(user_id):
         (form.site_ids.data or None) if form.site_ids is not None else None), None)
     if submission.done:
         label = ROLES[submission.result.role].label
-        return _answer(screen, member, notice=f"{member.name} now holds the {label} role.")
+        return _answer(screen, member, notice=_("%(name)s now holds the %(role)s role.", name=member.name, role=label))
     error = submission.error
     if error is None:  # an invalid form: its first message
-        error = Invalid(next((m for messages in form.errors.values() for m in messages), "Choose a role."))
+        error = Invalid(next((m for messages in form.errors.values() for m in messages), _("Choose a role.")))
     elif error.status == 404:
         abort(404)
     return _answer(screen, member, form=form, error=error)
@@ -164,7 +171,8 @@ def revoke(user_id, role_code):
         if error.status == 404:
             abort(404)
         return _answer(screen, member, error=error)
-    return _answer(screen, member, notice=f"{member.name} no longer holds the {role.label} role.")
+    return _answer(screen, member, notice=_("%(name)s no longer holds the %(role)s role.", name=member.name,
+                                            role=role.label))
 
 
 @bp.route("/<id:user_id>/sessions/end", methods=["GET", "POST"])
@@ -184,6 +192,8 @@ def end_sessions(user_id):
         ended = account_sessions.end_member_sessions(current_user, member)
     except DomainError as error:
         return _answer(screen, member, error=error)
-    return _answer(screen, member, notice=f"{ended} session{'' if ended == 1 else 's'} of {member.name} ended: "
-                                          f"they are logged out everywhere." if ended else
-                                          f"{member.name} had no open session.")
+    if not ended:
+        return _answer(screen, member, notice=_("%(name)s had no open session.", name=member.name))
+    return _answer(screen, member, notice=ngettext(
+        "%(num)d session of %(name)s ended: they are logged out everywhere.",
+        "%(num)d sessions of %(name)s ended: they are logged out everywhere.", ended, name=member.name))

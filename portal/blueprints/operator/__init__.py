@@ -1,5 +1,8 @@
 from flask import Blueprint
 
+from portal.web.labels import template_helpers
+
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+bp.context_processor(template_helpers)  # codes shown as words: cycles, kinds, statuses (rule 37)
 
 from portal.blueprints.operator import views  # noqa: E402,F401

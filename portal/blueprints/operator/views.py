@@ -9,6 +9,7 @@ from portal.domain.billing.money import decimal_text
 from portal.domain.orgs import partners
 from portal.domain.seats import queries
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import SubscriptionType
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
@@ -43,7 +44,7 @@ def new_subscription_type():
         form.currency.data), "code")
     if submission.done:
         created = submission.result
-        flash(f"{created.name} ({created.code}) was added to the catalogue.", "success")
+        flash(_("%(name)s (%(code)s) was added to the catalogue.", name=created.name, code=created.code), "success")
         return redirect(url_for("operator.catalogue_list"), 303)
     return render("operator/type_form.html", submission.status, form=form, subscription_type=None,
                   tab="catalogue")
@@ -58,7 +59,8 @@ def edit_prices(type_id):
     submission = submit(form, lambda: catalogue.change_prices(
         current_user, subscription_type, form.monthly_price.data, form.annual_price.data), "monthly_price")
     if submission.done:
-        flash(f"Prices of {submission.result.name} saved; they apply to invoices issued from now on.", "success")
+        flash(_("Prices of %(name)s saved; they apply to invoices issued from now on.", name=submission.result.name),
+              "success")
         return redirect(url_for("operator.catalogue_list"), 303)
     return render("operator/type_form.html", submission.status, form=form, subscription_type=subscription_type,
                   tab="catalogue")
@@ -76,11 +78,11 @@ def partner_list():
 def new_partner():
     form = NewPartnerForm()
     submission = submit(form, lambda: partners.create_partner(
-        current_user, form.name.data, form.invoice_prefix.data, form.admin_name.data, form.admin_email.data),
-        "name")
+        current_user, form.name.data, form.invoice_prefix.data, form.admin_name.data, form.admin_email.data,
+        language=form.language.data), "name")
     if submission.done:
-        flash(f"{submission.result.name} was created; {form.admin_email.data.strip().lower()} was invited as its "
-              "administrator.", "success")
+        flash(_("%(partner)s was created; %(email)s was invited as its administrator.",
+                partner=submission.result.name, email=form.admin_email.data.strip().lower()), "success")
         return redirect(url_for("operator.partner_list"), 303)
     return render("operator/new_partner.html", submission.status, form=form, tab="partners")
 
@@ -93,7 +95,8 @@ def invite_administrator(partner_id):
     submission = submit(form, lambda: partners.invite_administrator(
         current_user, partner, form.admin_email.data, form.admin_name.data), "admin_email")
     if submission.done:
-        flash(f"{submission.result.email} was invited as an administrator of {partner.name}.", "success")
+        flash(_("%(email)s was invited as an administrator of %(partner)s.", email=submission.result.email,
+                partner=partner.name), "success")
         return redirect(url_for("operator.partner_list"), 303)
     return render("operator/invite_administrator.html", submission.status, form=form, partner=partner,
                   tab="partners")

@@ -5,6 +5,7 @@ from portal.blueprints.partners import bp
 from portal.blueprints.partners.forms import NewClientForm
 from portal.domain.orgs import clients
 from portal.domain.seats import queries
+from portal.i18n import gettext as _
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
 from portal.web.forms import submit
@@ -43,15 +44,16 @@ def overview():
 @bp.route("/clients/new", methods=["GET", "POST"])
 @login_required
 def new_client():
-    """A partner creates a client: name, billing cycle, optional trial."""
+    """A partner creates a client: name, billing cycle, optional trial, the language of its invitations."""
     partner = current_user.organisation
     if partner.kind != "partner":
         abort(404)
     require(permissions.manage_clients(partner))
     form = NewClientForm()
     submission = submit(form, lambda: clients.create_client(
-        current_user, partner, form.name.data, form.billing_cycle.data, trial_days=form.trial_days.data), "name")
+        current_user, partner, form.name.data, form.billing_cycle.data, trial_days=form.trial_days.data,
+        language=form.language.data), "name")
     if submission.done:
-        flash(f"{submission.result.name} was created. Add its first site.", "success")
+        flash(_("%(client)s was created. Add its first site.", client=submission.result.name), "success")
         return redirect(url_for("clients.new_site", client_id=submission.result.id), 303)
     return render("partners/new_client.html", submission.status, form=form)

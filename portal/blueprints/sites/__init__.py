@@ -1,10 +1,12 @@
 from flask import Blueprint, g
 
+from portal.blueprints.clients.labels import template_helpers
 from portal.rbac import permissions
 from portal.rbac.decorators import guard_request, require
 from portal.rbac.scoping import get_client_or_404, get_site_or_404
 
 bp = Blueprint("sites", __name__, url_prefix="/clients/<id:client_id>/sites/<id:site_id>")
+bp.context_processor(template_helpers)  # labels for codes: cycles, statuses (rule 37)
 
 
 @bp.url_value_preprocessor

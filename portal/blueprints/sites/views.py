@@ -10,6 +10,8 @@ from portal.domain.billing import invoices
 from portal.domain.errors import DomainError
 from portal.domain.seats import allocations, queries
 from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
@@ -69,8 +71,7 @@ def set_allocation(code):
     except DomainError as error:
         return _site_page(error.status, errors={code: error.message})
     if is_htmx():
-        allocated = change.allocation.allocated
-        return _site_page(announce=f"{subscription_type.name} at {g.site.name}: "
-                                   f"{allocated} seat{'' if allocated == 1 else 's'}")
-    flash(f"{subscription_type.name} seats at {g.site.name} updated.", "success")
+        return _site_page(announce=ngettext("%(type)s at %(site)s: %(num)d seat", "%(type)s at %(site)s: %(num)d seats",
+                                            change.allocation.allocated, type=subscription_type.name, site=g.site.name))
+    flash(_("%(type)s seats at %(site)s updated.", type=subscription_type.name, site=g.site.name), "success")
     return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)

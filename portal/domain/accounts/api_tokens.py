@@ -18,6 +18,8 @@ from portal.domain import audit, validation
 from portal.domain.errors import Conflict, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.models import ApiToken, RoleAssignment, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
@@ -42,10 +44,10 @@ def expiry_days(value, field: str = "expires_in_days") -> int | None:
     """A token lifetime in whole days (1 to MAX_EXPIRY_DAYS), or None (empty: never expires)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    days = validation.whole_number(value, field, label="number of days until the token expires",
+    days = validation.whole_number(value, field, label=_l("number of days until the token expires"),
                                    maximum=MAX_EXPIRY_DAYS)
     if days < 1:
-        raise Invalid("A token expires at least one day after its creation.", field=field)
+        raise Invalid(_("A token expires at least one day after its creation."), field=field)
     return days
 
 
@@ -59,8 +61,9 @@ def create_token(actor, user: User, name: str | None = None, *, read_only: bool 
     audit event.
     """
     if user.status != "active":
-        raise Conflict(f"{user.email} is not an active user; their token would not work.", field="email")
-    name = validation.text(name or "API token", "name", label="token name", max_length=100)
+        raise Conflict(_("%(email)s is not an active user; their token would not work.", email=user.email),
+                       field="email")
+    name = validation.text(name or "API token", "name", label=_l("token name"), max_length=100)
     days = expiry_days(expires_in_days)
     expires_at = utcnow() + timedelta(days=days) if days else None
     secret = secrets.token_urlsafe(32)
@@ -85,7 +88,7 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
             .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
         ).rowcount
         if not changed:
-            raise Conflict("This token is already revoked.")
+            raise Conflict(_("This token is already revoked."))
         token = db.session.get(ApiToken, token_id, populate_existing=True)
         audit.record(actor, "api_token.revoked", "user", token.user_id, token.user.organisation_id,
                      after={"token_id": token_id, "name": token.name})
@@ -99,7 +102,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 def find_token(token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        raise Invalid(f"There is no API token {token_id}.", field="token_id")
+        raise Invalid(_("There is no API token %(id)s.", id=token_id), field="token_id")
     return token
 
 

@@ -12,6 +12,8 @@ from portal.domain.accounts.passwords import check_password, hash_password
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.models import User
 from portal.rbac.sessions import end_other_sessions, end_session, start_session
 
@@ -21,8 +23,9 @@ class LockedOut(DomainError):
 
     def __init__(self, retry_after: int):
         minutes = -(-retry_after // 60)
-        super().__init__(f"Too many failed attempts for this e-mail. Try again in {minutes} "
-                         f"minute{'s' if minutes > 1 else ''}.", retry_after=retry_after)
+        super().__init__(ngettext("Too many failed attempts for this e-mail. Try again in %(num)d minute.",
+                                  "Too many failed attempts for this e-mail. Try again in %(num)d minutes.",
+                                  minutes), retry_after=retry_after)
 
 
 class BadCredentials(DomainError):
@@ -64,7 +67,7 @@ def log_in(email: str, password: str, ip: str | None, user_agent: str | None = N
             else:
                 token = _open_session(user, ip, user_agent)
     if not valid:
-        raise BadCredentials("Wrong e-mail or password.")
+        raise BadCredentials(_("Wrong e-mail or password."))
     user.session_token = token
     return user
 
@@ -103,7 +106,7 @@ def check_current_password(user: User, current_password) -> None:
     both mistakes show at once (issue 11, defect 2).
     """
     if not check_password(user.password_hash, current_password or ""):
-        raise Invalid("Your current password is not correct.", field="current_password")
+        raise Invalid(_("Your current password is not correct."), field="current_password")
 
 
 def change_password(user: User, current_password, new_password, *, keep_session: str | None) -> None:

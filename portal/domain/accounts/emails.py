@@ -3,11 +3,12 @@ from sqlalchemy import select
 
 from portal.domain.errors import Conflict
 from portal.extensions import db
+from portal.i18n import _l
 from portal.models import User
 
 # docs/rules.md rule 41b: the same sentence whoever owns the address (the caller's own
 # organisation or another), so the check reveals nothing the caller could not already see.
-EMAIL_IN_USE = "This e-mail address cannot be used for a new account."
+EMAIL_IN_USE = _l("This e-mail address cannot be used for a new account.")
 
 
 def email_in_use(email: str) -> bool:

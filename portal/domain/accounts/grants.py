@@ -26,6 +26,8 @@ from portal.domain import audit
 from portal.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.models import Organisation, RoleAssignment, Site, User
 from portal.rbac.permissions import holds_all, manage_roles, may
 from portal.rbac.roles import ROLES, Role, roles_for
@@ -84,10 +86,11 @@ def grant_role(actor, user: User, role_code, site_ids=None) -> RoleAssignment:
     role = _role(role_code, organisation)
     site_ids = _site_ids(site_ids)
     if site_ids and not role.site_restrictable:
-        raise Invalid(f"The {role.label} role cannot be limited to sites; leave the sites empty.", field="site_ids")
+        raise Invalid(_("The %(role)s role cannot be limited to sites; leave the sites empty.", role=role.label),
+                      field="site_ids")
     sites = _sites_of(organisation, site_ids)
     if user.status == "deactivated":
-        raise Conflict(f"{user.name} is deactivated; roles cannot be given to a deactivated account.")
+        raise Conflict(_("%(name)s is deactivated; roles cannot be given to a deactivated account.", name=user.name))
     if not _holds(actor, role, organisation, sites or None):
         raise Forbidden(_lacking(role, sites), field="role")
     user_id, organisation_id = user.id, organisation.id
@@ -102,8 +105,7 @@ def grant_role(actor, user: User, role_code, site_ids=None) -> RoleAssignment:
             before = _describe(assignment)
             old_sites = list(assignment.sites)
             if {s.id for s in old_sites} == set(site_ids):
-                raise Conflict(f"{user.name} already holds the {role.label} role{_where(old_sites)}.",
-                               field="role")
+                raise Conflict(_already_holds(user, role, old_sites), field="role")
             # Changing the sites takes the old scope away: the actor must cover it too.
             if not _holds(actor, role, organisation, old_sites or None):
                 raise Forbidden(_lacking(role, old_sites), field="role")
@@ -131,10 +133,11 @@ def revoke_role(actor, user: User, role_code) -> None:
         _lock(organisation_id)
         assignment = _assignment(user_id, role.code)
         if assignment is None:
-            raise Conflict(f"{user.name} does not hold the {role.label} role.", field="role")
+            raise Conflict(_("%(name)s does not hold the %(role)s role.", name=user.name, role=role.label),
+                           field="role")
         sites = list(assignment.sites)
         if not _holds(actor, role, organisation, sites or None):
-            raise Forbidden(_lacking(role, sites, verb="take away"), field="role")
+            raise Forbidden(_lacking(role, sites, taking=True), field="role")
         if role.code == ADMIN_ROLES[organisation.kind]:
             ensure_not_last_admin(user, organisation, locked=True)
         before = _describe(assignment)
@@ -156,19 +159,19 @@ def may_revoke(actor, assignment: RoleAssignment) -> bool:
 def _own_organisation(actor, user: User) -> Organisation:
     """The actor's organisation, if ``user`` belongs to it; another tenant's user is a 404."""
     if user is None or user.organisation_id != actor.organisation_id:
-        raise NotFound("There is no such member in your organisation.")
+        raise NotFound(_("There is no such member in your organisation."))
     return actor.organisation
 
 
 def _require_manage(actor, organisation) -> None:
     if not may(actor, manage_roles(organisation)):
-        raise Forbidden("Managing roles needs the roles.manage permission in your organisation.")
+        raise Forbidden(_("Managing roles needs the roles.manage permission in your organisation."))
 
 
 def _role(role_code, organisation) -> Role:
     role = ROLES.get(role_code) if isinstance(role_code, str) else None
     if role is None or role.organisation_kind != organisation.kind:
-        raise Invalid("Choose one of the roles of your organisation.", field="role")
+        raise Invalid(_("Choose one of the roles of your organisation."), field="role")
     return role
 
 
@@ -177,17 +180,18 @@ def _site_ids(site_ids) -> list[int]:
     if site_ids is None:
         return []
     if isinstance(site_ids, (str, bytes)) or not hasattr(site_ids, "__iter__"):
-        raise Invalid("Choose sites from the list.", field="site_ids")
+        raise Invalid(_("Choose sites from the list."), field="site_ids")
     cleaned = []
     for value in site_ids:
         if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2 ** 31:
-            raise Invalid("Choose sites from the list.", field="site_ids")
+            raise Invalid(_("Choose sites from the list."), field="site_ids")
         if value not in cleaned:
             cleaned.append(value)
     if len(cleaned) > MAX_SITES:
-        raise Invalid(f"Choose at most {MAX_SITES} sites.", field="site_ids")
+        raise Invalid(ngettext("Choose at most %(num)d site.", "Choose at most %(num)d sites.", MAX_SITES),
+                      field="site_ids")
     return cleaned
 
 
@@ -196,12 +200,12 @@ def _sites_of(organisation, site_ids: list[int]) -> list[Site]:
     if not site_ids:
         return []
     if organisation.kind != "client":
-        raise Invalid("Only roles of a client can be limited to sites.", field="site_ids")
+        raise Invalid(_("Only roles of a client can be limited to sites."), field="site_ids")
     sites = db.session.scalars(
         select(Site).where(Site.id.in_(site_ids), Site.client_id == organisation.id).order_by(Site.name)
     ).all()
     if len(sites) != len(site_ids):
-        raise Invalid(f"Choose sites of {organisation.name} only.", field="site_ids")
+        raise Invalid(_("Choose sites of %(organisation)s only.", organisation=organisation.name), field="site_ids")
     return list(sites)
 
 
@@ -221,13 +225,31 @@ def _holds(actor, role: Role, organisation, sites) -> bool:
     return all(holds_all(actor, role.permissions, site) for site in sites)
 
 
-def _lacking(role: Role, sites, verb: str = "give") -> str:
-    return (f"You cannot {verb} the {role.label} role{_where(sites)}: it carries permissions you do not "
-            "hold there yourself.")
+def _lacking(role: Role, sites, *, taking: bool = False) -> str:
+    """Why the actor may not give (or take away) ``role`` over ``sites`` (none: organisation-wide)."""
+    if taking and sites:
+        return _("You cannot take away the %(role)s role for %(sites)s: it carries permissions you do not "
+                 "hold there yourself.", role=role.label, sites=_site_names(sites))
+    if taking:
+        return _("You cannot take away the %(role)s role: it carries permissions you do not hold there "
+                 "yourself.", role=role.label)
+    if sites:
+        return _("You cannot give the %(role)s role for %(sites)s: it carries permissions you do not hold "
+                 "there yourself.", role=role.label, sites=_site_names(sites))
+    return _("You cannot give the %(role)s role: it carries permissions you do not hold there yourself.",
+             role=role.label)
 
 
-def _where(sites) -> str:
-    return f" for {', '.join(site.name for site in sites)}" if sites else ""
+def _already_holds(user: User, role: Role, sites) -> str:
+    if sites:
+        return _("%(name)s already holds the %(role)s role for %(sites)s.", name=user.name, role=role.label,
+                 sites=_site_names(sites))
+    return _("%(name)s already holds the %(role)s role.", name=user.name, role=role.label)
+
+
+def _site_names(sites) -> str:
+    """Site names are data: listed as they are, "Lyon, Paris"."""
+    return ", ".join(site.name for site in sites)
 
 
 # --- data ----------------------------------------------------------------------
@@ -244,9 +266,9 @@ def ensure_not_last_admin(user: User, organisation: Organisation, *, locked: boo
     holds = _assignment(user.id, role.code) is not None
     if holds and _other_active_admins(organisation.id, role.code, user.id) == 0:
         raise Conflict(
-            f"{user.name} is the last active {role.label} of {organisation.name}. Give the "
-            f"{role.label} role to someone else first, so the organisation is never left without "
-            "an administrator.", field="role")
+            _("%(name)s is the last active %(role)s of %(organisation)s. Give the %(role)s role to someone "
+              "else first, so the organisation is never left without an administrator.",
+              name=user.name, role=role.label, organisation=organisation.name), field="role")
 
 
 def _lock(organisation_id: int) -> None:

@@ -4,6 +4,9 @@ A token is ``secrets.token_urlsafe(32)``; only its SHA-256 is stored. A link
 is valid 30 days from sending; resending supersedes it, revoking kills it and
 frees the seat. E-mail leaves only after the transaction commits, and a
 failed delivery is recorded ("not sent — retry") without losing anything.
+The e-mail is written in the language of the inviting organisation, the
+invited user's own (a client's for its users, the partner's for its staff),
+whatever the inviter's (docs/rules.md rule 37).
 """
 import secrets
 from datetime import timedelta
@@ -17,6 +20,8 @@ from portal.domain.errors import Conflict, DomainError
 from portal.domain.seats import counters
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l, force_locale, ngettext
+from portal.i18n import gettext as _
 from portal.models import Invitation, InvitationToken, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
@@ -45,7 +50,7 @@ def _pending(user_id: int) -> Invitation:
     invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user_id)
                                    .with_for_update().execution_options(populate_existing=True))
     if invitation is None or invitation.status != "pending":
-        raise Conflict("This invitation is no longer pending.")
+        raise Conflict(_("This invitation is no longer pending."))
     return invitation
 
 
@@ -66,26 +71,35 @@ def send_invitation(actor, user: User) -> str:
         invitation.sent_at, invitation.expires_at = now, now + VALID_FOR
         audit.record(actor, "invitation.sent", "user", user_id, invitation.organisation_id,
                      after={"expires_at": invitation.expires_at.isoformat()})
-        email, name, organisation = invitation.user.email, invitation.user.name, invitation.user.organisation.name
+        invited = invitation.user
+        email, name, organisation = invited.email, invited.name, invited.organisation.name
+        language = invited.organisation.language
         invitation_id = invitation.id
-    delivery = _deliver(email, name, organisation, token)
+    delivery = _deliver(email, name, organisation, token, language)
     with write_transaction():
         db.session.execute(update(Invitation).where(Invitation.id == invitation_id).values(delivery=delivery))
     return token
 
 
-def _deliver(email: str, name: str, organisation: str, token: str) -> str:
-    """Build and send the e-mail; any failure is a delivery to retry, never an error.
+def _deliver(email: str, name: str, organisation: str, token: str, language: str | None = None) -> str:
+    """Build and send the e-mail in ``language`` (the organisation's; None: English); any failure is a
+    delivery to retry, never an error.
 
     It runs after the commit: raising here would answer "nothing was changed"
     for a user, seat and invitation that exist (docs/rules.md rule 41b).
     """
     try:
         link = links.invitation_link(token)
-        body = (f"Hello {name},\n\nYou are invited to join {organisation} on Partner Portal.\n"
-                f"Open this link within 30 days to choose your password:\n\n{link}\n\n"
-                "If you did not expect this e-mail, you can ignore it.\n")
-        mail.send(email, f"Your invitation to {organisation}", body)
+        with force_locale(language or "en"):
+            subject = _("Your invitation to %(organisation)s", organisation=organisation)
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("You are invited to join %(organisation)s on Partner Portal.", organisation=organisation)
+                    + "\n"
+                    + ngettext("Open this link within %(num)d day to choose your password:",
+                               "Open this link within %(num)d days to choose your password:", VALID_FOR.days)
+                    + f"\n\n{link}\n\n"
+                    + _("If you did not expect this e-mail, you can ignore it.") + "\n")
+            mail.send(email, subject, body)
     except mail.MailError:
         return "failed"
     except Exception:  # noqa: BLE001 - whatever it was, the committed invitation stands: "not sent — retry"
@@ -137,19 +151,20 @@ def check_token(token: str) -> InvitationToken:
     """The live token behind a link, or ``InvitationRefused`` saying why not."""
     row = db.session.scalar(select(InvitationToken).where(InvitationToken.token_hash == hash_token(token)))
     if row is None:
-        raise InvitationRefused("This invitation link is not valid. Check that you copied the whole link.",
+        raise InvitationRefused(_("This invitation link is not valid. Check that you copied the whole link."),
                                 status=404)
     invitation = row.invitation
     if invitation.status == "accepted":
-        raise InvitationRefused("This invitation was already used. Log in with your e-mail and password.")
-    if invitation.status in ("revoked", "expired"):
-        raise InvitationRefused(f"This invitation was {invitation.status}. Ask your administrator for a new one.",
-                                status=410)
+        raise InvitationRefused(_("This invitation was already used. Log in with your e-mail and password."))
+    if invitation.status == "revoked":
+        raise InvitationRefused(_("This invitation was revoked. Ask your administrator for a new one."), status=410)
+    if invitation.status == "expired":
+        raise InvitationRefused(_("This invitation was expired. Ask your administrator for a new one."), status=410)
     if row.superseded_at is not None:
-        raise InvitationRefused("A newer invitation was sent to you: use the link in the latest e-mail.",
+        raise InvitationRefused(_("A newer invitation was sent to you: use the link in the latest e-mail."),
                                 status=410)
     if row.expires_at <= utcnow():
-        raise InvitationRefused("This invitation has expired. Ask your administrator to send it again.",
+        raise InvitationRefused(_("This invitation has expired. Ask your administrator to send it again."),
                                 status=410)
     return row
 
@@ -163,9 +178,10 @@ def accept_invitation(token: str, name, password, *, current_user=None) -> User:
     user = row.invitation.user
     if current_user is not None and current_user.id != user.id:
         raise InvitationRefused(
-            f"You are logged in as {current_user.email}. Log out, then open the link again to accept "
-            f"the invitation for {user.email}: an account belongs to one organisation only.")
-    name = validation.text(name, "name", label="name")
+            _("You are logged in as %(current)s. Log out, then open the link again to accept the invitation "
+              "for %(invited)s: an account belongs to one organisation only.",
+              current=current_user.email, invited=user.email))
+    name = validation.text(name, "name", label=_l("name"))
     password = validation.password(password, email=user.email, name=name)
     password_hash = passwords.hash_password(password)
     invitation_id, user_id = row.invitation_id, user.id
@@ -177,7 +193,7 @@ def accept_invitation(token: str, name, password, *, current_user=None) -> User:
             update(Invitation).where(Invitation.id == invitation_id, Invitation.status == "pending")
             .values(status="accepted", closed_at=utcnow())).rowcount
         if not accepted:  # the other tab won
-            raise InvitationRefused("This invitation was already used. Log in with your e-mail and password.")
+            raise InvitationRefused(_("This invitation was already used. Log in with your e-mail and password."))
         _supersede_tokens(invitation_id, utcnow())
         user = db.session.get(User, user_id, populate_existing=True)
         user.name, user.password_hash, user.status = name, password_hash, "active"

@@ -20,6 +20,8 @@ from portal.domain.seats import counters
 from portal.domain.seats.allocations import buy_seats
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.models import Site, SubscriptionType, User
 from portal.rbac.permissions import manage_seats, manage_users, may, permission_name
 
@@ -36,7 +38,7 @@ def change_user(actor, user: User, *, name=None, site: Site | None = None,
     """
     moving = site is not None or subscription_type is not None
     if name is not None:
-        name = validation.text(name, "name", label="name")
+        name = validation.text(name, "name", label=_l("name"))
     ensure_may_manage(actor, user, "change")
     if moving:
         site = site or user.site
@@ -62,34 +64,41 @@ def move_seat(actor, user: User, site: Site, subscription_type: SubscriptionType
 
 def _check_move(actor, user: User, site: Site | None, add_seat: bool) -> None:
     if site is None or user.site_id is None:
-        raise Conflict(f"{user.name} holds no seat to move.", field="site_id")
-    check_seat_site(actor, user, site, add_seat, doing="Moving a user to")
+        raise Conflict(_("%(name)s holds no seat to move.", name=user.name), field="site_id")
+    check_seat_site(actor, user, site, add_seat, doing="move")
 
 
 def check_seat_site(actor, user: User, site: Site, add_seat: bool, *, doing: str) -> None:
     """Before a user takes a seat at ``site`` (a move, a reactivation): the site is their client's
     (``Invalid``), the actor holds users.manage there and, to add the seat, subscriptions.manage (``Forbidden``).
-    ``doing`` starts the refusal: "Moving a user to" Lyon needs …"""
+    ``doing`` ("move" or "reactivate") chooses the refusal: "Moving a user to Lyon needs …"."""
     if site.client_id != user.organisation_id:
-        raise Invalid("Choose a site of the user's own client.", field="site_id")
+        raise Invalid(_("Choose a site of the user's own client."), field="site_id")
     if actor is None:
         return
     if not may(actor, manage_users(site)):
-        raise Forbidden(f"{doing} {site.name} needs the {permission_name(manage_users)} permission there.",
-                        field="site_id")
+        permission = permission_name(manage_users)
+        if doing == "reactivate":
+            message = _("Reactivating a user at %(site)s needs the %(permission)s permission there.",
+                        site=site.name, permission=permission)
+        else:
+            message = _("Moving a user to %(site)s needs the %(permission)s permission there.",
+                        site=site.name, permission=permission)
+        raise Forbidden(message, field="site_id")
     if add_seat and not may(actor, manage_seats(site)):
-        raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
+        raise Forbidden(_("Adding a seat needs the subscription management role."), field="add_seat")
 
 
 def _move(actor, user: User, site: Site, subscription_type: SubscriptionType, add_seat: bool) -> None:
     """Inside the transaction, the user's row locked: claim the new seat, release the old one."""
     if user.status == "deactivated":
-        raise Conflict(f"{user.name} is deactivated: reactivate them to give them a seat.", field="site_id")
+        raise Conflict(_("%(name)s is deactivated: reactivate them to give them a seat.", name=user.name),
+                       field="site_id")
     old = (user.subscription_type_id, user.site_id)
     new = (subscription_type.id, site.id)
     if old == new:
-        raise Conflict(f"{user.name} already holds a {subscription_type.name} seat at {site.name}.",
-                       field="subscription_type")
+        raise Conflict(_("%(name)s already holds a %(type)s seat at %(site)s.", name=user.name,
+                         type=subscription_type.name, site=site.name), field="subscription_type")
     for type_id, site_id in sorted({old, new}):
         if (type_id, site_id) == old:
             counters.release_seat(site_id, type_id)
@@ -106,8 +115,9 @@ def _move(actor, user: User, site: Site, subscription_type: SubscriptionType, ad
 def _no_free_seat(actor, user: User, site: Site, subscription_type: SubscriptionType) -> NoFreeSeat:
     free = counters.free_seats(site.id, subscription_type.id)
     if actor is not None and may(actor, manage_seats(site)):
-        hint = "Add a seat and move them, or raise the allocation on the site page."
+        hint = _("Add a seat and move them, or raise the allocation on the site page.")
     else:
-        hint = "Ask a finance administrator to add seats for this site."
-    return NoFreeSeat(f"No free {subscription_type.name} seat at {site.name} ({free} free) to move {user.name} "
-                      f"to. {hint}", field="subscription_type", free=free)
+        hint = _("Ask a finance administrator to add seats for this site.")
+    refusal = _("No free %(type)s seat at %(site)s (%(free)d free) to move %(name)s to.",
+                type=subscription_type.name, site=site.name, free=free, name=user.name)
+    return NoFreeSeat(f"{refusal} {hint}", field="subscription_type", free=free)

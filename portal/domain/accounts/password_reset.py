@@ -8,7 +8,9 @@ setting the password uses it up together with every other link of the user,
 and ends every login session of the user. Two-step verification stays on: the
 next login still asks for a code. E-mail leaves only after the commit; a
 failed delivery is logged and audited, never shown (it would tell the address
-exists).
+exists). The e-mail is written in the user's language, else their
+organisation's, else English (docs/rules.md rule 37): whoever asks, in
+whatever browser.
 """
 import secrets
 from datetime import timedelta
@@ -21,6 +23,8 @@ from portal.domain.accounts.passwords import hash_password
 from portal.domain.errors import DomainError
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import force_locale, ngettext
+from portal.i18n import gettext as _
 from portal.models import PasswordResetToken, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
@@ -45,14 +49,20 @@ def _max_age() -> timedelta:
     return timedelta(seconds=int(current_app.config["PASSWORD_RESET_MAX_AGE"]))
 
 
-def _duration(age: timedelta) -> str:
-    """"one hour", "2 hours", "15 minutes": how long a link lives, for the e-mail."""
+def _open_within(age: timedelta) -> str:
+    """The e-mail's sentence saying how long a link lives: "… within one hour …", "… 2 hours …", "… 15 minutes …"."""
     seconds = int(age.total_seconds())
     if seconds % 3600 == 0:
         hours = seconds // 3600
-        return "one hour" if hours == 1 else f"{hours} hours"
+        if hours == 1:
+            return _("Open this link within one hour to choose a new password:")
+        return ngettext("Open this link within %(num)d hour to choose a new password:",
+                        "Open this link within %(num)d hours to choose a new password:", hours)
     minutes = max(1, -(-seconds // 60))
-    return "one minute" if minutes == 1 else f"{minutes} minutes"
+    if minutes == 1:
+        return _("Open this link within one minute to choose a new password:")
+    return ngettext("Open this link within %(num)d minute to choose a new password:",
+                    "Open this link within %(num)d minutes to choose a new password:", minutes)
 
 
 def _may_reset(user: User | None) -> bool:
@@ -74,13 +84,16 @@ def request_reset(email) -> str | None:
                                           expires_at=now + _max_age()))
         audit.record(None, "auth.password_reset_requested", "user", user_id, user.organisation_id)
         name, organisation_id = user.name, user.organisation_id
+        language = user.language or user.organisation.language
     link = links.password_reset_link(token)
-    body = (f"Hello {name},\n\nSomeone (we hope you) asked to reset the password of your Partner Portal account.\n"
-            f"Open this link within {_duration(_max_age())} to choose a new password:\n\n{link}\n\n"
-            "The link works once. Choosing a new password logs you out everywhere.\n"
-            "If you did not ask for this, ignore this e-mail: your password stays as it is.\n")
     try:
-        mail.send(address, "Reset your Partner Portal password", body)
+        with force_locale(language or "en"):
+            body = (_("Hello %(name)s,", name=name) + "\n\n"
+                    + _("Someone (we hope you) asked to reset the password of your Partner Portal account.") + "\n"
+                    + _open_within(_max_age()) + f"\n\n{link}\n\n"
+                    + _("The link works once. Choosing a new password logs you out everywhere.") + "\n"
+                    + _("If you did not ask for this, ignore this e-mail: your password stays as it is.") + "\n")
+            mail.send(address, _("Reset your Partner Portal password"), body)
     except mail.MailError:
         with write_transaction():
             audit.record(None, "auth.password_reset_not_sent", "user", user_id, organisation_id)
@@ -94,15 +107,15 @@ def check_token(token) -> PasswordResetToken:
     if 0 < len(text) <= MAX_TOKEN:
         row = db.session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == hash_token(text)))
     if row is None:
-        raise ResetRefused("This password reset link is not valid. Check that you copied the whole link, "
-                           "or ask for a new one.", status=404)
+        raise ResetRefused(_("This password reset link is not valid. Check that you copied the whole link, "
+                             "or ask for a new one."), status=404)
     if row.used_at is not None:
-        raise ResetRefused("This password reset link was already used, or a newer one replaced it. "
-                           "Ask for a new one if you still need it.", status=409)
+        raise ResetRefused(_("This password reset link was already used, or a newer one replaced it. "
+                             "Ask for a new one if you still need it."), status=409)
     if row.expires_at <= utcnow():
-        raise ResetRefused("This password reset link has expired. Ask for a new one.")
+        raise ResetRefused(_("This password reset link has expired. Ask for a new one."))
     if not _may_reset(row.user):
-        raise ResetRefused("This account cannot log in any more. Ask your administrator.", status=403)
+        raise ResetRefused(_("This account cannot log in any more. Ask your administrator."), status=403)
     return row
 
 
@@ -130,6 +143,6 @@ def reset_password(token, password) -> User:
     if not claimed:  # used or expired meanwhile (two tabs): say which
         db.session.rollback()
         check_token(token)
-        raise ResetRefused("This password reset link was already used. Ask for a new one if you still need it.",
+        raise ResetRefused(_("This password reset link was already used. Ask for a new one if you still need it."),
                            status=409)
     return user

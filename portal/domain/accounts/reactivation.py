@@ -17,6 +17,7 @@ from portal.domain.seats import counters
 from portal.domain.seats.allocations import buy_seats
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import Invitation, Site, SubscriptionType, User
 
 
@@ -32,19 +33,19 @@ def reactivate_user(actor, user: User, site: Site | None = None, subscription_ty
     re-opened invitation is e-mailed after the commit when ``send``.
     """
     if user.status != "deactivated":
-        raise Conflict(f"{user.name} is not deactivated.")
+        raise Conflict(_("%(name)s is not deactivated.", name=user.name))
     ensure_may_manage(actor, user, "reactivate")
     seat_holder = user.site_id is not None
     if seat_holder:
         site = site or user.site
         subscription_type = subscription_type or user.subscription_type
-        check_seat_site(actor, user, site, add_seat, doing="Reactivating a user at")
+        check_seat_site(actor, user, site, add_seat, doing="reactivate")
     user_id, keeps_seat = user.id, user.access_until is not None
     with write_transaction():
         user = db.session.scalar(select(User).where(User.id == user_id).with_for_update()
                                  .execution_options(populate_existing=True))
         if user.status != "deactivated":  # reactivated meanwhile
-            raise Conflict(f"{user.name} is not deactivated.")
+            raise Conflict(_("%(name)s is not deactivated.", name=user.name))
         before = {"status": "deactivated", "site_id": user.site_id}
         if seat_holder:
             _take_seat(actor, user, site, subscription_type, add_seat, keeps_seat)
@@ -70,9 +71,10 @@ def _take_seat(actor, user, site, subscription_type, add_seat: bool, keeps_seat:
     if not counters.claim_seat(*new):
         if not add_seat:
             free = counters.free_seats(*new)
-            raise NoFreeSeat(f"No free {subscription_type.name} seat at {site.name} ({free} free) to reactivate "
-                             f"{user.name}. Free a seat, choose another site or type, or ask a finance "
-                             "administrator to add one.", field="subscription_type", free=free)
+            raise NoFreeSeat(_("No free %(type)s seat at %(site)s (%(free)d free) to reactivate %(name)s. Free a "
+                               "seat, choose another site or type, or ask a finance administrator to add one.",
+                               type=subscription_type.name, site=site.name, free=free, name=user.name),
+                             field="subscription_type", free=free)
         buy_seats(actor, site, subscription_type, 1, take=1)
     if keeps_seat:
         counters.release_seat(*old)

@@ -14,6 +14,7 @@ from portal.domain import audit
 from portal.domain.errors import Forbidden, NotFound
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import LoginSession, User
 from portal.models.tokens import hash_token
 from portal.rbac import sessions as login_sessions
@@ -41,14 +42,17 @@ _SYSTEMS = ((r"iPhone|iPad|iPod", "iOS"), (r"Android", "Android"), (r"Windows", 
 
 
 def device_label(user_agent: str | None) -> str:
-    """A short description of the device behind a User-Agent header: "Firefox on Windows"."""
+    """A short description of the device behind a User-Agent header: "Firefox on Windows".
+
+    Browser and system names are names (not translated); the sentence around them is.
+    """
     if not user_agent:
-        return "Unknown device"
+        return _("Unknown device")
     browser = next((name for pattern, name in _BROWSERS if re.search(pattern, user_agent)), None)
     system = next((name for pattern, name in _SYSTEMS if re.search(pattern, user_agent)), None)
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown device"
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown device")
 
 
 def _live(query, user_id: int):
@@ -89,7 +93,7 @@ def end_session_of(user: User, session_id: int, current_token: str | None = None
         token_hash = db.session.scalar(select(LoginSession.token_hash).where(
             LoginSession.id == session_id, LoginSession.user_id == user_id))
         if token_hash is None:
-            raise NotFound("This session has already ended.")
+            raise NotFound(_("This session has already ended."))
         db.session.execute(delete(LoginSession).where(LoginSession.id == session_id))
         audit.record(user, "auth.session_ended", "user", user_id, user.organisation_id,
                      after={"session_id": session_id})
@@ -114,7 +118,8 @@ def end_member_sessions(actor: User, member: User) -> int:
     up, docs/rules.md rule 41b). Commits, with an audit event; the number ended.
     """
     if not may(actor, end_sessions_of(member)):
-        raise Forbidden(f"You cannot end the sessions of {member.name}: they hold permissions you do not have.")
+        raise Forbidden(_("You cannot end the sessions of %(name)s: they hold permissions you do not have.",
+                          name=member.name))
     member_id, organisation_id = member.id, member.organisation_id
     with write_transaction():
         ended = db.session.execute(delete(LoginSession).where(LoginSession.user_id == member_id)).rowcount

@@ -42,6 +42,8 @@ from portal.domain.accounts.passwords import check_password
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l, ngettext
+from portal.i18n import gettext as _
 from portal.models import Organisation, RecoveryCode, TwoStepAttempt, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
@@ -57,9 +59,10 @@ MAX_INPUT = 64
 
 _TOTP_CODE = re.compile(r"[0-9]{6}")
 _RECOVERY_CODE = re.compile(r"[A-Z2-7]{16}")
-CODE_SHAPE = "Enter the 6-digit code your authenticator app shows."
-CODE_OR_RECOVERY_SHAPE = "Enter the 6-digit code your authenticator app shows, or one of your recovery codes."
-WRONG_CODE = "That code is not correct, or it was already used. Try the next code your app shows."
+CODE_SHAPE = _l("Enter the 6-digit code your authenticator app shows.")
+CODE_OR_RECOVERY_SHAPE = _l("Enter the 6-digit code your authenticator app shows, or one of your recovery codes.")
+WRONG_CODE = _l("That code is not correct, or it was already used. Try the next code your app shows.")
+WRONG_PASSWORD = _l("That password is not correct.")
 
 
 class WrongCode(DomainError):
@@ -71,7 +74,8 @@ class TooManyAttempts(DomainError):
 
     def __init__(self, retry_after: int):
         minutes = -(-retry_after // 60)
-        super().__init__(f"Too many wrong codes. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        super().__init__(ngettext("Too many wrong codes. Try again in %(num)d minute.",
+                                  "Too many wrong codes. Try again in %(num)d minutes.", minutes),
                          field="code", retry_after=retry_after)
 
 
@@ -109,7 +113,7 @@ def operator_requires_it_for_partners(organisation: Organisation) -> bool:
 def set_requirement(actor: User, organisation: Organisation, required: bool) -> None:
     """Require (or stop requiring) two-step verification of the organisation's users (roles.manage there)."""
     if actor.organisation_id != organisation.id or not permissions.may(actor, permissions.manage_roles(organisation)):
-        raise Forbidden("Only an administrator of this organisation can change this.")
+        raise Forbidden(_("Only an administrator of this organisation can change this."))
     required = bool(required)
     organisation_id = organisation.id
     with write_transaction():
@@ -150,7 +154,7 @@ def _decrypt(stored: str | None) -> str | None:
 def enrolment_secret(user: User) -> str:
     """The secret being enrolled, made on the first call: shown (text and QR code) until confirmed."""
     if enabled(user):
-        raise Conflict("Two-step verification is already on.")
+        raise Conflict(_("Two-step verification is already on."))
     user_id = user.id
     with write_transaction():
         stored = db.session.scalar(select(User.two_step_secret).where(User.id == user_id).with_for_update())
@@ -201,7 +205,7 @@ def _parse(code, *, recovery: bool) -> tuple[str, str]:
 def _new_recovery_codes() -> list[str]:
     """Ten codes of 80 random bits, written ``abcd-efgh-ijkl-mnop`` (base32: no 0/O, 1/l mix-ups)."""
     codes = []
-    for _ in range(RECOVERY_CODE_COUNT):
+    for _number in range(RECOVERY_CODE_COUNT):
         raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
         codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
     return codes
@@ -277,13 +281,13 @@ def confirm_enrolment(user: User, code) -> list[str]:
     """Turn two-step verification on with a code of the secret being enrolled; the ten recovery codes (shown once)."""
     kind, text = _parse(code, recovery=False)
     if enabled(user):
-        raise Conflict("Two-step verification is already on.")
+        raise Conflict(_("Two-step verification is already on."))
     codes = _new_recovery_codes()
     check = _check_code(kind, text)
 
     def check_pending(locked: User) -> str | None:
         if locked.two_step_enabled_at is not None or locked.two_step_secret is None:
-            raise Conflict("Two-step verification changed meanwhile. Reload the page.")
+            raise Conflict(_("Two-step verification changed meanwhile. Reload the page."))
         return check(locked)  # the secret stored for this user: another user's code cannot match
 
     def turn_on(locked: User, _how) -> list[str]:
@@ -300,20 +304,20 @@ def confirm_enrolment(user: User, code) -> list[str]:
 def disable(user: User, *, code=None, password=None) -> None:
     """Turn two-step verification off, confirmed by a current (or recovery) code or by the password."""
     if not enabled(user):
-        raise Conflict("Two-step verification is not on.")
+        raise Conflict(_("Two-step verification is not on."))
     code = code.strip() if isinstance(code, str) else ""
     if code:
         check, wrong, field = _check_code(*_parse(code, recovery=True)), WRONG_CODE, "code"
     elif isinstance(password, str) and password:
         # Argon2 is slow on purpose: verified before the row lock is taken.
         valid = check_password(user.password_hash, password[:1000])
-        check, wrong, field = (lambda _user: "password" if valid else None), "That password is not correct.", "password"
+        check, wrong, field = (lambda _user: "password" if valid else None), WRONG_PASSWORD, "password"
     else:
-        raise Invalid("Enter a code from your authenticator app, or your password.", field="code")
+        raise Invalid(_("Enter a code from your authenticator app, or your password."), field="code")
 
     def check_on(locked: User) -> str | None:
         if locked.two_step_enabled_at is None:
-            raise Conflict("Two-step verification is not on.")
+            raise Conflict(_("Two-step verification is not on."))
         return check(locked)
 
     def turn_off(locked: User, how: str) -> None:

@@ -1,4 +1,6 @@
 """Creating and deactivating users of a client, with their seats."""
+from babel.lists import format_list
+from flask_babel import get_locale
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +14,8 @@ from portal.domain.seats import counters
 from portal.domain.seats.allocations import buy_seats
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l, ngettext
+from portal.i18n import gettext as _
 from portal.models import RoleAssignment, Site, SubscriptionType, User
 from portal.models.mixins import utcnow
 from portal.rbac.permissions import manage_seats, manage_users, may, may_manage_user, permission_name, roles_beyond
@@ -36,11 +40,11 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
     cannot probe which addresses have accounts elsewhere.
     """
     email = validation.email(email)
-    name = validation.text(name, "name", label="name")
+    name = validation.text(name, "name", label=_l("name"))
     if send not in SEND_CHOICES:
-        raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
+        raise Invalid(_("Choose when to send the invitation: now or later."), field="send_invitation")
     if add_seat and not may(actor, manage_seats(site)):
-        raise Forbidden("Adding a seat needs the subscription management role.", field="add_seat")
+        raise Forbidden(_("Adding a seat needs the subscription management role."), field="add_seat")
     site_id, type_id = site.id, subscription_type.id
     with write_transaction():
         if not counters.claim_seat(site_id, type_id):
@@ -72,6 +76,21 @@ def _add_invited_user(actor, site, subscription_type, email, name) -> User:
     return user
 
 
+def create_user_on_free_seat(actor, site: Site, subscription_type: SubscriptionType, email: str, name: str) -> User:
+    """``create_user`` as one step of a larger action, inside the caller's transaction (no commit, no e-mail).
+
+    For an action that makes a seat free and puts a user on it at once, as approving a
+    seat request does (docs/rules.md rule 29). ``email`` and ``name`` are already
+    validated. Claims the seat (``NoFreeSeat`` when none is free), then refuses an
+    e-mail that has an account with the neutral ``Conflict`` (rule 41b). The caller
+    sends the invitation after its commit (``invitations.send_invitation``).
+    """
+    if not counters.claim_seat(site.id, subscription_type.id):
+        raise _no_free_seat(actor, site, subscription_type)
+    ensure_email_free(email)
+    return _add_invited_user(actor, site, subscription_type, email, name)
+
+
 MAX_BULK = 100
 
 
@@ -85,23 +104,23 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
     """
     emails = _email_list(emails)
     if send not in SEND_CHOICES:
-        raise Invalid("Choose when to send the invitations: now or later.", field="send_invitation")
+        raise Invalid(_("Choose when to send the invitations: now or later."), field="send_invitation")
     if add_seats and not may(actor, manage_seats(site)):
-        raise Forbidden("Adding seats needs the subscription management role.", field="add_seats")
+        raise Forbidden(_("Adding seats needs the subscription management role."), field="add_seats")
     with write_transaction():
         missing = len(emails) - counters.free_seats(site.id, subscription_type.id)
         if missing > 0:
             if not add_seats:
                 raise _no_free_seat(actor, site, subscription_type, wanted=len(emails), bulk=True)
             buy_seats(actor, site, subscription_type, missing)
-        for _ in emails:
+        for _email in emails:
             if not counters.claim_seat(site.id, subscription_type.id):  # a concurrent request took one
                 raise _no_free_seat(actor, site, subscription_type, wanted=len(emails), bulk=True)
         # After the seat check (docs/rules.md rule 41b); a refusal rolls the seats back. Naming
         # the address says nothing new: the caller typed it.
         for email in emails:
             if email_in_use(email):
-                raise Conflict(f"{email} cannot be used for a new account.", field="emails")
+                raise Conflict(_("%(email)s cannot be used for a new account.", email=email), field="emails")
         created = [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0])
                    for email in emails]
     if send == "now":
@@ -117,7 +136,7 @@ def _email_list(emails) -> list[str]:
     elif isinstance(emails, (list, tuple)):
         emails = list(enumerate(emails, 1))
     else:
-        raise Invalid("Give a list of e-mail addresses.", field="emails")
+        raise Invalid(_("Give a list of e-mail addresses."), field="emails")
     cleaned = []
     for line, raw in emails:
         if isinstance(raw, str) and not raw.strip():
@@ -126,14 +145,19 @@ def _email_list(emails) -> list[str]:
             email = validation.email(raw, field="emails")
         except Invalid:
             # Name the line, so that one bad address among fifty is found (issue 11, defect 8).
-            shown = raw.strip()[:100] if isinstance(raw, str) else "this entry"
-            raise Invalid(f"Line {line}: {shown} is not a valid e-mail address.", field="emails") from None
+            if isinstance(raw, str):
+                message = _("Line %(line)d: %(shown)s is not a valid e-mail address.", line=line,
+                            shown=raw.strip()[:100])
+            else:
+                message = _("Line %(line)d: this entry is not a valid e-mail address.", line=line)
+            raise Invalid(message, field="emails") from None
         if email not in cleaned:
             cleaned.append(email)
     if not cleaned:
-        raise Invalid("Enter at least one e-mail address.", field="emails")
+        raise Invalid(_("Enter at least one e-mail address."), field="emails")
     if len(cleaned) > MAX_BULK:
-        raise Invalid(f"Invite at most {MAX_BULK} people at once.", field="emails")
+        raise Invalid(ngettext("Invite at most %(num)d person at once.", "Invite at most %(num)d people at once.",
+                               MAX_BULK), field="emails")
     return cleaned
 
 
@@ -148,31 +172,62 @@ def ensure_may_manage(actor, user: User, verb: str) -> None:
         return
     above = roles_beyond(actor, user)
     if not above:
-        raise Forbidden(f"You cannot {verb} {user.name}: it needs the {permission_name(manage_users)} "
-                        "permission where they work.")
-    labels = " and ".join(role.label for role in above)
-    raise Forbidden(f"You cannot {verb} {user.name}: they hold the {labels} role{'s' if len(above) > 1 else ''}, "
-                    "with permissions you do not hold over their scope yourself. Ask an administrator who "
-                    "holds them.")
+        raise Forbidden(_lacking_users_manage(verb, user.name, permission_name(manage_users)))
+    raise Forbidden(_holds_more(verb, user.name, above))
+
+
+def _lacking_users_manage(verb: str, name: str, permission: str) -> str:
+    """Refusal of ``ensure_may_manage`` ("deactivate", "reactivate", else "change") without users.manage."""
+    if verb == "deactivate":
+        return _("You cannot deactivate %(name)s: it needs the %(permission)s permission where they work.",
+                 name=name, permission=permission)
+    if verb == "reactivate":
+        return _("You cannot reactivate %(name)s: it needs the %(permission)s permission where they work.",
+                 name=name, permission=permission)
+    return _("You cannot change %(name)s: it needs the %(permission)s permission where they work.",
+             name=name, permission=permission)
+
+
+def _holds_more(verb: str, name: str, above) -> str:
+    """Refusal of ``ensure_may_manage`` when the user holds roles whose permissions the actor lacks."""
+    roles = format_list([str(role.label) for role in above], locale=get_locale() or "en")
+    if verb == "deactivate":
+        return ngettext("You cannot deactivate %(name)s: they hold the %(roles)s role, with permissions you do not "
+                        "hold over their scope yourself. Ask an administrator who holds them.",
+                        "You cannot deactivate %(name)s: they hold the %(roles)s roles, with permissions you do not "
+                        "hold over their scope yourself. Ask an administrator who holds them.",
+                        len(above), name=name, roles=roles)
+    if verb == "reactivate":
+        return ngettext("You cannot reactivate %(name)s: they hold the %(roles)s role, with permissions you do not "
+                        "hold over their scope yourself. Ask an administrator who holds them.",
+                        "You cannot reactivate %(name)s: they hold the %(roles)s roles, with permissions you do not "
+                        "hold over their scope yourself. Ask an administrator who holds them.",
+                        len(above), name=name, roles=roles)
+    return ngettext("You cannot change %(name)s: they hold the %(roles)s role, with permissions you do not "
+                    "hold over their scope yourself. Ask an administrator who holds them.",
+                    "You cannot change %(name)s: they hold the %(roles)s roles, with permissions you do not "
+                    "hold over their scope yourself. Ask an administrator who holds them.",
+                    len(above), name=name, roles=roles)
 
 
 def _no_free_seat(actor, site, subscription_type, wanted: int = 1, bulk: bool = False) -> NoFreeSeat:
     free = counters.free_seats(site.id, subscription_type.id)
     may_add = may(actor, manage_seats(site))
     if not bulk:
-        hint = ("Add a seat and create the user, or raise the allocation on the site page." if may_add else
-                "Ask a finance administrator to add seats for this site.")
-        message = f"No free {subscription_type.name} seat at {site.name} ({free} free). {hint}"
-    else:
-        # The bulk form's own sentence (issue 11, defect 8): "3 people to invite but only 1 free
-        # Essentials seat at Lyon".
-        hint = ("Add the missing seats, or raise the allocation on the site page." if may_add else
-                "Ask a finance administrator to add seats for this site.")
-        people = "1 person" if wanted == 1 else f"{wanted} people"
-        seats = f"{free} free {subscription_type.name} seat{'' if free == 1 else 's'}"
-        message = f"{people} to invite but only {seats} at {site.name}: nobody was invited. {hint}"
-        return NoFreeSeat(message, field="subscription_type", free=free, missing=wanted - free)
-    return NoFreeSeat(message, field="subscription_type", free=free)
+        hint = (_("Add a seat and create the user, or raise the allocation on the site page.") if may_add else
+                _("Ask a finance administrator to add seats for this site."))
+        refusal = _("No free %(type)s seat at %(site)s (%(free)d free).", type=subscription_type.name,
+                    site=site.name, free=free)
+        return NoFreeSeat(f"{refusal} {hint}", field="subscription_type", free=free)
+    # The bulk form's own sentence (issue 11, defect 8): "3 people to invite but only 1 free
+    # Essentials seat at Lyon".
+    hint = (_("Add the missing seats, or raise the allocation on the site page.") if may_add else
+            _("Ask a finance administrator to add seats for this site."))
+    people = ngettext("%(num)d person", "%(num)d people", wanted)
+    refusal = ngettext("%(people)s to invite but only %(num)d free %(type)s seat at %(site)s: nobody was invited.",
+                       "%(people)s to invite but only %(num)d free %(type)s seats at %(site)s: nobody was invited.",
+                       free, people=people, type=subscription_type.name, site=site.name)
+    return NoFreeSeat(f"{refusal} {hint}", field="subscription_type", free=free, missing=wanted - free)
 
 
 def deactivate_user(actor, user: User) -> User:
@@ -186,7 +241,7 @@ def deactivate_user(actor, user: User) -> User:
     holds cannot deactivate them (``Forbidden``: nobody manages up).
     """
     if actor is not None and user.id == actor.id:
-        raise Conflict("You cannot deactivate your own account.")
+        raise Conflict(_("You cannot deactivate your own account."))
     ensure_may_manage(actor, user, "deactivate")
     if user.status == "invited":  # never joined: revoking the invitation frees the seat
         invitations.revoke_invitation(actor, user)
@@ -203,7 +258,7 @@ def deactivate_user(actor, user: User) -> User:
             .execution_options(synchronize_session=False)
         ).rowcount
         if not changed:
-            raise Conflict("This user is already deactivated.")
+            raise Conflict(_("This user is already deactivated."))
         user = db.session.get(User, user_id, populate_existing=True)
         if access_until is None:
             if user.site_id is not None:

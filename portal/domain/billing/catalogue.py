@@ -16,6 +16,8 @@ from portal.domain.billing.money import parse_price
 from portal.domain.errors import Conflict
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.models import SubscriptionType
 
 _CODE = re.compile(r"[a-z0-9_-]{2,40}")
@@ -24,31 +26,35 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def _code(value) -> str:
     return validation.matching(value, _CODE, "code",
-                               "Enter a code of 2 to 40 characters: lower-case letters, digits, '-' or '_'.")
+                               _l("Enter a code of 2 to 40 characters: lower-case letters, digits, '-' or '_'."))
 
 
 def _currency(value) -> str:
     return validation.matching(value, _CURRENCY, "currency",
-                               "Enter the currency as three upper-case letters (ISO 4217), e.g. EUR.")
+                               _l("Enter the currency as three upper-case letters (ISO 4217), e.g. EUR."))
+
+
+def _code_in_use(code: str) -> str:
+    return _("The code %(code)s is already in the catalogue.", code=repr(code))
 
 
 def create_subscription_type(actor, code, name, monthly_price, annual_price, currency) -> SubscriptionType:
     """Add a type to the catalogue. ``Invalid`` for bad input, ``Conflict`` for a code in use. Commits."""
     code = _code(code)
-    name = validation.text(name, "name", label="name", max_length=100)
-    monthly = parse_price(monthly_price, "monthly_price", label="monthly price")
-    annual = parse_price(annual_price, "annual_price", label="annual price")
+    name = validation.text(name, "name", label=_l("name"), max_length=100)
+    monthly = parse_price(monthly_price, "monthly_price", label=_l("monthly price"))
+    annual = parse_price(annual_price, "annual_price", label=_l("annual price"))
     currency = _currency(currency)
     with write_transaction():
         if db.session.scalar(select(exists().where(SubscriptionType.code == code))):
-            raise Conflict(f"The code {code!r} is already in the catalogue.", field="code")
+            raise Conflict(_code_in_use(code), field="code")
         subscription_type = SubscriptionType(code=code, name=name, monthly_price=monthly, annual_price=annual,
                                              currency=currency)
         db.session.add(subscription_type)
         try:
             db.session.flush()
         except IntegrityError:  # another request took the code between the check and the insert
-            raise Conflict(f"The code {code!r} is already in the catalogue.", field="code") from None
+            raise Conflict(_code_in_use(code), field="code") from None
         audit.record(actor, "subscription_type.created", "subscription_type", subscription_type.id,
                      actor.organisation_id,
                      after={"code": code, "name": name, "monthly_price": monthly, "annual_price": annual,
@@ -58,8 +64,8 @@ def create_subscription_type(actor, code, name, monthly_price, annual_price, cur
 
 def change_prices(actor, subscription_type: SubscriptionType, monthly_price, annual_price) -> SubscriptionType:
     """Set new prices for invoices issued from now on (``Invalid`` for bad prices). Commits."""
-    monthly = parse_price(monthly_price, "monthly_price", label="monthly price")
-    annual = parse_price(annual_price, "annual_price", label="annual price")
+    monthly = parse_price(monthly_price, "monthly_price", label=_l("monthly price"))
+    annual = parse_price(annual_price, "annual_price", label=_l("annual price"))
     type_id = subscription_type.id
     with write_transaction():
         row = db.session.scalar(select(SubscriptionType).where(SubscriptionType.id == type_id)

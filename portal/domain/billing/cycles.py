@@ -7,6 +7,7 @@ from portal.domain import audit
 from portal.domain.errors import Forbidden, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.models import BILLING_CYCLES, Organisation
 from portal.rbac.permissions import manage_seats, may
 
@@ -19,10 +20,10 @@ def change_billing_cycle(actor, client: Organisation, cycle: str | None) -> Orga
     is ``Invalid``. Commits with an audit event when something changed.
     """
     if not may(actor, manage_seats(client)):
-        raise Forbidden("Changing the billing cycle needs the subscription management role.",
+        raise Forbidden(_("Changing the billing cycle needs the subscription management role."),
                         field="billing_cycle")
     if cycle is not None and cycle not in BILLING_CYCLES:
-        raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
+        raise Invalid(_("Choose a billing cycle: monthly or annual."), field="billing_cycle")
     client_id = client.id
     with write_transaction():
         client = db.session.scalar(select(Organisation).where(Organisation.id == client_id)

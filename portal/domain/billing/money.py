@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from portal.domain.errors import Invalid
+from portal.i18n import gettext as _
 
 # 1,000,000.00 in minor units: far above any seat price, far below integer overflow.
 MAX_PRICE = 100_000_000
@@ -16,27 +17,30 @@ def parse_price(value, field: str, *, label: str) -> int:
     """A price in major units (text, int or Decimal) → integer minor units.
 
     Refuses negatives, more than two decimals, exponents, floats, non-ASCII
-    digits and anything above 1,000,000.00.
+    digits and anything above 1,000,000.00. ``label`` names the price in the
+    refusal ("monthly price"): pass it translatable (``_l("…")``). The field
+    takes a dot for decimals in every language, so the examples keep theirs.
     """
     if isinstance(value, Decimal):
         value = format(value, "f") if value.is_finite() else "x"
     elif isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"Enter the {label}, e.g. 15.00.", field=field)
+        raise Invalid(_("Enter the %(label)s, e.g. 15.00.", label=label), field=field)
     text = value.strip()
     if text.startswith("-"):
-        raise Invalid(f"The {label} cannot be negative.", field=field)
+        raise Invalid(_("The %(label)s cannot be negative.", label=label), field=field)
     match = _PRICE.fullmatch(text)
     if match is None:
         if "," in text:
-            raise Invalid(f"Write the {label} with a dot for decimals and no thousands separator, "
-                          "e.g. 1500.00.", field=field)
-        raise Invalid(f"Enter the {label} as an amount with at most two decimals, e.g. 15.00.", field=field)
+            raise Invalid(_("Write the %(label)s with a dot for decimals and no thousands separator, "
+                            "e.g. 1500.00.", label=label), field=field)
+        raise Invalid(_("Enter the %(label)s as an amount with at most two decimals, e.g. 15.00.", label=label),
+                      field=field)
     whole, cents = match.groups()
     minor = int(whole) * 100 + int((cents or "0").ljust(2, "0"))
     if minor > MAX_PRICE:
-        raise Invalid(f"The {label} is at most 1,000,000.00.", field=field)
+        raise Invalid(_("The %(label)s is at most 1,000,000.00.", label=label), field=field)
     return minor
 
 

@@ -9,44 +9,51 @@ from portal.domain.billing import invoices
 from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import LANGUAGES, _l
+from portal.i18n import gettext as _
 from portal.models import BILLING_CYCLES, Organisation, Site, User
 from portal.rbac.permissions import manage_client, may
 
 
-def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_days=None) -> Organisation:
-    """Create a client of ``partner`` with its billing cycle and an optional trial.
+def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_days=None,
+                  language="en") -> Organisation:
+    """Create a client of ``partner`` with its billing cycle, an optional trial and its language.
 
     Its first period starts today, invoiced at once, or when the trial ends.
+    ``language`` is the one its invitations are written in (docs/rules.md rule 37).
     """
-    name = validation.text(name, "name", label="client name")
+    name = validation.text(name, "name", label=_l("client name"))
     if billing_cycle not in BILLING_CYCLES:
-        raise Invalid("Choose a billing cycle: monthly or annual.", field="billing_cycle")
+        raise Invalid(_("Choose a billing cycle: monthly or annual."), field="billing_cycle")
+    language = invitation_language(language)
     if trial_days is not None:
-        trial_days = validation.whole_number(trial_days, "trial_days", label="trial length in days",
+        trial_days = validation.whole_number(trial_days, "trial_days", label=_l("trial length in days"),
                                              maximum=invoices.MAX_TRIAL_DAYS)
     partner_id = partner.id
     with write_transaction():
         if db.session.scalar(select(exists().where(
                 Organisation.parent_id == partner_id, Organisation.name == name))):
-            raise Conflict(f"A client named {name!r} already exists.", field="name")
-        client = Organisation(kind="client", name=name, parent_id=partner_id, billing_cycle=billing_cycle)
+            raise Conflict(_client_taken(name), field="name")
+        client = Organisation(kind="client", name=name, parent_id=partner_id, billing_cycle=billing_cycle,
+                              language=language)
         db.session.add(client)
-        _flush_unique(f"A client named {name!r} already exists.")
+        _flush_unique(_client_taken(name))
         audit.record(actor, "client.created", "client", client.id, client.id,
-                     after={"name": name, "billing_cycle": billing_cycle, "trial_days": trial_days})
+                     after={"name": name, "billing_cycle": billing_cycle, "trial_days": trial_days,
+                            "language": language})
         invoices.start_billing(actor, client, clock.today(), trial_days=trial_days)
     return client
 
 
 def create_site(actor, client: Organisation, name) -> Site:
-    name = validation.text(name, "name", label="site name")
+    name = validation.text(name, "name", label=_l("site name"))
     client_id = client.id
     with write_transaction():
         if db.session.scalar(select(exists().where(Site.client_id == client_id, Site.name == name))):
-            raise Conflict(f"This client already has a site named {name!r}.", field="name")
+            raise Conflict(_site_taken(name), field="name")
         site = Site(client_id=client_id, name=name)
         db.session.add(site)
-        _flush_unique(f"This client already has a site named {name!r}.")
+        _flush_unique(_site_taken(name))
         audit.record(actor, "site.created", "site", site.id, client_id, after={"name": name})
     return site
 
@@ -58,20 +65,20 @@ def rename_client(actor, client: Organisation, name) -> Organisation:
     audit event when the name changed.
     """
     if not may(actor, manage_client(client)):
-        raise Forbidden("Renaming a client needs the clients.manage permission.", field="name")
-    name = validation.text(name, "name", label="client name")
+        raise Forbidden(_("Renaming a client needs the clients.manage permission."), field="name")
+    name = validation.text(name, "name", label=_l("client name"))
     client_id, partner_id = client.id, client.parent_id
     with write_transaction():
         before = db.session.scalar(select(Organisation.name).where(Organisation.id == client_id).with_for_update())
         if name != before:
             if db.session.scalar(select(exists().where(
                     Organisation.parent_id == partner_id, Organisation.name == name, Organisation.id != client_id))):
-                raise Conflict(f"A client named {name!r} already exists.", field="name")
+                raise Conflict(_client_taken(name), field="name")
             try:
                 db.session.execute(update(Organisation).where(Organisation.id == client_id).values(name=name)
                                    .execution_options(synchronize_session=False))
             except IntegrityError:  # a concurrent rename or creation took the name
-                raise Conflict(f"A client named {name!r} already exists.", field="name") from None
+                raise Conflict(_client_taken(name), field="name") from None
             audit.record(actor, "client.renamed", "client", client_id, client_id,
                          before={"name": before}, after={"name": name})
     return db.session.get(Organisation, client_id, populate_existing=True)
@@ -86,10 +93,25 @@ def invite_client_administrator(actor, client: Organisation, email, name, *, sen
     (``send="later"`` leaves it unsent).
     """
     if client.kind != "client":
-        raise Invalid("Client administrators are invited to clients only.")
+        raise Invalid(_("Client administrators are invited to clients only."))
     if send not in ("now", "later"):
-        raise Invalid("Choose when to send the invitation: now or later.", field="send_invitation")
+        raise Invalid(_("Choose when to send the invitation: now or later."), field="send_invitation")
     return staff.invite_staff(actor, client, email, name, grants.ADMIN_ROLES["client"], send=send)
+
+
+def invitation_language(value) -> str:
+    """The language an organisation's invitations are written in (docs/rules.md rule 37), else ``Invalid``."""
+    if value not in LANGUAGES:
+        raise Invalid(_("Choose the language of invitations: English, French or Polish."), field="language")
+    return value
+
+
+def _client_taken(name: str) -> str:
+    return _("A client named “%(name)s” already exists.", name=name)
+
+
+def _site_taken(name: str) -> str:
+    return _("This client already has a site named “%(name)s”.", name=name)
 
 
 def _flush_unique(message: str) -> None:

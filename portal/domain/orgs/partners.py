@@ -9,9 +9,12 @@ from portal.domain import audit, validation
 from portal.domain.accounts import staff
 from portal.domain.accounts.emails import ensure_email_free
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
+from portal.domain.orgs.clients import invitation_language
 from portal.domain.pages import Page, clamp
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
+from portal.i18n import _l
+from portal.i18n import gettext as _
 from portal.models import InvoiceSequence, Organisation, RoleAssignment, User
 from portal.rbac.permissions import manage_partners, may
 
@@ -21,17 +24,19 @@ _PREFIX = re.compile(r"[A-Z]{2,6}")
 
 def _prefix(value) -> str:
     return validation.matching(value, _PREFIX, "invoice_prefix",
-                               "Enter an invoice prefix of 2 to 6 upper-case letters, e.g. NW.")
+                               _("Enter an invoice prefix of 2 to 6 upper-case letters, e.g. NW."))
 
 
 def _operator(actor) -> Organisation:
     if not may(actor, manage_partners()):
-        raise Forbidden("Only operator administrators manage partners.")
+        raise Forbidden(_("Only operator administrators manage partners."))
     return actor.organisation
 
 
-def create_partner(actor, name, invoice_prefix, admin_name, admin_email) -> Organisation:
+def create_partner(actor, name, invoice_prefix, admin_name, admin_email, *, language="en") -> Organisation:
     """Create a partner, its invoice-number sequence, and invite its first administrator.
+
+    ``language`` is the one its staff's invitations are written in (docs/rules.md rule 37).
 
     The partner and its sequence are one transaction (with a
     ``partner.created`` audit event). The administrator is then invited by
@@ -42,32 +47,35 @@ def create_partner(actor, name, invoice_prefix, admin_name, admin_email) -> Orga
     to invite an administrator from the partner list.
     """
     operator = _operator(actor)
-    name = validation.text(name, "name", label="partner name")
+    name = validation.text(name, "name", label=_l("partner name"))
     prefix = _prefix(invoice_prefix)
-    admin_name = validation.text(admin_name, "admin_name", label="administrator's name")
+    admin_name = validation.text(admin_name, "admin_name", label=_l("administrator's name"))
     admin_email = validation.email(admin_email, field="admin_email")
+    language = invitation_language(language)
     operator_id = operator.id
     with write_transaction():
         # One partner creation at a time, so two with the same name or prefix cannot both pass the checks.
         db.session.execute(select(Organisation.id).where(Organisation.id == operator_id).with_for_update())
         if db.session.scalar(select(exists().where(
                 Organisation.kind == "partner", Organisation.parent_id == operator_id, Organisation.name == name))):
-            raise Conflict(f"A partner named {name!r} already exists.", field="name")
+            raise Conflict(_("A partner named “%(name)s” already exists.", name=name), field="name")
         if db.session.scalar(select(exists().where(InvoiceSequence.prefix == prefix))):
-            raise Conflict(f"The invoice prefix {prefix} is already used by another partner.",
+            raise Conflict(_("The invoice prefix %(prefix)s is already used by another partner.", prefix=prefix),
                            field="invoice_prefix")
         _email_free(admin_email)
-        partner = Organisation(kind="partner", name=name, parent_id=operator_id)
+        partner = Organisation(kind="partner", name=name, parent_id=operator_id, language=language)
         db.session.add(partner)
         db.session.flush()
         db.session.add(InvoiceSequence(partner_id=partner.id, prefix=prefix))
         audit.record(actor, "partner.created", "partner", partner.id, partner.id,
-                     after={"name": name, "invoice_prefix": prefix, "administrator": admin_email})
+                     after={"name": name, "invoice_prefix": prefix, "administrator": admin_email,
+                            "language": language})
     try:
         invite_administrator(actor, partner, admin_email, admin_name)
     except DomainError as error:
-        raise Conflict(f"{name} was created, but its administrator could not be invited: {error.message} "
-                       "Invite an administrator from the partner list.", field="admin_email") from error
+        raise Conflict(_("%(partner)s was created, but its administrator could not be invited: %(reason)s "
+                         "Invite an administrator from the partner list.", partner=name, reason=error.message),
+                       field="admin_email") from error
     return partner
 
 
@@ -75,9 +83,9 @@ def invite_administrator(actor, partner: Organisation, email, name) -> User:
     """Invite a partner administrator (``partner_admin``) by e-mail. Commits; sends after the commit."""
     _operator(actor)
     if partner.kind != "partner":
-        raise Invalid("Administrators are invited to partners only.")
+        raise Invalid(_("Administrators are invited to partners only."))
     email = validation.email(email, field="admin_email")
-    name = validation.text(name, "admin_name", label="administrator's name")
+    name = validation.text(name, "admin_name", label=_l("administrator's name"))
     _email_free(email)
     return staff.invite_staff(actor, partner, email, name, ADMIN_ROLE)
 
@@ -86,8 +94,9 @@ def _email_free(email: str) -> None:
     try:
         ensure_email_free(email)
     except Conflict:
-        raise Conflict(f"{email} already has an account in another organisation; an account belongs to one "
-                       "organisation only. Choose another e-mail address.", field="admin_email") from None
+        raise Conflict(_("%(email)s already has an account in another organisation; an account belongs to one "
+                         "organisation only. Choose another e-mail address.", email=email),
+                       field="admin_email") from None
 
 
 @dataclass

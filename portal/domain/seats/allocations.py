@@ -11,6 +11,7 @@ from portal.domain.billing import invoices
 from portal.domain.errors import BelowConsumed
 from portal.domain.seats import counters
 from portal.domain.transactions import write_transaction
+from portal.i18n import ngettext
 from portal.models import Allocation, Invoice, Site, SubscriptionType
 
 
@@ -55,8 +56,10 @@ def set_allocation(actor, site: Site, subscription_type: SubscriptionType, alloc
         before = allocation.allocated
         if allocated < allocation.consumed:
             raise BelowConsumed(
-                f"{allocation.consumed} {subscription_type.name} seats are in use at {site.name}; "
-                f"deactivate users before going below {allocation.consumed}.",
+                ngettext("%(num)d %(type)s seat is in use at %(site)s; deactivate users before going below "
+                         "%(num)d.",
+                         "%(num)d %(type)s seats are in use at %(site)s; deactivate users before going below "
+                         "%(num)d.", allocation.consumed, type=subscription_type.name, site=site.name),
                 field="allocated",
                 consumed=allocation.consumed,
             )
