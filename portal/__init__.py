@@ -128,9 +128,9 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import audit, auth, clients, invoices, members, operator, partners, sites
+    from portal.blueprints import audit, auth, clients, invoices, members, operator, partners, seat_requests, sites
 
-    for module in (auth, partners, clients, sites, invoices, members, audit, operator):
+    for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests):
         app.register_blueprint(module.bp)
     register_api(app)
 

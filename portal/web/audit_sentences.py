@@ -31,6 +31,10 @@ ACTION_GROUPS = (
                    ("user.reactivated", _l("User reactivated")),
                    ("user.seat_released", _l("Seat released after a trial")),
                    ("user.language_changed", _l("Language changed")))),
+    (_l("Seat requests"), (("seat_request.", _l("Any seat request event")),
+                           ("seat_request.created", _l("Seats requested")),
+                           ("seat_request.approved", _l("Seat request approved")),
+                           ("seat_request.declined", _l("Seat request declined")))),
     (_l("Invitations"), (("invitation.", _l("Any invitation event")), ("invitation.sent", _l("Invitation sent")),
                          ("invitation.accepted", _l("Invitation accepted")),
                          ("invitation.revoked", _l("Invitation revoked")),
@@ -60,7 +64,7 @@ EXACT_ACTIONS = frozenset(value for value in ACTION_LABELS if not value.endswith
 # What an event is about, in words: the target filter's options and a target without a name ("user #13").
 TARGET_TYPE_NAMES = {"user": _l("user"), "client": _l("client"), "site": _l("site"), "partner": _l("partner"),
                      "subscription_type": _l("subscription type"), "invoice": _l("invoice"),
-                     "organisation": _l("organisation")}
+                     "organisation": _l("organisation"), "seat_request": _l("seat request")}
 
 # Events the system makes on its own (no actor): who the sentence says did it.
 _SYSTEM_SUBJECT = {"billing.": _l("The billing run"), "user.seat_released": _l("The billing run"),
@@ -293,6 +297,21 @@ def _seat_released(e: _Event) -> str:
     return _("%(who)s released the seat of %(user)s", who=e.who, user=e.target)
 
 
+def _seat_request_created(e: _Event) -> str:
+    words = dict(who=e.who, type=e.type_name(e.after), site=e.names.site_name(e.after.get("site_id")))
+    if e.after.get("user_email"):
+        return ngettext("%(who)s asked for %(num)d %(type)s seat at %(site)s, for %(email)s",
+                        "%(who)s asked for %(num)d %(type)s seats at %(site)s, one for %(email)s",
+                        e.after.get("quantity"), email=e.after["user_email"], **words)
+    return ngettext("%(who)s asked for %(num)d %(type)s seat at %(site)s",
+                    "%(who)s asked for %(num)d %(type)s seats at %(site)s", e.after.get("quantity"), **words)
+
+
+def _seat_request_approved(e: _Event) -> str:
+    return ngettext("%(who)s approved a request for %(num)d seat", "%(who)s approved a request for %(num)d seats",
+                    e.after.get("quantity"), who=e.who)
+
+
 def _language_changed(e: _Event) -> str:
     language = LANGUAGE_NAMES.get(e.after.get("language"))
     if language:
@@ -389,6 +408,10 @@ _SENTENCES = {
                                 before=e.before.get("name"), after=e.after.get("name")),
     "user.seat_released": _seat_released,
     "user.language_changed": _language_changed,
+    "seat_request.created": _seat_request_created,
+    "seat_request.approved": _seat_request_approved,
+    "seat_request.declined": lambda e: _("%(who)s declined a seat request: %(reason)s", who=e.who,
+                                         reason=e.after.get("reason")),
     "role.granted": _role_granted,
     "role.revoked": _role_revoked,
     "invitation.sent": _invitation_sent,

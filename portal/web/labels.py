@@ -14,6 +14,9 @@ INVOICE_KIND_LABELS = {"period": _l("Period"), "proration": _l("Proration")}
 # The invoice page's longer words for its kind.
 INVOICE_KIND_DESCRIPTIONS = {"period": _l("Period invoice"), "proration": _l("Prorated seat addition")}
 USER_STATUS_LABELS = {"invited": _l("Invited"), "active": _l("Active"), "deactivated": _l("Deactivated")}
+# A seat request's status, and "all" for the queue's tab of every request.
+REQUEST_STATUS_LABELS = {"pending": _l("Waiting"), "approved": _l("Approved"), "declined": _l("Declined"),
+                         "all": _l("All")}
 
 
 def _label(labels: dict, code) -> str:
@@ -36,6 +39,10 @@ def status_label(code) -> str:
     return _label(USER_STATUS_LABELS, code)
 
 
+def request_status_label(code) -> str:
+    return _label(REQUEST_STATUS_LABELS, code)
+
+
 def last_day(end: date | None) -> date | None:
     """The last day of a period stored with its end excluded: people read periods with an
     inclusive end date (docs/rules.md screen 15)."""
@@ -45,4 +52,4 @@ def last_day(end: date | None) -> date | None:
 def template_helpers() -> dict:
     """A blueprint's context processor: ``cycle_label``, ``kind_label``, ``status_label``, ``last_day``…"""
     return dict(cycle_label=cycle_label, kind_label=kind_label, kind_description=kind_description,
-                status_label=status_label, last_day=last_day)
+                status_label=status_label, request_status_label=request_status_label, last_day=last_day)

@@ -113,6 +113,25 @@ ROUTES = {
         "GET", deactivate(initech(d), seat_holder(berlin(d))), None, "Deactivate User"),
     "berlin-allocation": lambda d: (
         "POST", site_path(berlin(d)) + "/allocations/essentials", {"allocated": "5"}, None),
+    # A seat's life (docs/rules.md rules 27, 27b, 28, 29).
+    "acme-move-lyon-user": lambda d: ("GET", f"/clients/{d.acme.id}/users/{seat_holder(d.lyon).id}/move", None,
+                                      "<h1>Move "),
+    "acme-move-lyon-user-post": lambda d: (
+        "POST", f"/clients/{d.acme.id}/users/{seat_holder(d.lyon).id}/move",
+        {"site_id": str(d.lyon.id), "subscription_type": "unlimited"}, None),
+    "acme-reactivate-lyon-user": lambda d: (
+        "GET", f"/clients/{d.acme.id}/users/{seat_holder(d.lyon).id}/reactivate", None, "<h1>Reactivate "),
+    "acme-invite-administrator": lambda d: (
+        "GET", f"/clients/{d.acme.id}/administrators/new", None, 'id="invite-administrator-form"'),
+    "acme-invite-administrator-post": lambda d: (
+        "POST", f"/clients/{d.acme.id}/administrators/new",
+        {"name": "Camille", "email": "camille@acme.example", "send_invitation": "later"}, None),
+    "acme-request-seats-lyon": lambda d: (
+        "GET", f"/clients/{d.acme.id}/sites/{d.lyon.id}/seat-requests/new", None, 'id="seat-request-form"'),
+    "acme-request-seats-paris-post": lambda d: (
+        "POST", f"/clients/{d.acme.id}/sites/{d.paris.id}/seat-requests/new",
+        {"subscription_type": "essentials", "quantity": "1"}, None),
+    "seat-requests": lambda d: ("GET", "/seat-requests", None, "<h1>Seat requests</h1>"),
     # Ids pasted under the wrong parent: every child is loaded through its parent.
     "globex-site-under-acme": lambda d: (
         "GET", f"/clients/{d.acme.id}/sites/{globex_main(d).id}", None, None),
@@ -169,6 +188,14 @@ initech                             302   200 404      404        404        404
 berlin                              302   200 404      404        404        404        404        404       404    200  200
 initech-deactivate-user             302   200 404      404        404        404        404        404       404    200  200
 berlin-allocation                   302   303 404      404        404        404        404        404       404    303  403
+acme-move-lyon-user                 302  200  200  200  403  200  403  200  404  404  404
+acme-move-lyon-user-post            302  409  409  409  403  409  403  409  404  404  404
+acme-reactivate-lyon-user           302  200  200  200  403  200  403  200  404  404  404
+acme-invite-administrator           302  200  200  200  403  403  403  403  404  404  404
+acme-invite-administrator-post      302  303  303  303  403  403  403  403  404  404  404
+acme-request-seats-lyon             302  200  200  200  403  200  403  200  404  404  404
+acme-request-seats-paris-post       302  303  303  303  403  303  403  404  404  404  404
+seat-requests                       302  200  200  200  403  200  403  200  200  200  200
 globex-site-under-acme              302   404 404      404        404        404        404        404       404    404  404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404

@@ -212,6 +212,11 @@ def last_event(action) -> AuditEvent:
     return db.session.scalar(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc()))
 
 
+def all_events(action) -> list[AuditEvent]:
+    db.session.rollback()
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+
+
 def test_a_seat_change_reads_as_a_sentence_with_names_and_money(demo, login_as):
     finance = demo.user("finance@northwind.example")
     allocations.set_allocation(finance, demo.lyon, demo.type("essentials"), 7)
@@ -342,3 +347,22 @@ def test_a_page_costs_the_same_statements_whatever_its_length(demo, login_as, ap
 
     assert shown_many >= shown_few + 30
     assert many == few, (few, many)
+
+
+def test_seat_requests_read_as_sentences(demo, login_as):
+    from portal.domain.seats import requests as seat_requests
+
+    alice, finance = demo.user("admin@acme.example"), demo.user("finance@northwind.example")
+    asked = seat_requests.request_seats(alice, demo.paris, "essentials", 2,
+                                        user={"email": "nadia@acme.example", "name": "Nadia Noor"})
+    seat_requests.approve(finance, asked.id)
+    other = seat_requests.request_seats(alice, demo.lyon, "unlimited", 1)
+    seat_requests.decline(finance, other.id, "Not this month")
+
+    shown = sentences(login_as("admin@northwind.example").get("/audit"))
+
+    created = [shown[e.id] for e in all_events("seat_request.created")]
+    assert created == ["Alice Acme asked for 2 Essentials seats at Paris, one for nadia@acme.example",
+                       "Alice Acme asked for 1 Unlimited seat at Lyon"]
+    assert shown[last_event("seat_request.approved").id] == "Felix Finance approved a request for 2 seats"
+    assert shown[last_event("seat_request.declined").id] == "Felix Finance declined a seat request: Not this month"

@@ -107,7 +107,8 @@ def test_an_unknown_language_is_refused_and_changes_nothing(value, demo, login_a
     page = parse_html(response.get_data(as_text=True))
     field = page.find("select", name="language")
     assert field.attrs.get("aria-invalid") == "true"
-    assert page.by_id(field.attrs["aria-describedby"]).text == "Choose a language from the list."
+    # Said in the language chosen before (French), under the field.
+    assert page.by_id(field.attrs["aria-describedby"]).text == "Choisissez une langue dans la liste."
     assert ("fr", "Français", True) in language_options(response)  # the stored choice, still selected
     assert reloaded(demo.user(ALICE)).language == "fr"
     assert audit_events("user.language_changed") == events

@@ -18,7 +18,7 @@ from babel.dates import get_month_names
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Invoice, InvoiceSequence, Organisation, Site, SubscriptionType, User
+from portal.models import Invoice, InvoiceSequence, Organisation, SeatRequest, Site, SubscriptionType, User
 from tests.helpers import LOGINS
 
 
@@ -32,6 +32,14 @@ def _first_invoice(demo):
 
 def _first_type(demo):
     return db.session.scalar(select(SubscriptionType).order_by(SubscriptionType.id))
+
+
+def _pending_request(demo):
+    from portal.domain.seats import requests
+
+    asked = requests.request_seats(demo.user("admin@acme.example"), demo.paris, "essentials", 2, note="Two nurses",
+                                   user={"email": "nadia@acme.example", "name": "Nadia Noor"})
+    return asked.id
 
 
 # endpoint -> (who looks, the page's path for the demo data)
@@ -58,6 +66,10 @@ SCREENS = {
                                                           f"?site_id={d.paris.id}&subscription_type=essentials"),
     "clients.reactivate_user": ("acme_admin", lambda d: f"/clients/{d.acme.id}/users/{_acme_user(d).id}/reactivate"),
     "clients.invite_administrator": ("nw_admin", lambda d: f"/clients/{d.acme.id}/administrators/new"),
+    "clients.request_seats": ("acme_admin", lambda d: f"/clients/{d.acme.id}/sites/{d.paris.id}/seat-requests/new"),
+    "seat_requests.index": ("nw_finance", lambda d: (_pending_request(d), "/seat-requests")[1]),
+    "seat_requests.approve": ("nw_finance", lambda d: f"/seat-requests/{_pending_request(d)}/approve"),
+    "seat_requests.decline": ("nw_finance", lambda d: f"/seat-requests/{_pending_request(d)}/decline"),
     "sites.detail": ("nw_finance", lambda d: f"/clients/{d.acme.id}/sites/{d.lyon.id}"),
     "invoices.index": ("nw_finance", lambda d: "/invoices"),
     "invoices.detail": ("nw_finance", lambda d: f"/invoices/{_first_invoice(d).id}"),
@@ -143,7 +155,8 @@ def _data_words() -> list[str]:
     """Every name, e-mail and code of the demo data: shown as they are in every language."""
     values = set()
     for column in (Organisation.name, Site.name, User.name, User.email, SubscriptionType.name,
-                   SubscriptionType.code, Invoice.number, InvoiceSequence.prefix):
+                   SubscriptionType.code, Invoice.number, InvoiceSequence.prefix, SeatRequest.note,
+                   SeatRequest.user_name, SeatRequest.user_email, SeatRequest.reason):
         values.update(v for v in db.session.scalars(select(column)) if v)
     return sorted(values, key=len, reverse=True)
 

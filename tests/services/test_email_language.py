@@ -4,9 +4,7 @@ An invitation is written in the inviting organisation's language (the invited us
 organisation: a client's for its users, the partner's for its staff), whatever the inviter's or
 the request's; a password reset e-mail in the user's language, else their organisation's, else
 English. ``portal.domain.mail`` states the language a message was built in (its locale) in the
-``Content-Language`` header, which shows the choice while the catalogues are still empty; the
-tests marked ``xfail(strict=True)`` read French words and start failing (XPASS) once the French
-catalogue is filled: then remove their marker.
+``Content-Language`` header; two tests also read the French words.
 """
 import pytest
 from flask_babel import get_locale, refresh
@@ -16,7 +14,6 @@ from portal.domain.accounts import password_reset, staff, users
 from portal.extensions import db
 from tests.factories import AllocationFactory, SiteFactory, UserFactory
 
-CATALOGUES_EMPTY = pytest.mark.xfail(strict=True, reason="catalogues not filled yet: remove once French is in")
 
 
 @pytest.fixture
@@ -95,7 +92,6 @@ def test_partner_staff_are_invited_in_the_partners_language(northwind, nw_admin,
     assert message["Content-Language"] == "fr"
 
 
-@CATALOGUES_EMPTY
 def test_a_french_clients_invitation_reads_in_french(app, acme, lyon, essentials, polish_inviter, inbox):
     speaking(acme, "fr")
     invite_from_the_pages(app, polish_inviter, lyon, essentials)
@@ -137,7 +133,6 @@ def test_an_english_password_reset_reads_as_before(northwind, inbox):
     assert "If you did not ask for this, ignore this e-mail: your password stays as it is." in body
 
 
-@CATALOGUES_EMPTY
 def test_a_french_users_password_reset_reads_in_french(northwind, inbox):
     UserFactory(organisation=northwind, email="bob@northwind.example", partner_admin=True, language="fr")
     password_reset.request_reset("bob@northwind.example")

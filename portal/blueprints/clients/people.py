@@ -26,6 +26,12 @@ from portal.web.forms import submit
 from portal.web.rendering import render
 
 
+def _seat_request_url(site, subscription_type) -> str:
+    """Asking finance for one seat of that type there (rule 29): only the type and the number in the link."""
+    return url_for("clients.request_seats", client_id=g.client.id, site_id=site.id,
+                   subscription_type=subscription_type.code, quantity=1)
+
+
 def _seat_form(user) -> SeatForm:
     """The seat form; a GET with ``?site_id=`` (the site picker) shows that site's free seats, nothing sent."""
     sites, types = _manageable_sites(g.client), queries.catalogue()
@@ -47,7 +53,7 @@ def _seat_page(template, user, form, submission, **context):
                   seat_rows=queries.seat_rows(site) if site is not None else [],
                   finance=people.finance_contacts(g.client.partner_id) if no_seat and not can_add_seat else [],
                   seat_cost=invoices.quote_increase(g.client, chosen, 1) if no_seat and can_add_seat and chosen
-                  else None, seat_request_url=None, **context)
+                  else None, seat_request_url=_seat_request_url, **context)
 
 
 @bp.route("/users/<id:user_id>/move", methods=["GET", "POST"])
