@@ -61,7 +61,9 @@ ROLES = {
             _l("Client admin"),
             "client",
             frozenset(
-                {"clients.view", "users.manage", "roles.manage", "subscriptions.view", "audit.view"}
+                # billing.view (DESIGN section 4, rule 27b): a clinic manager reads its own invoices, and
+                # may name an accountant (nobody gives a permission they do not hold).
+                {"clients.view", "users.manage", "roles.manage", "subscriptions.view", "billing.view", "audit.view"}
             ),
         ),
         Role(

@@ -80,11 +80,13 @@ CASES = [
      expect(403, s200="operator nw_finance", s404=" ".join(OTHERS) + " member")),
     ("POST", "/seat-requests/{lyon_request}/decline", {"reason": "Declined by {role}"},
      expect(403, s200="operator nw_finance", s404=" ".join(OTHERS) + " member")),
-    ("GET", "/invoices", None, expect(403, s200="operator nw_finance acme_accountant sw_admin")),
+    # Client admins hold billing.view over their own client (DESIGN section 4, rule 27b).
+    ("GET", "/invoices", None,
+     expect(403, s200="operator nw_finance acme_admin acme_accountant globex_admin sw_admin initech_admin")),
     ("GET", "/invoices?client_id={acme}", None,
-     expect(403, s200="operator nw_finance acme_accountant", s404="sw_admin")),
+     expect(403, s200="operator nw_finance acme_admin acme_accountant", s404="globex_admin sw_admin initech_admin")),
     ("GET", "/invoices/{acme_invoice}", None,
-     expect(403, s200="operator nw_finance acme_accountant", s404=" ".join(OTHERS))),
+     expect(403, s200="operator nw_finance acme_admin acme_accountant", s404=" ".join(OTHERS))),
     ("GET", "/audit-events", None, expect(200, s403="nw_support acme_accountant acme_frontdesk member")),
 ]
 

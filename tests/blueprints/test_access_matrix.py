@@ -174,7 +174,7 @@ acme-deactivate-lyon-user           302   200 200      200        403        200
 acme-deactivate-lyon-user-post      302   303 303      303        403        303        403        303       404    404  404
 acme-deactivate-paris-user          302   200 200      200        403        200        403        404       404    404  404
 acme-deactivate-paris-user-post     302   303 303      303        403        303        403        404       404    404  404
-acme-deactivate-staff-without-seat  302   200 403      200        403        403        403        404       404    404  404
+acme-deactivate-staff-without-seat  302   200   403   200   403   200   403   404   404   404   404
 lyon                                302   200 200      200        200        200        403        200       404    404  404
 paris                               302   200 200      200        200        200        403        404       404    404  404
 lyon-allocation                     302   303 403      303        403        403        403        403       404    404  404

@@ -168,7 +168,6 @@ def test_the_last_partner_or_operator_admin_cannot_be_removed(kind, organisation
 
 
 @pytest.mark.parametrize(("granter", "grantee", "role"), [
-    ("acme_admin", "member", "accountant"),          # billing.view
     ("nw_admin", "nw_support", "finance"),           # subscriptions.*, billing.view
     ("nw_admin", "nw_support", "partner_support"),   # subscriptions.view
 ])
@@ -196,23 +195,12 @@ def test_nobody_can_take_away_a_role_they_could_not_give(nw_admin, nw_finance):
     assert state() == before
 
 
-def test_a_granter_restricted_to_a_site_grants_only_at_that_site(acme, lyon, paris, member):
-    """Acme's admin who is also accountant of Paris holds billing.view at Paris only."""
-    admin = UserFactory(organisation=acme, client_admin=True, accountant=True, sites=[paris])
-    before = state()
-
-    with pytest.raises(Forbidden):
-        grants.grant_role(actor(admin), member, "accountant")                  # organisation-wide
-    with pytest.raises(Forbidden):
-        grants.grant_role(actor(admin), member, "accountant", [lyon.id])  # another site
-    with pytest.raises(Forbidden):
-        grants.grant_role(actor(admin), member, "accountant", [lyon.id, paris.id])
-    assert state() == before
-
-    grants.grant_role(actor(admin), member, "accountant", [paris.id])
+def test_a_client_admin_names_an_accountant_for_the_whole_client_or_some_sites(acme_admin, lyon, paris, member):
+    """Client admins hold billing.view (DESIGN section 4, rule 27b): they may give the accountant role."""
+    grants.grant_role(actor(acme_admin), member, "accountant", [paris.id])
     assert held(member) == {"accountant": [paris.id]}
-    accountant = next(g for g in grants.grantable_roles(actor(admin)) if g.role.code == "accountant")
-    assert (accountant.org_wide, accountant.site_ids) == (False, {paris.id})
+    accountant = next(g for g in grants.grantable_roles(actor(acme_admin)) if g.role.code == "accountant")
+    assert accountant.org_wide
 
 
 @pytest.mark.parametrize("role", ["no_such_role", "partner_admin", "operator_admin", "", None, 7, ["member"]])
@@ -285,7 +273,8 @@ def test_what_each_admin_may_grant(acme_admin, lyon, paris, nw_admin, nw_finance
     def codes(user):
         return [(g.role.code, g.org_wide) for g in grants.grantable_roles(actor(user))]
 
-    assert codes(acme_admin) == [("client_admin", True), ("site_manager", True), ("member", True)]
+    assert codes(acme_admin) == [("client_admin", True), ("site_manager", True), ("accountant", True),
+                                 ("member", True)]
     assert codes(nw_admin) == [("partner_admin", True)]
     assert codes(nw_finance) == [("partner_admin", True), ("finance", True), ("partner_support", True)]
     assert codes(accountant) == []

@@ -101,12 +101,14 @@ def test_managing_down_and_sideways_still_works(lyon, essentials, frontdesk, acm
     assert users.deactivate_user(acme_admin, frontdesk).status == "deactivated"
 
 
-def test_an_accountant_is_deactivated_only_by_someone_holding_billing_view(acme, acme_admin, finance):
+def test_an_accountant_is_deactivated_only_by_someone_holding_billing_view(acme, acme_admin, lyon):
     accountant = UserFactory(organisation=acme, accountant=True)
-    # The client admin holds no billing.view (docs/rules.md section 4): that would be managing up.
+    site_manager = UserFactory(organisation=acme, site_manager=True, sites=[lyon])
+    # A site manager holds no billing.view (docs/rules.md section 4): that would be managing up.
     with pytest.raises(Forbidden):
-        users.deactivate_user(acme_admin, accountant)
-    assert users.deactivate_user(finance, reload(accountant)).status == "deactivated"
+        users.deactivate_user(site_manager, accountant)
+    # The client admin holds it (rule 27b): they named the accountant and may end their access.
+    assert users.deactivate_user(acme_admin, reload(accountant)).status == "deactivated"
 
 
 # --- rule 41b.2: reach is worked out per permission -------------------------------------------
