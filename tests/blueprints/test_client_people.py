@@ -221,3 +221,31 @@ def test_bad_administrator_input_is_refused_and_writes_nothing(form, status, dem
 @pytest.mark.parametrize(("email", "status"), [("admin@acme.example", 403), ("admin@southwind.example", 404)])
 def test_only_the_partners_client_managers_invite_administrators(email, status, demo, login_as):
     assert login_as(email).get(invite_url(demo.acme)).status_code == status
+
+
+# --- where the pages are reached from ------------------------------------------------
+
+def test_the_client_page_links_each_user_to_move_or_reactivate(demo, login_as, html):
+    gone = deactivated(demo, demo.paris, "essentials")
+    active = holder(demo.lyon, "essentials")
+
+    page = html(login_as("admin@acme.example").get(f"/clients/{demo.acme.id}"))
+
+    assert page.by_id(f"user-{active.id}").find("a", href=move_url(demo.acme, active)) is not None
+    assert page.by_id(f"user-{gone.id}").find("a", href=reactivate_url(demo.acme, gone)) is not None
+    assert page.by_id(f"user-{gone.id}").find("a", href=move_url(demo.acme, gone)) is None
+
+
+@pytest.mark.parametrize(("email", "offered"), [("admin@northwind.example", True), ("admin@acme.example", False)])
+def test_only_who_manages_the_client_is_offered_to_invite_its_administrators(email, offered, demo, login_as, html):
+    page = html(login_as(email).get(f"/clients/{demo.acme.id}"))
+
+    assert (page.find("a", href=invite_url(demo.acme)) is not None) is offered
+
+
+@pytest.mark.parametrize(("email", "crumbs"), [
+    ("finance@northwind.example", "Clients › Acme Dental ›"), ("admin@acme.example", "Acme Dental ›")])
+def test_the_site_page_says_where_it_sits(email, crumbs, demo, login_as, html):
+    page = html(login_as(email).get(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}"))
+
+    assert page.find("p", class_="crumbs").text == crumbs
