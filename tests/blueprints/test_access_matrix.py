@@ -132,6 +132,7 @@ ROUTES = {
         "POST", f"/clients/{d.acme.id}/sites/{d.paris.id}/seat-requests/new",
         {"subscription_type": "essentials", "quantity": "1"}, None),
     "seat-requests": lambda d: ("GET", "/seat-requests", None, "<h1>Seat requests</h1>"),
+    "members-invite": lambda d: ("GET", "/members/invite", None, 'id="invite-member-form"'),
     # Ids pasted under the wrong parent: every child is loaded through its parent.
     "globex-site-under-acme": lambda d: (
         "GET", f"/clients/{d.acme.id}/sites/{globex_main(d).id}", None, None),
@@ -196,6 +197,7 @@ acme-invite-administrator-post      302  303  303  303  403  403  403  403  404 
 acme-request-seats-lyon             302  200  200  200  403  200  403  200  404  404  404
 acme-request-seats-paris-post       302  303  303  303  403  303  403  404  404  404  404
 seat-requests                       302  200  200  200  403  200  403  200  200  200  200
+members-invite                      302  200  200  200  403  200  403  403  200  200  200
 globex-site-under-acme              302   404 404      404        404        404        404        404       404    404  404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404

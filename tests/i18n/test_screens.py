@@ -74,6 +74,7 @@ SCREENS = {
     "invoices.index": ("nw_finance", lambda d: "/invoices"),
     "invoices.detail": ("nw_finance", lambda d: f"/invoices/{_first_invoice(d).id}"),
     "members.index": ("acme_admin", lambda d: "/members"),
+    "members.invite": ("acme_admin", lambda d: "/members/invite"),
     "members.revoke": ("acme_admin", lambda d: f"/members/{d.user('accountant@acme.example').id}/roles/accountant/revoke"),
     "members.end_sessions": ("acme_admin", lambda d: f"/members/{d.user('frontdesk@acme.example').id}/sessions/end"),
     "operator.partner_list": ("operator", lambda d: "/operator/partners"),

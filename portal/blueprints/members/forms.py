@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.i18n import _l
@@ -43,3 +43,26 @@ class RequireTwoStepForm(FlaskForm):
     """docs/rules.md rule 38: the members page's checkbox ``require_two_step``."""
 
     require_two_step = BooleanField(_l("Require two-step verification of every member"))
+
+
+class InviteMemberForm(FlaskForm):
+    """Invite someone into one's own organisation with a role and no seat (a client's accountant, rule 27b).
+
+    The same choices as giving a role to a member; the role service decides what may be given.
+    """
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), validate_choice=False, default="",
+                       validators=[InputRequired(message=_l("Choose a role."))])
+    site_ids = CheckboxesField(_l("Only at these sites (site manager, accountant)"), coerce=int, validate_choice=False)
+    send_invitation = RadioField(_l("Invitation e-mail"), default="now", choices=[
+        SelectChoice("now", _l("Send it now")), SelectChoice("later", _l("Send it later"))])
+
+    def __init__(self, grantable, sites, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [NO_ROLE, *(SelectChoice(g.role.code, g.role.label) for g in grantable)]
+        if sites:
+            self.site_ids.choices = [SelectChoice(site.id, site.name) for site in sites]
+        else:
+            del self.site_ids

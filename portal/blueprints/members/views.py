@@ -9,8 +9,8 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from portal.blueprints.members import bp
-from portal.blueprints.members.forms import GrantRoleForm, RequireTwoStepForm
-from portal.domain.accounts import grants, two_step
+from portal.blueprints.members.forms import GrantRoleForm, InviteMemberForm, RequireTwoStepForm
+from portal.domain.accounts import grants, staff, two_step
 from portal.domain.accounts import sessions as account_sessions
 from portal.domain.accounts import queries as people
 from portal.domain.errors import DomainError, Invalid
@@ -113,6 +113,27 @@ def require_two_step():
     else:
         flash(_("Two-step verification is no longer required of every member."), "success")
     return redirect(url_for("members.index"), 303)
+
+
+@bp.route("/invite", methods=["GET", "POST"])
+def invite():
+    """Invite someone with a role and no seat: a client's accountant, a partner's colleague (rule 27b)."""
+    screen = _Screen()
+    form = InviteMemberForm(screen.grantable, screen.sites)
+    sites = form.site_ids.data if "site_ids" in form else None
+    submission = submit(form, lambda: staff.invite_member(current_user, form.email.data, form.name.data,
+                                                          form.role.data, sites, send=form.send_invitation.data),
+                        "email")
+    if submission.done:
+        invited = submission.result
+        role = ROLES[form.role.data].label
+        if form.send_invitation.data == "now":
+            flash(_("%(name)s was invited as %(role)s.", name=invited.name, role=role), "success")
+        else:
+            flash(_("%(name)s was added as %(role)s; send the invitation when ready.", name=invited.name, role=role),
+                  "success")
+        return redirect(url_for("members.index"), 303)
+    return render("members/invite.html", submission.status, form=form)
 
 
 @bp.route("")

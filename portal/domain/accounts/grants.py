@@ -69,6 +69,27 @@ def grantable_roles(actor, organisation: Organisation | None = None) -> list[Gra
     return grantable
 
 
+def check_grant(actor, organisation: Organisation, role_code, site_ids=None) -> tuple[Role, list[Site]]:
+    """The role and sites ``actor`` may give in ``organisation``, else the refusal (nothing written).
+
+    ``Forbidden`` without roles.manage there or without every permission of the
+    role over the scope; ``Invalid`` for an unknown role, a role of another kind
+    of organisation, or sites that are not the client's or on a role that
+    cannot be restricted. Giving a role to a member and inviting someone with it
+    check the same.
+    """
+    _require_manage(actor, organisation)
+    role = _role(role_code, organisation)
+    site_ids = _site_ids(site_ids)
+    if site_ids and not role.site_restrictable:
+        raise Invalid(_("The %(role)s role cannot be limited to sites; leave the sites empty.", role=role.label),
+                      field="site_ids")
+    sites = _sites_of(organisation, site_ids)
+    if not _holds(actor, role, organisation, sites or None):
+        raise Forbidden(_lacking(role, sites), field="role")
+    return role, sites
+
+
 def grant_role(actor, user: User, role_code, site_ids=None) -> RoleAssignment:
     """Give ``role_code`` to ``user`` of the actor's organisation, maybe limited to sites.
 
@@ -82,17 +103,10 @@ def grant_role(actor, user: User, role_code, site_ids=None) -> RoleAssignment:
     deactivated or already holds the role with these sites. Commits.
     """
     organisation = _own_organisation(actor, user)
-    _require_manage(actor, organisation)
-    role = _role(role_code, organisation)
-    site_ids = _site_ids(site_ids)
-    if site_ids and not role.site_restrictable:
-        raise Invalid(_("The %(role)s role cannot be limited to sites; leave the sites empty.", role=role.label),
-                      field="site_ids")
-    sites = _sites_of(organisation, site_ids)
+    role, sites = check_grant(actor, organisation, role_code, site_ids)
+    site_ids = [site.id for site in sites]
     if user.status == "deactivated":
         raise Conflict(_("%(name)s is deactivated; roles cannot be given to a deactivated account.", name=user.name))
-    if not _holds(actor, role, organisation, sites or None):
-        raise Forbidden(_lacking(role, sites), field="role")
     user_id, organisation_id = user.id, organisation.id
     with write_transaction():
         _lock(organisation_id)
