@@ -6,7 +6,7 @@ pasted under another parent fails too.
 """
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from werkzeug.local import LocalProxy
 
 from portal.extensions import db
@@ -35,6 +35,20 @@ def client_scope(kind: str, organisation_id):
     if kind == "partner":
         return (Organisation.kind == "client") & (Organisation.parent_id == organisation_id)
     return Organisation.id == organisation_id
+
+
+def reaches_several_partners(actor) -> bool:
+    """Whether ``actor`` reaches the clients of more than one partner: lists then name each row's partner.
+
+    Only the operator can (one statement, whatever the number of partners); partner
+    staff reach their own partner's clients, client staff their own client.
+    """
+    organisation = actor.organisation
+    if organisation.kind != "operator":
+        return False
+    partners = (select(Organisation.id).where(Organisation.kind == "partner",
+                                              Organisation.parent_id == organisation.id).limit(2).subquery())
+    return db.session.scalar(select(func.count()).select_from(partners)) > 1
 
 
 def client_filter(actor, query):

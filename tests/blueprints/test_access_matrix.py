@@ -133,6 +133,10 @@ ROUTES = {
         {"subscription_type": "essentials", "quantity": "1"}, None),
     "seat-requests": lambda d: ("GET", "/seat-requests", None, "<h1>Seat requests</h1>"),
     "members-invite": lambda d: ("GET", "/members/invite", None, 'id="invite-member-form"'),
+    # The operator's page of a partner (issue 11, defect 10): partners.manage; a client's id is no partner's.
+    "operator-partner": lambda d: (
+        "GET", f"/operator/partners/{d.org('Northwind Telecom').id}", None, "<h1>Northwind Telecom</h1>"),
+    "operator-partner-of-a-client": lambda d: ("GET", f"/operator/partners/{d.acme.id}", None, None),
     # Ids pasted under the wrong parent: every child is loaded through its parent.
     "globex-site-under-acme": lambda d: (
         "GET", f"/clients/{d.acme.id}/sites/{globex_main(d).id}", None, None),
@@ -198,6 +202,8 @@ acme-request-seats-lyon             302  200  200  200  403  200  403  200  404 
 acme-request-seats-paris-post       302  303  303  303  403  303  403  404  404  404  404
 seat-requests                       302  200  200  200  403  200  403  200  200  200  200
 members-invite                      302  200  200  200  403  200  403  403  200  200  200
+operator-partner                    302  200  403  403  403  403  403  403  403  403  403
+operator-partner-of-a-client        302  404  403  403  403  403  403  403  403  403  403
 globex-site-under-acme              302   404 404      404        404        404        404        404       404    404  404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404

@@ -174,20 +174,29 @@ def test_new_user_form_shows_the_free_seats_of_each_type_at_the_site(demo, login
     assert free_seats(page) == {"essentials": "1 free of 5", "unlimited": "0 free of 2"}
 
 
+def refresh(browser, url, **form):
+    """What htmx sends when the site or the type changes: the whole form, posted, flagged ``refresh=y``."""
+    return browser.hx_post(url, data={"refresh": "y", **form})
+
+
 def test_the_site_select_refreshes_the_form_over_htmx(demo, login_as, html):
     page = html(login_as("admin@acme.example").get(new_user_url(demo.acme)))
 
     select_ = page.find("select", name="site_id")
     attrs = {key.removeprefix("data-"): value for key, value in select_.attrs.items()}
-    assert attrs.get("hx-get") == new_user_url(demo.acme)
+    # A POST: the typed name and e-mail and the CSRF token stay out of the URL (issue 11, defect 13).
+    assert attrs.get("hx-post") == new_user_url(demo.acme) and "hx-get" not in attrs
+    assert attrs.get("hx-vals") == '{"refresh": "y"}'
     assert attrs.get("hx-trigger") == "change"
     assert attrs.get("hx-target") == "#new-user-form"
 
 
-def test_changing_the_site_shows_that_sites_free_seats(demo, login_as, assert_fragment):
-    response = login_as("admin@acme.example").hx_get(new_user_url(demo.acme), query_string={
-        "name": "Typed Name", "email": "typed@example.org", "site_id": demo.paris.id, "subscription_type": "support"})
+def test_changing_the_site_shows_that_sites_free_seats(demo, login_as, assert_fragment, snapshot):
+    before = snapshot()
+    response = refresh(login_as("admin@acme.example"), new_user_url(demo.acme), name="Typed Name",
+                       email="typed@example.org", site_id=demo.paris.id, subscription_type="support")
 
+    assert snapshot() == before, "a refresh creates nothing"
     form = assert_fragment(response, "new-user-form")
     assert free_seats(form.parent) == {"essentials": "0 free of 3", "support": "2 free of 2"}
     assert "Subscription type at Paris" in form.text
@@ -203,8 +212,7 @@ def test_site_manager_can_only_pick_their_site(demo, login_as, html, assert_frag
     page = html(browser.get(new_user_url(demo.acme)))
     assert [o.text for o in page.find("select", name="site_id").find_all("option")] == ["Lyon"]
 
-    refreshed = assert_fragment(browser.hx_get(new_user_url(demo.acme), query_string={"site_id": demo.paris.id}),
-                                "new-user-form")
+    refreshed = assert_fragment(refresh(browser, new_user_url(demo.acme), site_id=demo.paris.id), "new-user-form")
     assert free_seats(refreshed.parent)["essentials"] == "1 free of 5"  # Lyon's, not Paris's 0 of 3
     assert "Paris" not in refreshed.text
 

@@ -144,3 +144,82 @@ def test_the_invoice_list_and_page_read_money_and_days_in_french(demo, login_as,
     english = html(finance.get(f"/invoices/{invoice.id}")).text
     assert "€178.00" in english and format_date(invoice.issued_on, "medium", locale="en") in english
     assert "Period invoice" in english and "Monthly" in english
+
+
+# --- issue 11, defects 10 and 11: the operator's partner column, periods of a client in trial ---------
+
+
+def test_the_operators_invoice_list_names_each_invoices_partner(demo, login_as, html):
+    """The operator reaches every partner's invoices: a Partner column, linking to the partner's page."""
+    page = html(login_as("operator@portal.example").get("/invoices"))
+    table = page.by_id("invoice-table")
+    headers = [cell.text for cell in table.find_all("th") if cell.attrs.get("scope") == "col"]
+    assert headers[:3] == ["Number", "Client", "Partner"]
+    northwind, southwind = demo.org("Northwind Telecom"), demo.org("Southwind Networks")
+    rows = {row.cells()[1]: row for row in table.find_all("tr") if row.attrs.get("id", "").startswith("invoice-")}
+    assert {client: row.cells()[2] for client, row in rows.items()} == {
+        "Acme Dental": "Northwind Telecom", "Globex Clinic": "Northwind Telecom", "Initech Vet": "Southwind Networks"}
+    assert rows["Initech Vet"].find("a", href=f"/operator/partners/{southwind.id}") is not None
+    assert rows["Acme Dental"].find("a", href=f"/operator/partners/{northwind.id}") is not None
+
+
+def test_partner_staff_and_client_staff_see_no_partner_column(demo, login_as, html):
+    for email in ("finance@northwind.example", "admin@southwind.example", "accountant@acme.example"):
+        table = html(login_as(email).get("/invoices")).by_id("invoice-table")
+        headers = [cell.text for cell in table.find_all("th") if cell.attrs.get("scope") == "col"]
+        assert "Partner" not in headers and headers[:2] == ["Number", "Client"], email
+
+
+def test_an_operator_with_one_partner_sees_no_partner_column(login_as, html):
+    """The column names the partner only when the viewer reaches more than one."""
+    from tests.factories import ClientFactory, UserFactory
+
+    operator = UserFactory(operator_admin=True)
+    ClientFactory(parent__parent=operator.organisation, name="Lone Clinic")
+
+    table = html(login_as(operator.email).get("/invoices")).by_id("invoice-table")
+
+    headers = [cell.text for cell in table.find_all("th") if cell.attrs.get("scope") == "col"]
+    assert "Lone Clinic" in table.text and "Partner" not in headers
+
+
+def _trial_client(demo):
+    """A Northwind client in a 14-day trial from today, with 3 essentials seats at its site Main."""
+    from portal.domain.orgs import clients
+
+    admin = demo.user("admin@northwind.example")
+    client = clients.create_client(admin, demo.org("Northwind Telecom"), "Trial Vet", "monthly", trial_days=14)
+    site = clients.create_site(admin, client, "Main")
+    allocations.set_allocation(demo.user("finance@northwind.example"), site, demo.type("essentials"), 3)
+    return client
+
+
+def test_a_client_in_trial_shows_its_trial_and_first_period_not_a_current_period_in_the_future(demo, login_as, html):
+    from datetime import timedelta
+
+    from portal import clock
+
+    client = _trial_client(demo)
+    today, english = clock.today(), lambda d: format_date(d, "medium", locale="en")
+    trial_end = today + timedelta(days=14)  # the first day after the trial: the first period starts then
+
+    panel = html(login_as("finance@northwind.example").get(f"/clients/{client.id}")).by_id("billing-panel")
+
+    line = panel.by_id("billing-cycle").text
+    assert (f"Trial until {english(trial_end - timedelta(days=1))}; the first period starts {english(trial_end)}"
+            in line)
+    assert "current period" not in line
+    # The preview is the first period's invoice (the one the trial's end issues), its last day inclusive.
+    first_end = client.period_end
+    assert (f"Next period invoice ({english(trial_end)} → {english(first_end - timedelta(days=1))}, "
+            "monthly billing): €45.00 for 3 seats") in panel.text
+
+
+def test_a_client_out_of_its_trial_shows_its_current_period(demo, login_as, html):
+    from datetime import timedelta
+
+    acme = demo.acme
+    line = html(login_as("finance@northwind.example").get(f"/clients/{acme.id}")).by_id("billing-cycle").text
+    english = lambda d: format_date(d, "medium", locale="en")  # noqa: E731
+    assert f"current period {english(acme.period_start)} → {english(acme.period_end - timedelta(days=1))}" in line
+    assert "Trial" not in line

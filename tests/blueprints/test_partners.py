@@ -265,3 +265,75 @@ def test_an_unknown_language_for_a_new_client_is_explained_and_creates_nothing(d
     assert error is not None and "language of invitations" in error.text
     db.session.rollback()
     assert db.session.scalar(select(func.count(Organisation.id))) == before
+
+
+# --- issue 11: the operator's partner dimension (defect 10), seats to subscriptions.view (defect 7) ---------
+
+
+def column_headers(table):
+    return [cell.text.rstrip(" ▲▼") for cell in table.find_all("th") if cell.attrs.get("scope") == "col"]
+
+
+def test_the_operators_client_list_names_each_clients_partner(demo, login_as, html):
+    """The operator reaches every partner's clients: a Partner column, linking to the partner's page."""
+    page = html(login_as("operator@portal.example").get("/overview?tab=clients"))
+
+    table = page.by_id("client-table")
+    assert column_headers(table)[:3] == ["Client", "Partner", "Billing cycle"]
+    assert [row[:3] for row in client_rows(page)] == [
+        ["Acme Dental", "Northwind Telecom", "Monthly"],
+        ["Globex Clinic", "Northwind Telecom", "Annual"],
+        ["Initech Vet", "Southwind Networks", "Monthly"],
+    ]
+    initech = page.by_id(f"client-{demo.org('Initech Vet').id}")
+    assert initech.find("a", href=f"/operator/partners/{demo.org('Southwind Networks').id}") is not None
+
+
+def test_the_partner_column_follows_htmx_swaps_and_search(demo, login_as, assert_fragment):
+    fragment = assert_fragment(login_as("operator@portal.example").hx_get("/overview?tab=clients&q=initech"),
+                               "client-table")
+    assert "Partner" in column_headers(fragment) and "Southwind Networks" in fragment.text
+
+
+@pytest.mark.parametrize("email", ["admin@northwind.example", "finance@northwind.example",
+                                   "support@northwind.example", "admin@southwind.example"])
+def test_partner_staff_see_no_partner_column(email, demo, login_as, html):
+    table = html(login_as(email).get("/overview?tab=clients")).by_id("client-table")
+    assert "Partner" not in column_headers(table)
+
+
+def test_the_operators_overview_speaks_of_every_partners_clients(demo, login_as, html):
+    """Issue 11, defect 10: the operator has no clients of its own ("all your clients" was wrong)."""
+    operator = html(login_as("operator@portal.example").get("/overview?tab=totals")).by_id("partner-totals")
+    assert operator.find("caption").text == "Every subscription allocated to every partner's clients"
+    assert "your clients" not in operator.text
+    partner = html(login_as("finance@northwind.example").get("/overview?tab=totals")).by_id("partner-totals")
+    assert partner.find("caption").text == "Every subscription allocated to all your clients"
+
+
+# DESIGN section 15: "the per-client tab shows each client's seats and usage to every user holding
+# subscriptions.view" (finance, partner support, the operator); the partner admin holds no subscriptions.view.
+@pytest.mark.parametrize(("email", "sees_seats"), [
+    ("support@northwind.example", True),
+    ("finance@northwind.example", True),
+    ("operator@portal.example", True),
+    ("admin@southwind.example", True),  # Southwind's admin is also its finance
+    ("admin@northwind.example", False),
+])
+def test_the_per_client_tab_shows_seats_and_usage_to_each_role_with_subscriptions_view(
+        email, sees_seats, demo, login_as, html):
+    page = html(login_as(email).get("/overview?tab=clients"))
+
+    table = page.by_id("client-table")
+    seat_columns = ["Allocated", "Consumed", "Free", "Usage"]
+    assert (column_headers(table)[-4:] == seat_columns) is sees_seats
+    first = page.by_id(f"client-{demo.org('Initech Vet' if 'southwind' in email else 'Acme Dental').id}")
+    if sees_seats:
+        # Acme: 12 allocated, 9 consumed; Initech: 4 and 1. The usage bar says its percentage.
+        expected = {"Acme Dental": ["12", "9", "3"], "Initech Vet": ["4", "1", "3"]}[first.cells()[0]]
+        assert first.cells()[-4:-1] == expected
+        meter, percent = first.find("meter"), first.find("span", class_="percent")
+        assert meter.attrs["value"] == expected[1] and meter.attrs["max"] == expected[0]
+        assert percent.text == {"12": "75%", "4": "25%"}[expected[0]]
+    else:
+        assert table.find("meter") is None and not set(seat_columns) & set(column_headers(table))

@@ -86,6 +86,14 @@ def test_a_type_never_allocated_at_the_site_can_be_raised(demo, login_as, seats)
     assert seats(demo.lyon, "support") == (1, 0)
 
 
+def refused(browser, response, html) -> str:
+    """A refusal without htmx: Post/Redirect/Get to the site page, the message flashed there (issue 11, defect 13)."""
+    assert response.status_code == 303, response.status_code
+    page = html(browser.get(response.headers["Location"]))
+    [message] = page.find_all(class_="flash flash-error")
+    return message.text
+
+
 @pytest.mark.parametrize("form", [{"allocated": "2"}, {"allocated": "4", "step": "-1"}, {"allocated": "0"}])
 def test_going_below_the_seats_in_use_is_refused_and_names_them(form, demo, login_as, html, snapshot):
     browser = login_as("finance@northwind.example")
@@ -93,10 +101,22 @@ def test_going_below_the_seats_in_use_is_refused_and_names_them(form, demo, logi
 
     response = browser.post(allocation_url(demo.lyon, "essentials"), data=form)
 
-    assert response.status_code == 409
-    message = html(response).by_id("error-essentials").text
+    assert response.headers["Location"] == site_url(demo.lyon)
+    message = refused(browser, response, html)
+    assert message.startswith("Essentials seats at Lyon not changed:")
     assert "4" in message and "in use" in message
     assert snapshot() == before
+
+
+def test_a_refusal_answered_at_the_post_url_would_post_again_on_reload(demo, login_as, html):
+    """The refusal is a redirect: a reload of the page shown is a GET of the site page, the message gone."""
+    browser = login_as("finance@northwind.example")
+    response = browser.post(allocation_url(demo.lyon, "essentials"), data={"allocated": "2"})
+    assert response.status_code == 303 and response.headers["Location"] == site_url(demo.lyon)
+    assert "not changed" in refused(browser, response, html)
+    reloaded = html(browser.get(site_url(demo.lyon)))
+    assert reloaded.find_all(class_="flash flash-error") == []  # said once
+    assert reloaded.find("input", id="allocated-essentials").attrs["value"] == "5"
 
 
 @pytest.mark.parametrize(("value", "keyword"), [
@@ -118,23 +138,24 @@ def test_invalid_seat_numbers_are_refused_with_a_clear_message(value, keyword, d
 
     response = browser.post(allocation_url(demo.lyon, "essentials"), data={"allocated": value})
 
-    assert response.status_code == 422
-    page = html(response)
-    message = page.by_id("error-essentials").text
-    assert message
+    message = refused(browser, response, html)
+    assert message.startswith("Essentials seats at Lyon not changed:")
     if keyword:
         assert keyword in message.lower()
-    assert page.find("input", id="allocated-essentials").attrs.get("aria-invalid") == "true"
     assert snapshot() == before
+    # Over htmx, the panel answers with the refusal under its row.
+    panel = html(browser.hx_post(allocation_url(demo.lyon, "essentials"), data={"allocated": value}))
+    assert keyword is None or keyword in panel.by_id("error-essentials").text.lower()
+    assert panel.find("input", id="allocated-essentials").attrs.get("aria-invalid") == "true"
 
 
-def test_plus_on_the_maximum_is_refused(demo, login_as, snapshot):
+def test_plus_on_the_maximum_is_refused(demo, login_as, html, snapshot):
     browser = login_as("finance@northwind.example")
     before = snapshot()
 
     response = browser.post(allocation_url(demo.lyon, "essentials"), data={"allocated": "100000", "step": "1"})
 
-    assert response.status_code == 422
+    assert "100,000" in refused(browser, response, html)
     assert snapshot() == before
 
 
@@ -187,10 +208,13 @@ def test_lowering_seats_limits_new_users_at_once(demo, login_as, seats):
 
 
 @pytest.mark.parametrize("typed", ["²", "٣", "³3"])
-def test_non_ascii_digits_with_a_step_are_refused_cleanly(demo, login_as, typed):
-    response = login_as("finance@northwind.example").post(
+def test_non_ascii_digits_with_a_step_are_refused_cleanly(demo, login_as, html, typed):
+    browser = login_as("finance@northwind.example")
+    response = browser.post(
         f"/clients/{demo.acme.id}/sites/{demo.lyon.id}/allocations/essentials", data={"allocated": typed, "step": "1"})
-    assert response.status_code == 422
+    assert "whole number" in refused(browser, response, html)
+    assert browser.hx_post(f"/clients/{demo.acme.id}/sites/{demo.lyon.id}/allocations/essentials",
+                           data={"allocated": typed, "step": "1"}).status_code == 422
 
 
 def test_a_non_ascii_client_filter_on_invoices_is_explained(demo, login_as):

@@ -25,7 +25,7 @@ def inbox():
     controller.stop()
 
 
-def test_an_invited_user_accepts_in_the_browser_and_logs_in(inbox, page, browser, server):  # noqa: F811
+def test_an_invited_user_accepts_in_the_browser_and_is_logged_in(inbox, page, browser, server):  # noqa: F811
     ids = server.ids()
     log_in(page, CLIENT_ADMIN)
     page.goto(f"/clients/{ids.acme}/users/new")
@@ -49,9 +49,9 @@ def test_an_invited_user_accepts_in_the_browser_and_logs_in(inbox, page, browser
         invitee.get_by_label("Your name").fill("Ines I.")
         invitee.get_by_label(re.compile("Choose a password")).fill("a long enough password")
         invitee.get_by_role("button", name="Accept and set my password").click()
-        expect(invitee.locator("#flash")).to_contain_text("Your account is ready")
-        log_in(invitee, "ines@acme.example", "a long enough password")
+        # Logged in at once (issue 11, defect 13): no second typing of the password just chosen.
         expect(invitee).to_have_url(re.compile(r"/account$"))  # a member sees their own profile
+        expect(invitee.locator("#flash")).to_contain_text("Your account is ready")
         expect(invitee.locator("main")).to_contain_text("Ines I.")
         invitee.goto(link)  # the link is single-use
         expect(invitee.locator("main")).to_contain_text("already used")

@@ -42,6 +42,23 @@ def _pending_request(demo):
     return asked.id
 
 
+def _withdrawal(demo):
+    """The confirmation of withdrawing a pending cycle change (issue 11, defect 13): a change pending first."""
+    from portal.domain.billing import cycles
+
+    cycles.change_billing_cycle(demo.user("finance@northwind.example"), demo.acme, "annual")
+    return f"/clients/{demo.acme.id}/billing-cycle/withdraw"
+
+
+def _revocation(demo):
+    """The confirmation of revoking an invitation (issue 11, defect 13): a pending invitation first."""
+    from portal.domain.accounts import users
+
+    invited = users.create_user(demo.user("admin@acme.example"), demo.lyon, demo.type("essentials"),
+                                "ines@acme.example", "Ines Invitee", send="later")
+    return f"/clients/{demo.acme.id}/invitations/{invited.id}/revoke"
+
+
 # endpoint -> (who looks, the page's path for the demo data)
 SCREENS = {
     "auth.login": (None, lambda d: "/login"),
@@ -67,6 +84,8 @@ SCREENS = {
     "clients.reactivate_user": ("acme_admin", lambda d: f"/clients/{d.acme.id}/users/{_acme_user(d).id}/reactivate"),
     "clients.invite_administrator": ("nw_admin", lambda d: f"/clients/{d.acme.id}/administrators/new"),
     "clients.request_seats": ("acme_admin", lambda d: f"/clients/{d.acme.id}/sites/{d.paris.id}/seat-requests/new"),
+    "clients.confirm_withdraw_billing_cycle": ("nw_finance", _withdrawal),
+    "clients.confirm_revoke_invitation": ("acme_admin", _revocation),
     "seat_requests.index": ("nw_finance", lambda d: (_pending_request(d), "/seat-requests")[1]),
     "seat_requests.approve": ("nw_finance", lambda d: f"/seat-requests/{_pending_request(d)}/approve"),
     "seat_requests.decline": ("nw_finance", lambda d: f"/seat-requests/{_pending_request(d)}/decline"),
@@ -78,6 +97,10 @@ SCREENS = {
     "members.revoke": ("acme_admin", lambda d: f"/members/{d.user('accountant@acme.example').id}/roles/accountant/revoke"),
     "members.end_sessions": ("acme_admin", lambda d: f"/members/{d.user('frontdesk@acme.example').id}/sessions/end"),
     "operator.partner_list": ("operator", lambda d: "/operator/partners"),
+    "operator.partner_detail": ("operator", lambda d: f"/operator/partners/{d.org('Northwind Telecom').id}"),
+    "partners.overview#operator": ("operator", lambda d: "/overview?tab=totals"),
+    "partners.overview#operator-clients": ("operator", lambda d: "/overview?tab=clients"),
+    "invoices.index#operator": ("operator", lambda d: "/invoices"),
     "operator.new_partner": ("operator", lambda d: "/operator/partners/new"),
     "operator.invite_administrator": (
         "operator", lambda d: f"/operator/partners/{d.org('Northwind Telecom').id}/administrators/new"),

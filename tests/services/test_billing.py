@@ -282,6 +282,28 @@ def test_a_trial_client_is_invoiced_from_the_day_the_trial_ends(finance, new_cli
     assert (first.period_start, first.period_end, first.total) == (date(2027, 3, 15), date(2027, 4, 15), 4500)
 
 
+def test_a_trial_client_previews_its_first_invoice_the_one_the_trial_end_issues(finance, new_client, essentials, on):
+    """Issue 11, defect 11: "Next period invoice" skipped the first invoice of a client in trial."""
+    on(date(2027, 3, 1))
+    client, site = new_client(trial_days=14)
+    allocations.set_allocation(finance, site, essentials, 3)
+    cycles.change_billing_cycle(finance, client, "annual")  # asked in the trial: from the second period
+
+    preview = issuing.next_period_preview(client)
+
+    assert (preview["cycle"], preview["period_start"], preview["period_end"], preview["total"]) == (
+        "monthly", date(2027, 3, 15), date(2027, 4, 15), 4500)
+    run.run_billing(date(2027, 3, 15))
+    [first] = invoices(client)
+    assert (first.billing_cycle, first.period_start, first.period_end, first.total) == (
+        preview["cycle"], preview["period_start"], preview["period_end"], preview["total"])
+    on(date(2027, 3, 15))  # the trial is over: the next invoice is the second period's, annual
+    db.session.refresh(client)
+    after = issuing.next_period_preview(client)
+    assert (after["cycle"], after["period_start"], after["period_end"], after["total"]) == (
+        "annual", date(2027, 4, 15), date(2028, 4, 15), 45000)
+
+
 def test_a_user_deactivated_in_trial_keeps_access_and_seat_until_it_ends(finance, new_client, essentials, on):
     on(date(2027, 3, 1))
     client, site = new_client(trial_days=14)

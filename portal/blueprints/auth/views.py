@@ -8,7 +8,7 @@ from flask_principal import AnonymousIdentity, Identity, identity_changed
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LanguageForm, LoginForm, NewTokenForm
 from portal.blueprints.auth.two_step import redirect_to_second_step
-from portal.domain.accounts import api_tokens, authentication, invitations, preferences
+from portal.domain.accounts import api_tokens, authentication, invitations, preferences, two_step
 from portal.domain.accounts import sessions as account_sessions
 from portal.domain.errors import DomainError, NotFound
 from portal.extensions import limiter
@@ -46,15 +46,20 @@ def login():
         user = submission.result
         if user.session_token is None:  # two-step verification (docs/rules.md rule 38): the code comes next
             return redirect_to_second_step(user, _safe_next(request.args.get("next")))
-        session.clear()
-        login_user(user)
-        identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
+        _log_in_browser(user)
         return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
     refused, headers = submission.error, {}
     if isinstance(refused, authentication.LockedOut):
         headers["Retry-After"] = str(refused.extra["retry_after"])
     page = render_template("auth/login.html", form=form, error=refused and refused.message)
     return page, submission.status, headers
+
+
+def _log_in_browser(user) -> None:
+    """This browser is ``user``'s, whose login session ``authentication`` started: a new Flask session."""
+    session.clear()
+    login_user(user)
+    identity_changed.send(current_app._get_current_object(), identity=Identity(user.id))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -198,7 +203,7 @@ def revoke_token(token_id):
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @limiter.limit(_config_limit("INVITATION_RATE_LIMIT"))  # throttles token guessing per address
 def accept_invitation(token):
-    """Accept an invitation: choose a name and a password, then log in."""
+    """Accept an invitation: choose a name and a password, and be logged in (issue 11, defect 13)."""
     visitor = current_user if current_user.is_authenticated else None
     try:
         row = invitations.check_token(token[:200])
@@ -211,8 +216,15 @@ def accept_invitation(token):
     if isinstance(submission.error, invitations.InvitationRefused):  # the link went bad meanwhile
         return _refused(submission.error)
     if submission.done:
-        flash(_("Welcome! Your account is ready. Log in with your e-mail and new password."), "success")
-        return redirect(url_for("auth.login", email=submission.result.email), 303)
+        # Logged in as by the login form: the password was just chosen, so it is not asked again.
+        user = authentication.log_in_invited(submission.result, request.remote_addr, request.user_agent.string)
+        if user.session_token is None:  # two-step verification already on (rule 38): the code comes next
+            return redirect_to_second_step(user, None)
+        _log_in_browser(user)
+        flash(_("Welcome! Your account is ready."), "success")
+        if two_step.must_enrol(user):  # required by the organisation (rule 38): set up first, as after a login
+            return redirect(url_for("auth.two_step"), 303)
+        return redirect(url_for("auth.home"), 303)
     page = render_template("auth/accept_invitation.html", form=form, invited=invited, visitor=visitor)
     return page, submission.status
 

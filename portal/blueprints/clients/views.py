@@ -1,7 +1,9 @@
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.datastructures import MultiDict
 
+from portal import clock
 from portal.blueprints.clients import bp
 from portal.blueprints.clients.forms import BulkInviteForm, NewSiteForm, NewUserForm
 from portal.domain.accounts import invitations, users
@@ -17,7 +19,7 @@ from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
 from portal.rbac.scoping import get_user_or_404, site_ids_in_reach
-from portal.web.forms import submit
+from portal.web.forms import Submission, submit
 from portal.web.pagination import requested
 from portal.web.rendering import is_htmx, render, render_page_or_partial
 
@@ -35,7 +37,7 @@ def _billing_part(client, reach, billing_error=None) -> dict:
     preview = None
     if permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None:
         preview = invoices.next_period_preview(client)
-    return dict(preview=preview, billing_error=billing_error)
+    return dict(preview=preview, billing_error=billing_error, in_trial=invoices.in_trial(client, clock.today()))
 
 
 def _sync_part(client, reach, report=None) -> dict:
@@ -128,10 +130,55 @@ def change_billing_cycle():
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
+@bp.route("/billing-cycle/withdraw")
+def confirm_withdraw_billing_cycle():
+    """Ask before withdrawing the pending cycle change (works without JavaScript); its form posts to
+    ``change_billing_cycle`` with an empty cycle, as the htmx button does after ``hx-confirm``."""
+    require(permissions.manage_seats(g.client))
+    if not g.client.pending_billing_cycle:  # withdrawn meanwhile, or a stale link
+        flash(_("No billing cycle change is pending."), "error")
+        return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+    return render("clients/confirm_withdraw_cycle.html", client=g.client)
+
+
 def _manageable_sites(client):
     """The sites in the caller's reach where they may create users (the forms' choices)."""
     sites = people.sites_in_reach(client, site_ids_in_reach(current_user, client, permissions.manage_users))
     return [site for site in sites if permissions.manage_users(site).can()]
+
+
+# What a URL may choose on the user forms: the site and the type, never what was typed.
+_CHOICES_IN_URL = ("site_id", "subscription_type")
+
+
+def _seat_choice_form(form_class, sites, types):
+    """The new-user or bulk-invite form of this request; ``(form, refreshing)``.
+
+    Changing the site or the type re-renders the form (htmx on change, the "Show its seats" button
+    without JavaScript) with a POST flagged ``refresh=y``: the typed name and e-mail addresses and
+    the CSRF token travel in the body, never in a URL that server logs keep (issue 11, defect 13).
+    Nothing is created then, and nothing was validated, so no error shows. A GET takes only the
+    site and the type from its query string (a link may preselect them).
+    """
+    if request.method == "POST":
+        return form_class(sites, types), request.form.get("refresh") == "y"
+    chosen = MultiDict([(key, value) for key in _CHOICES_IN_URL for value in request.args.getlist(key)])
+    if chosen:
+        return form_class(sites, types, formdata=chosen, meta={"csrf": False}), False
+    return form_class(sites, types), False
+
+
+def _no_site_context(client, sites) -> dict:
+    """When the caller may create users at no site: whether the client has no site at all, and who adds one.
+
+    Someone holding clients.manage gets the "New site" link; anyone else is told whom to ask
+    (issue 11, defect 13: "You cannot create users at any site" said nothing of a client without sites).
+    """
+    if sites or people.sites_in_reach(client, None):
+        return dict(no_site_yet=False, site_creators=[])
+    may_create = permissions.manage_client(client).can()
+    return dict(no_site_yet=True, may_create_site=may_create,
+                site_creators=[] if may_create else people.partner_contacts(client.partner_id, "clients.manage"))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -141,11 +188,8 @@ def new_user():
     require(permissions.manage_users_within(client))
     sites = _manageable_sites(client)
     types = queries.catalogue()
-    if request.method == "GET" and request.args:
-        form = NewUserForm(sites, types, formdata=request.args, meta={"csrf": False})
-    else:
-        form = NewUserForm(sites, types)
-    submission = submit(form, lambda: users.create_user(
+    form, refreshing = _seat_choice_form(NewUserForm, sites, types)
+    submission = Submission() if refreshing else submit(form, lambda: users.create_user(
         current_user, form.chosen_site(), form.chosen_type(), form.email.data, form.name.data,
         add_seat=form.add_seat.data, send=form.send_invitation.data), "email")
     site, chosen = form.chosen_site(), form.chosen_type()
@@ -172,7 +216,8 @@ def new_user():
     context = dict(client=client, form=form, site=site, chosen=chosen, no_seat=no_seat, free=free,
                    seat_rows=rows, can_add_seat=can_add_seat,
                    finance=people.finance_contacts(client.partner_id) if no_seat and not can_add_seat else [],
-                   seat_cost=invoices.quote_increase(client, chosen, 1) if can_add_seat and chosen else None)
+                   seat_cost=invoices.quote_increase(client, chosen, 1) if can_add_seat and chosen else None,
+                   **_no_site_context(client, sites))
     return render_page_or_partial("clients/new_user.html", "clients/_new_user_form.html", submission.status,
                                   **context)
 
@@ -247,17 +292,25 @@ def invitation_action(user_id, action):
     return redirect(url_for("clients.detail", client_id=g.client.id), 303)
 
 
+@bp.route("/invitations/<id:user_id>/revoke", methods=["GET"])
+def confirm_revoke_invitation(user_id):
+    """Ask before revoking an invitation (works without JavaScript); its form posts to ``invitation_action``."""
+    user = get_user_or_404(g.client, user_id)
+    require(permissions.manage_user(user))  # as the revocation itself: nobody manages up (rule 41b)
+    if user.status != "invited":  # accepted or revoked meanwhile
+        flash(_("This invitation is no longer pending."), "error")
+        return redirect(url_for("clients.detail", client_id=g.client.id), 303)
+    return render("clients/confirm_revoke_invitation.html", client=g.client, user=user)
+
+
 @bp.route("/users/bulk", methods=["GET", "POST"])
 def bulk_invite():
     """Invite several people to one type at one site, all or nobody."""
     client = g.client
     require(permissions.manage_users_within(client))
     sites, types = _manageable_sites(client), queries.catalogue()
-    if request.method == "GET" and request.args:  # the refresh when the site or the type changes (htmx)
-        form = BulkInviteForm(sites, types, formdata=request.args, meta={"csrf": False})
-    else:
-        form = BulkInviteForm(sites, types)
-    submission = submit(form, lambda: users.bulk_invite(
+    form, refreshing = _seat_choice_form(BulkInviteForm, sites, types)
+    submission = Submission() if refreshing else submit(form, lambda: users.bulk_invite(
         current_user, form.chosen_site(), form.chosen_type(), form.emails.data,
         add_seats=form.add_seats.data, send=form.send_invitation.data), "emails")
     site, chosen = form.chosen_site(), form.chosen_type()
@@ -275,4 +328,5 @@ def bulk_invite():
         no_seat=no_seat, missing=missing, seat_rows=_offered_seat_rows(site, can_add_seat), site=site,
         chosen=chosen, can_add_seat=can_add_seat,
         # "Add the missing seats" says what they cost now (issue 11, defect 8).
-        seats_cost=invoices.quote_increase(client, chosen, missing) if can_add_seat and missing > 0 else None)
+        seats_cost=invoices.quote_increase(client, chosen, missing) if can_add_seat and missing > 0 else None,
+        **_no_site_context(client, sites))

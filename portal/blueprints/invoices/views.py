@@ -10,10 +10,15 @@ from portal.domain.billing import queries
 from portal.domain.billing.money import decimal_text
 from portal.extensions import db
 from portal.i18n import gettext as _
-from portal.models import Invoice
+from portal.models import Invoice, Organisation
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
-from portal.rbac.scoping import get_invoice_or_404, invoice_lines_in_reach, site_ids_in_reach
+from portal.rbac.scoping import (
+    get_invoice_or_404,
+    invoice_lines_in_reach,
+    reaches_several_partners,
+    site_ids_in_reach,
+)
 from portal.web import csv_export
 from portal.web.csv_export import safe_cell
 from portal.web.pagination import requested
@@ -52,10 +57,15 @@ def _require_billing_view():
 @bp.route("")
 def index():
     filters, errors = _filters()
+    # The operator reaches every partner's invoices: each row names its partner (the client's).
+    show_partner = reaches_several_partners(current_user)
+    client = joinedload(Invoice.client)
     listing = requested(_invoices(filters).order_by(Invoice.issued_on.desc(), Invoice.sequence.desc()),
-                        current_app.config["USERS_PER_PAGE"], options=(joinedload(Invoice.client),))
+                        current_app.config["USERS_PER_PAGE"],
+                        options=(client.joinedload(Organisation.parent) if show_partner else client,))
     table = dict(invoices=listing.rows, total=listing.total, page=listing.page, pages=listing.pages,
-                 filters=filters, errors=errors)
+                 filters=filters, errors=errors, show_partner=show_partner,
+                 partner_links=show_partner and permissions.manage_partners().can())
     status = 422 if errors else 200
     if is_htmx():
         return render("invoices/_table.html", status, **table)

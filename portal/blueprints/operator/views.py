@@ -71,7 +71,15 @@ def partner_list():
     page = requested_page()
     listing = partners.partner_page(current_user, page=page, per_page=current_app.config["CLIENTS_PER_PAGE"])
     return render_page_or_partial("operator/partners.html", "operator/_partner_table.html", listing=listing,
-                                  tab="partners")
+                                  revenue_days=partners.REVENUE_DAYS, tab="partners")
+
+
+@bp.route("/partners/<id:partner_id>")
+def partner_detail(partner_id):
+    """One partner: its clients, its seats (from its totals counters) and its revenue."""
+    partner = get_partner_or_404(partner_id)
+    return render("operator/partner.html", summary=partners.partner_summary(current_user, partner),
+                  revenue_days=partners.REVENUE_DAYS, tab="partners")
 
 
 @bp.route("/partners/new", methods=["GET", "POST"])

@@ -3,11 +3,12 @@ from flask_login import current_user
 
 from portal.blueprints.partners import bp
 from portal.blueprints.partners.forms import NewClientForm
-from portal.domain.orgs import clients
+from portal.domain.orgs import clients, partners
 from portal.domain.seats import queries
 from portal.i18n import gettext as _
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
+from portal.rbac.scoping import reaches_several_partners
 from portal.web.forms import submit
 from portal.web.pagination import requested_page
 from portal.web.rendering import render, render_page_or_partial
@@ -38,6 +39,10 @@ def overview():
         page=requested_page(),
         per_page=current_app.config["CLIENTS_PER_PAGE"],
     )
+    # The operator reaches every partner's clients: each row names its partner (docs/rules.md screen 15).
+    context["partner_of"] = (partners.partners_of_clients([row.id for row in context["listing"].rows])
+                             if reaches_several_partners(current_user) else None)
+    context["partner_links"] = context["partner_of"] is not None and permissions.manage_partners().can()
     return render_page_or_partial("partners/overview.html", "partners/_client_table.html", **context)
 
 

@@ -69,7 +69,13 @@ def set_allocation(code):
     try:
         change = allocations.set_allocation(current_user, g.site, subscription_type, _requested_allocation())
     except DomainError as error:
-        return _site_page(error.status, errors={code: error.message})
+        if is_htmx():  # the panel, the refusal under its row
+            return _site_page(error.status, errors={code: error.message})
+        # Post/Redirect/Get: a page answering the POST would post again on reload (issue 11, defect 13).
+        # The message says which row it is about: after the redirect, no row shows the error.
+        flash(_("%(type)s seats at %(site)s not changed: %(reason)s", type=subscription_type.name,
+                site=g.site.name, reason=error.message), "error")
+        return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)
     if is_htmx():
         return _site_page(announce=ngettext("%(type)s at %(site)s: %(num)d seat", "%(type)s at %(site)s: %(num)d seats",
                                             change.allocation.allocated, type=subscription_type.name, site=g.site.name))

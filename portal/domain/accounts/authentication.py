@@ -80,6 +80,20 @@ def _open_session(user: User, ip: str | None, user_agent: str | None, **details)
     return token
 
 
+def log_in_invited(user: User, ip: str | None, user_agent: str | None = None) -> User:
+    """Log in ``user``, who has just accepted their invitation and chosen their password.
+
+    As ``log_in`` after a correct password: a login session starts, unless two-step verification
+    is on (``session_token`` None: the caller asks for a code and calls ``log_in_second_step``).
+    """
+    user_id = user.id
+    with write_transaction():
+        user = db.session.get(User, user_id)
+        token = None if two_step.enabled(user) else _open_session(user, ip, user_agent, via="invitation")
+    user.session_token = token
+    return user
+
+
 def log_in_second_step(user_id: int, code, ip: str | None, user_agent: str | None = None) -> User:
     """The second step of a login with two-step verification (docs/rules.md rule 38).
 

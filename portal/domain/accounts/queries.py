@@ -69,10 +69,18 @@ def finance_contacts(partner_id: int | None) -> list[User]:
 
     Who a client admin short of seats should ask (issue 11, defect 9).
     """
+    return partner_contacts(partner_id, "subscriptions.manage")
+
+
+def partner_contacts(partner_id: int | None, capability: str) -> list[User]:
+    """The active members of the partner holding a role with ``capability``, by name: whom to ask.
+
+    ``clients.manage``: who adds a site to a client that has none (issue 11, defect 13).
+    """
     if partner_id is None:
         return []
     roles = [role.code for role in ROLES.values()
-             if role.organisation_kind == "partner" and "subscriptions.manage" in role.permissions]
+             if role.organisation_kind == "partner" and capability in role.permissions]
     query = (select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
              .where(User.organisation_id == partner_id, User.status == "active", RoleAssignment.role.in_(roles))
              .distinct().order_by(User.name, User.id))

@@ -169,13 +169,21 @@ def invoice_increase(actor, site: Site, subscription_type: SubscriptionType, add
 
 
 def next_period_preview(client: Organisation) -> dict | None:
-    """The invoice the next period start will issue, from today's allocations."""
+    """The invoice the next period start will issue, from today's allocations.
+
+    A client in trial is invoiced first when the trial ends (rule 11): the next
+    invoice is its first period's, in the cycle chosen at creation (a change
+    asked during the trial takes effect after that period).
+    """
     if client.period_end is None:
         return None
-    cycle = client.pending_billing_cycle if client.pending_effective_on == client.period_end else None
-    cycle = cycle or client.billing_cycle
-    start = client.period_end
-    end = periods.add_period(start, cycle, client.billing_anchor_day)
+    if in_trial(client, clock.today()):
+        cycle, start, end = client.billing_cycle, client.period_start, client.period_end
+    else:
+        cycle = client.pending_billing_cycle if client.pending_effective_on == client.period_end else None
+        cycle = cycle or client.billing_cycle
+        start = client.period_end
+        end = periods.add_period(start, cycle, client.billing_anchor_day)
     lines = period_lines(client, cycle, start, end)
     return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines,
             "total": sum(line["amount"] for line in lines), "currency": catalogue_currency()}

@@ -1,21 +1,25 @@
 """Partners, created by the operator (``partners.manage``) with their first administrator."""
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased
 
+from portal import clock
 from portal.domain import audit, validation
 from portal.domain.accounts import staff
 from portal.domain.accounts.emails import ensure_email_free
+from portal.domain.billing.invoices import catalogue_currency
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from portal.domain.orgs.clients import invitation_language
 from portal.domain.pages import Page, clamp
+from portal.domain.seats.queries import SeatRow, SeatSum, partner_seat_rows, partner_seat_sums, seats_summed
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.i18n import _l
 from portal.i18n import gettext as _
-from portal.models import InvoiceSequence, Organisation, RoleAssignment, User
+from portal.models import Invoice, InvoiceSequence, Organisation, RoleAssignment, User
 from portal.rbac.permissions import manage_partners, may
 
 ADMIN_ROLE = "partner_admin"
@@ -99,25 +103,78 @@ def _email_free(email: str) -> None:
                        field="admin_email") from None
 
 
+# Revenue is what a partner's invoices total over its last REVENUE_DAYS days, today included.
+REVENUE_DAYS = 30
+# The partner page names its first clients; the overview lists them all.
+CLIENTS_NAMED = 10
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """The totals of a partner's invoices issued recently, in one currency (minor units)."""
+
+    currency: str
+    last_days: int
+    this_month: int
+
+
+def revenue(partner_ids, today: date | None = None) -> dict[int, list[Revenue]]:
+    """For each partner of ``partner_ids``, the totals of its invoices issued in the last 30 days (today
+    included) and in the current calendar month, one ``Revenue`` per currency; zero in the catalogue's
+    currency for a partner that issued none. Two statements whatever the number of partners and
+    invoices: one aggregate over every partner asked, and the catalogue's currency.
+    """
+    today = today or clock.today()
+    since, month = today - timedelta(days=REVENUE_DAYS - 1), today.replace(day=1)
+    result = {partner_id: [] for partner_id in partner_ids}
+    if not result:
+        return result
+    rows = db.session.execute(
+        select(Invoice.partner_id, Invoice.currency,
+               func.sum(case((Invoice.issued_on >= since, Invoice.total), else_=0)),
+               func.sum(case((Invoice.issued_on >= month, Invoice.total), else_=0)))
+        .where(Invoice.partner_id.in_(list(result)), Invoice.issued_on >= min(since, month),
+               Invoice.issued_on <= today)
+        .group_by(Invoice.partner_id, Invoice.currency)
+        .order_by(Invoice.partner_id, Invoice.currency))
+    for partner_id, currency, last_days, this_month in rows:
+        result[partner_id].append(Revenue(currency, last_days or 0, this_month or 0))
+    nothing = Revenue(catalogue_currency(), 0, 0)  # asked even when unused: the page's cost stays fixed
+    for amounts in result.values():
+        amounts[:] = amounts or [nothing]
+    return result
+
+
+def partners_of_clients(client_ids) -> dict[int, Organisation]:
+    """The partner of each client of ``client_ids`` (one statement): the operator's lists name it."""
+    if not client_ids:
+        return {}
+    partner = aliased(Organisation)
+    rows = db.session.execute(select(Organisation.id, partner)
+                              .join(partner, partner.id == Organisation.parent_id)
+                              .where(Organisation.id.in_(list(client_ids))))
+    return {client_id: partner for client_id, partner in rows}
+
+
 @dataclass
 class PartnerRow:
     partner: Organisation
     prefix: str | None
     clients: int
     administrators: list[User] = field(default_factory=list)
+    seats: SeatSum = SeatSum(0, 0)
+    revenue: list[Revenue] = field(default_factory=list)
 
 
 def partner_page(actor, *, page: int = 1, per_page: int = 25) -> Page[PartnerRow]:
-    """One page of the operator's partners with prefix, client count and administrators (3 queries)."""
+    """One page of the operator's partners with prefix, client count, administrators, seats (from the
+    partners' totals counters) and revenue: five statements whatever the page's length."""
     operator = _operator(actor)
     where = (Organisation.kind == "partner") & (Organisation.parent_id == operator.id)
     total = db.session.scalar(select(func.count(Organisation.id)).where(where))
     page = clamp(page, total, per_page)
-    client = aliased(Organisation)
-    clients = (select(func.count(client.id)).where(client.kind == "client", client.parent_id == Organisation.id)
-               .correlate(Organisation).scalar_subquery())
     rows = db.session.execute(
-        select(Organisation, InvoiceSequence.prefix, clients)
+        select(Organisation, InvoiceSequence.prefix, _client_count())
         .outerjoin(InvoiceSequence, InvoiceSequence.partner_id == Organisation.id)
         .where(where).order_by(Organisation.name, Organisation.id)
         .limit(per_page).offset((page - 1) * per_page)
@@ -132,4 +189,48 @@ def partner_page(actor, *, page: int = 1, per_page: int = 25) -> Page[PartnerRow
             .order_by(User.email))
         for user in admins:
             by_id[user.organisation_id].administrators.append(user)
+        for partner_id, seats in partner_seat_sums(list(by_id)).items():
+            by_id[partner_id].seats = seats
+        for partner_id, amounts in revenue(list(by_id)).items():
+            by_id[partner_id].revenue = amounts
     return Page(result, total, page, per_page)
+
+
+def _client_count():
+    """Per partner row, the number of its clients (a correlated subquery)."""
+    client = aliased(Organisation)
+    return (select(func.count(client.id)).where(client.kind == "client", client.parent_id == Organisation.id)
+            .correlate(Organisation).scalar_subquery())
+
+
+@dataclass
+class PartnerSummary:
+    """The operator's page of one partner: its clients, seats and revenue."""
+
+    partner: Organisation
+    prefix: str | None
+    clients: int
+    first_clients: list[tuple[int, str]]
+    seat_rows: list[SeatRow]
+    revenue: list[Revenue]
+
+    @property
+    def seats(self) -> SeatSum:
+        return seats_summed(self.seat_rows)
+
+
+def partner_summary(actor, partner: Organisation) -> PartnerSummary:
+    """One partner for the operator (``partners.manage``): how many clients (and the first by name), its
+    seats per type from its totals counters, its revenue. A fixed handful of statements at any size."""
+    _operator(actor)
+    prefix, clients = db.session.execute(
+        select(InvoiceSequence.prefix, _client_count())
+        .select_from(Organisation)
+        .outerjoin(InvoiceSequence, InvoiceSequence.partner_id == Organisation.id)
+        .where(Organisation.id == partner.id)).one()
+    first_clients = [tuple(row) for row in db.session.execute(
+        select(Organisation.id, Organisation.name)
+        .where(Organisation.kind == "client", Organisation.parent_id == partner.id)
+        .order_by(Organisation.name, Organisation.id).limit(CLIENTS_NAMED))]
+    return PartnerSummary(partner, prefix, clients, first_clients, partner_seat_rows(partner),
+                          revenue([partner.id])[partner.id])

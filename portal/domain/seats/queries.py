@@ -249,3 +249,33 @@ def site_rows(client: Organisation, site_ids=None) -> list[SiteRow]:
                 seats_.append(SeatRow(t, a.allocated, a.consumed))
         rows.append(SiteRow(site, seats_))
     return rows
+
+
+def partner_seat_rows(partner: Organisation) -> list[SeatRow]:
+    """One partner's seats, one row per catalogue type (never allocated: 0 / 0), from its totals counters.
+
+    The operator's partner page: one statement, whatever the number of the partner's clients.
+    """
+    query = (
+        select(SubscriptionType, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
+        .outerjoin(PartnerSeatTotal, (PartnerSeatTotal.subscription_type_id == SubscriptionType.id)
+                   & (PartnerSeatTotal.partner_id == partner.id))
+        .order_by(SubscriptionType.id)
+    )
+    return [SeatRow(t, allocated or 0, consumed or 0) for t, allocated, consumed in db.session.execute(query)]
+
+
+def partner_seat_sums(partner_ids) -> dict[int, SeatSum]:
+    """For each partner of ``partner_ids``, its seats over every type (0 / 0 if none), from its totals counters.
+
+    A page of the operator's partner list: one statement for the whole page.
+    """
+    sums = {partner_id: SeatSum(0, 0) for partner_id in partner_ids}
+    if sums:
+        rows = db.session.execute(
+            select(PartnerSeatTotal.partner_id, func.sum(PartnerSeatTotal.allocated),
+                   func.sum(PartnerSeatTotal.consumed))
+            .where(PartnerSeatTotal.partner_id.in_(list(sums)))
+            .group_by(PartnerSeatTotal.partner_id))
+        sums.update({partner_id: SeatSum(allocated or 0, consumed or 0) for partner_id, allocated, consumed in rows})
+    return sums
