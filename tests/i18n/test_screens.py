@@ -251,6 +251,8 @@ def _english_entries(language) -> set[str]:
     if language not in _ENGLISH:
         from tests.i18n.test_catalogues import _catalogue
         catalogue = _catalogue(language)
+        # A word that is also some entry's translation ("Role" is Polish for "Roles") proves nothing.
+        translated = {m.string for m in catalogue if isinstance(m.string, str)}
         _ENGLISH[language] = {m.id for m in catalogue if isinstance(m.id, str) and m.id and m.string != m.id
-                              and "%(" not in m.id and len(m.id) > 3}
+                              and "%(" not in m.id and len(m.id) > 3 and m.id not in translated}
     return _ENGLISH[language]
