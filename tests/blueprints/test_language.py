@@ -20,6 +20,7 @@ from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import ApiToken, AuditEvent, User
 from tests.helpers import audit_events, parse_html, reloaded
+from tests.i18n.test_screens import _Pseudo
 
 ALICE = "admin@acme.example"
 
@@ -173,22 +174,8 @@ def test_changing_the_language_needs_the_csrf_token(demo, csrf_app):
     assert reloaded(db.session.scalar(select(User).where(User.email == ALICE))).language == "fr"
 
 
-class _Bracketing:
-    """A catalogue that brackets every word in any language but English: ⟦Account⟧."""
-
-    def gettext(self, message):
-        return f"⟦{message}⟧"
-
-    def ngettext(self, singular, plural, n):
-        return f"⟦{singular if n == 1 else plural}⟧"
-
-    def pgettext(self, context, message):
-        return self.gettext(message)
-
-    def npgettext(self, context, singular, plural, n):
-        return self.ngettext(singular, plural, n)
-
-    ugettext, ungettext, upgettext, unpgettext = gettext, ngettext, pgettext, npgettext
+# A catalogue that brackets every word: ⟦Account⟧ (the every-screen check's pseudo-language).
+_Bracketing = _Pseudo
 
 
 @pytest.fixture
