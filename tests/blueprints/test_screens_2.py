@@ -219,6 +219,18 @@ def test_no_seat_has_its_own_message(demo, login_as):
     assert "Add a seat and create the user" not in body and "only 0 free" not in body
 
 
+def test_without_seat_management_the_missing_seats_can_be_requested(demo, login_as):
+    """Rule 29: the client admin may not buy the 2 missing seats; the refusal links to asking finance for them."""
+    response = login_as("admin@acme.example").post(bulk_url(demo.acme), data={
+        "emails": "a@example.org\nb@example.org\nc@example.org", "site_id": str(demo.lyon.id),
+        "subscription_type": "essentials", "send_invitation": "now"})
+    offer = parse_html(text_of(response)).by_id("request-seats")
+    assert "can add the 2 missing seats" in offer.text
+    link = offer.find("a")
+    assert link.attrs["href"] == (f"/clients/{demo.acme.id}/sites/{demo.lyon.id}/seat-requests/new"
+                                  "?subscription_type=essentials&quantity=2") and link.text == "Request seats"
+
+
 def test_an_invalid_email_names_its_line(demo, login_as):
     response = login_as("admin@acme.example").post(bulk_url(demo.acme), data={
         "emails": "a@example.org\n\nnot-an-email\nb@example.org", "site_id": str(demo.lyon.id),
