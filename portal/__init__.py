@@ -128,9 +128,10 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import audit, auth, clients, invoices, members, operator, partners, seat_requests, sites
+    from portal.blueprints import (audit, auth, clients, invoices, members, operator, partners, reports,
+                                   seat_requests, sites)
 
-    for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests):
+    for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports):
         app.register_blueprint(module.bp)
     register_api(app)
 

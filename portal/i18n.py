@@ -8,12 +8,12 @@ Money and days follow the language as CLDR writes them: ``15,00 €``, ``1 déc.
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_percent
 from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
 from flask_babel import format_date as _format_date
 
-__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_day", "format_money", "gettext", "_l",
-           "language_or_none", "ngettext"]
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_money",
+           "gettext", "_l", "language_or_none", "ngettext"]
 
 # The languages the portal is written in; English is the default and the API's.
 LANGUAGES = ("en", "fr", "pl")
@@ -33,6 +33,14 @@ def format_money(amount: int | None, currency: str = "EUR") -> str:
     if amount is None:
         return "—"
     return format_currency(Decimal(int(amount)).scaleb(-2), currency, locale=get_locale())
+
+
+def format_basis_points(basis_points: int | None) -> str:
+    """Basis points as a percentage for people, in the page's language: 2000 → "20%" / "20 %", 1225 → "12.25%"
+    (— for none). A basis point is 0.01 %, so two decimals say it exactly."""
+    if basis_points is None:
+        return "—"
+    return format_percent(Decimal(int(basis_points)).scaleb(-4), locale=get_locale(), decimal_quantization=False)
 
 
 def format_day(day: date | datetime | None) -> str:

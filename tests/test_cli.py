@@ -86,11 +86,11 @@ def test_invitations_expire_frees_the_seats_of_expired_links(runner, monkeypatch
 
 def demo_state():
     """What the demo looks like, by names (ids may differ after a reset on PostgreSQL)."""
-    from portal.models import AuditEvent, Invoice, PartnerSeatTotal, RoleAssignment, Site, SubscriptionType
+    from portal.models import AuditEvent, Invoice, InvoiceLine, PartnerSeatTotal, RoleAssignment, Site, SubscriptionType
 
     db.session.rollback()
     organisations = sorted(db.session.execute(
-        select(Organisation.kind, Organisation.name, Organisation.language)).all())
+        select(Organisation.kind, Organisation.name, Organisation.language, Organisation.discount_bp)).all())
     users = sorted(db.session.execute(
         select(User.email, User.name, User.status, Site.name).outerjoin(Site, User.site_id == Site.id)).all(),
         key=lambda row: row[0])
@@ -101,18 +101,20 @@ def demo_state():
     roles = sorted(db.session.execute(
         select(User.email, RoleAssignment.role).join(User, RoleAssignment.user_id == User.id)).all())
     bills = sorted(db.session.execute(select(Invoice.number, Invoice.total, Invoice.period_start)).all())
+    costs = sorted(db.session.execute(select(InvoiceLine.site_name, InvoiceLine.subscription_type_code,
+                                             InvoiceLine.unit_cost, InvoiceLine.cost)).all())
     partner_totals = sorted(db.session.execute(
         select(Organisation.name, SubscriptionType.code, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
         .join(Organisation, PartnerSeatTotal.partner_id == Organisation.id)
         .join(SubscriptionType, PartnerSeatTotal.subscription_type_id == SubscriptionType.id)).all())
     events = db.session.scalar(select(func.count(AuditEvent.id)))
     return dict(organisations=organisations, users=users, seats=seats, roles=roles, invoices=bills,
-                partner_totals=partner_totals, events=events)
+                costs=costs, partner_totals=partner_totals, events=events)
 
 
 def test_demo_reset_brings_the_demo_back_to_its_first_state(runner):
     from portal.domain.accounts import grants
-    from portal.domain.orgs import clients
+    from portal.domain.orgs import clients, partners
     from portal.domain.seats import allocations
     from portal.models import Site, SubscriptionType
 
@@ -122,6 +124,7 @@ def test_demo_reset_brings_the_demo_back_to_its_first_state(runner):
     operator = db.session.scalar(select(User).where(User.email == "operator@portal.example"))
     northwind = db.session.scalar(select(Organisation).where(Organisation.name == "Northwind Telecom"))
     clients.create_client(operator, northwind, "Umbrella Dental", "annual", language="pl")
+    partners.set_discount(operator, northwind, 2500)  # the demo's 20 % comes back with the reset
     acme = db.session.scalar(select(Organisation).where(Organisation.name == "Acme Dental"))
     acme.language = "en"
     db.session.commit()

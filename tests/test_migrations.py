@@ -38,3 +38,43 @@ def test_upgrade_from_empty_matches_the_models(empty_database_url):
             differences = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert differences == []
+
+
+def test_0011_back_fills_the_lines_issued_before_it_on_a_database_holding_data(empty_database_url):
+    """Discounts did not exist before migration 0011: each line issued until then cost what it charged
+    (docs/rules.md rule 23), and every partner starts at a discount of 0. The upgrade runs on a database
+    holding rows that point at the organisations it rebuilds (SQLite's batch mode)."""
+    from datetime import date, datetime, timezone
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with app.app_context():
+        upgrade(revision="0010")
+        with db.engine.begin() as connection:
+            def insert(table, **row):
+                connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
+                                        f"({', '.join(':' + name for name in row)})"), row)
+
+            insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
+            insert("organisations", id=2, kind="partner", name="Partner", parent_id=1, require_two_step=False,
+                   created_at=now)
+            insert("organisations", id=3, kind="client", name="Client", parent_id=2, billing_cycle="monthly",
+                   require_two_step=False, created_at=now)
+            insert("sites", id=1, client_id=3, name="Lyon", created_at=now)
+            insert("subscription_types", id=1, code="essentials", name="Essentials", monthly_price=1500,
+                   annual_price=15000, currency="EUR", created_at=now)
+            insert("invoices", id=1, partner_id=2, client_id=3, number="P-000001", sequence=1, kind="proration",
+                   billing_cycle="monthly", period_start=date(2026, 11, 1), period_end=date(2026, 12, 1),
+                   issued_on=date(2026, 11, 15), currency="EUR", total=800, created_at=now)
+            insert("invoice_lines", invoice_id=1, site_id=1, subscription_type_id=1, site_name="Lyon",
+                   subscription_type_code="essentials", subscription_type_name="Essentials", quantity=1,
+                   unit_price=1500, days=16, period_days=30, amount=800)
+
+        upgrade()
+
+        with db.engine.connect() as connection:
+            lines = connection.execute(text("SELECT unit_price, amount, unit_cost, cost FROM invoice_lines")).all()
+            discounts = connection.execute(text("SELECT discount_bp FROM organisations ORDER BY id")).scalars().all()
+        db.engine.dispose()
+    assert [tuple(line) for line in lines] == [(1500, 800, 1500, 800)]
+    assert discounts == [0, 0, 0]

@@ -18,6 +18,8 @@ CATALOGUE = [
 ]
 
 PREFIXES = {"Northwind Telecom": "NW", "Southwind Networks": "SW"}
+# The operator's discount to each partner, in basis points (docs/rules.md section 8): 20 % and 15 %.
+DISCOUNTS = {"Northwind Telecom": 2000, "Southwind Networks": 1500}
 # The language of each organisation's invitations (docs/rules.md rule 37): two French clinics; the rest English.
 LANGUAGES = {"Acme Dental": "fr", "Globex Clinic": "fr"}
 DEFAULT_LANGUAGE = "en"
@@ -127,7 +129,8 @@ def _load(password_hash: str) -> None:
     _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
     for partner_name, (staff, clients) in DEMO.items():
         partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id,
-                               language=LANGUAGES.get(partner_name, DEFAULT_LANGUAGE))
+                               language=LANGUAGES.get(partner_name, DEFAULT_LANGUAGE),
+                               discount_bp=DISCOUNTS[partner_name])
         db.session.add(partner)
         db.session.flush()
         db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))

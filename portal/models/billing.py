@@ -43,6 +43,8 @@ class Invoice(TimestampMixin, db.Model):
             postgresql_where=text("kind = 'period'"),
         ),
         Index("ix_invoices_client_id_issued_on", "client_id", "issued_on"),
+        # A partner's documents by day of issue: the margin report and the operator's revenue figures.
+        Index("ix_invoices_partner_id_issued_on", "partner_id", "issued_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,13 +70,17 @@ class InvoiceLine(db.Model):
     """One site and subscription type on an invoice (the per-site chargeback).
 
     Names and prices are copied at issue time: a later rename or price change
-    never rewrites an issued invoice.
+    never rewrites an issued invoice. So is the partner's cost (docs/rules.md
+    rule 23): ``unit_cost`` is the list price less the partner's discount on the
+    day of issue, ``cost`` the line's cost worked out like its ``amount``. Only
+    ``margins.view`` ever reads them (the margin report).
     """
 
     __tablename__ = "invoice_lines"
     __table_args__ = (
         CheckConstraint("quantity >= 0 AND unit_price >= 0 AND amount >= 0", name="non_negative"),
         CheckConstraint("days > 0 AND days <= period_days", name="days_within_period"),
+        CheckConstraint("unit_cost >= 0 AND cost >= 0", name="cost_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,5 +95,7 @@ class InvoiceLine(db.Model):
     days: Mapped[int]
     period_days: Mapped[int]
     amount: Mapped[int]
+    unit_cost: Mapped[int]
+    cost: Mapped[int]
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")

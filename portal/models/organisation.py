@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -26,6 +26,7 @@ class Organisation(TimestampMixin, db.Model):
                         name="pending_billing_cycle"),
         CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
         CheckConstraint("language IS NULL OR language IN ('en', 'fr', 'pl')", name="language"),
+        CheckConstraint("discount_bp >= 0 AND discount_bp <= 10000", name="discount_bp_range"),
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
         # The per-client list: its count reads this index alone (the unique one
         # above lacks ``kind``: counting 2,000 clients read 2,000 table rows),
@@ -57,6 +58,9 @@ class Organisation(TimestampMixin, db.Model):
     # The language of the invitations this organisation sends (docs/rules.md rule 37):
     # a client's for its users, a partner's for its staff; None is English.
     language: Mapped[str | None] = mapped_column(String(8))
+    # Partners only: the operator's discount off the list price, in basis points (2000 = 20 %);
+    # the partner's unit cost (docs/rules.md section 8, portal.domain.billing.prices). 0 elsewhere.
+    discount_bp: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821

@@ -199,6 +199,19 @@ def manage_partners():
     return permission("partners.manage")
 
 
+def view_margins(organisation):
+    """margins.view over a partner (or the operator): the partner's cost and margins (docs/rules.md rule 23).
+
+    Only partner finance and the operator hold it; no client role ever does.
+    """
+    return permission("margins.view", organisation)
+
+
+def manage_prices(organisation):
+    """prices.manage over a partner (or the operator): its price book and its clients' prices."""
+    return permission("prices.manage", organisation)
+
+
 TEMPLATE_HELPERS = {
     "view_client": view_client,
     "view_site": view_site,
@@ -239,6 +252,7 @@ TEMPLATE_HELPERS["end_sessions_of"] = end_sessions_of
 TEMPLATE_HELPERS["manage_user"] = manage_user
 TEMPLATE_HELPERS["view_audit"] = view_audit
 TEMPLATE_HELPERS["manage_partners"] = manage_partners
+TEMPLATE_HELPERS["view_margins"] = view_margins
 
 
 # Seat requests (docs/rules.md rule 29): who asks (users.manage at the site), who decides

@@ -13,6 +13,9 @@ PERMISSIONS = (
     "billing.view",
     "audit.view",
     "partners.manage",
+    # Part two (docs/rules.md section 8): a partner's own prices, and its cost and margins (rule 23).
+    "prices.manage",
+    "margins.view",
 )
 
 
@@ -47,7 +50,8 @@ ROLES = {
             _l("Finance — subscription management"),
             "partner",
             frozenset(
-                {"clients.view", "subscriptions.view", "subscriptions.manage", "billing.view"}
+                {"clients.view", "subscriptions.view", "subscriptions.manage", "billing.view",
+                 "prices.manage", "margins.view"}
             ),
         ),
         Role(

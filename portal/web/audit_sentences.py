@@ -15,7 +15,7 @@ is ``format_money`` and days ``format_day``, in the page's language.
 from datetime import date, datetime
 
 from portal.domain.audit_log import EventRow, Names
-from portal.i18n import LANGUAGE_NAMES, _l, format_day, format_money, ngettext
+from portal.i18n import LANGUAGE_NAMES, _l, format_basis_points, format_day, format_money, ngettext
 from portal.i18n import gettext as _
 from portal.rbac.roles import ROLES
 
@@ -42,7 +42,8 @@ ACTION_GROUPS = (
     (_l("Roles"), (("role.", _l("Any role change")), ("role.granted", _l("Role given")),
                    ("role.revoked", _l("Role taken away")))),
     (_l("Clients and partners"), (("client.created", _l("Client created")), ("client.renamed", _l("Client renamed")),
-                                  ("site.created", _l("Site created")), ("partner.created", _l("Partner created")))),
+                                  ("site.created", _l("Site created")), ("partner.created", _l("Partner created")),
+                                  ("partner.discount_changed", _l("Partner discount changed")))),
     (_l("Billing"), (("billing.", _l("Any billing cycle event")),
                      ("billing.cycle_changed", _l("Billing cycle change asked")),
                      ("billing.cycle_change_withdrawn", _l("Billing cycle change withdrawn")),
@@ -255,6 +256,15 @@ def _prices_changed(e: _Event) -> str:
     return _("%(who)s changed the prices of %(type)s: no change", **words)
 
 
+def _discount_changed(e: _Event) -> str:
+    """docs/rules.md section 8: in the operator's log only (a partner's cost is for margins.view)."""
+    after = format_basis_points(e.after["discount_bp"])
+    if "discount_bp" not in e.before:
+        return _("%(who)s set the discount of %(partner)s to %(after)s", who=e.who, partner=e.target, after=after)
+    return _("%(who)s changed the discount of %(partner)s from %(before)s to %(after)s", who=e.who,
+             partner=e.target, before=format_basis_points(e.before["discount_bp"]), after=after)
+
+
 def _user_created(e: _Event) -> str:
     words = dict(who=e.who, user=e.target)
     if not e.after.get("subscription_type"):
@@ -387,6 +397,7 @@ _SENTENCES = {
     "seats.synchronised": _seats_synchronised,
     "partner.created": lambda e: _("%(who)s created the partner %(partner)s", who=e.who,
                                    partner=e.after.get("name") or e.target),
+    "partner.discount_changed": _discount_changed,
     "client.created": _client_created,
     "client.renamed": lambda e: _("%(who)s renamed the client %(before)s to %(after)s", who=e.who,
                                   before=e.before.get("name"), after=e.after.get("name")),

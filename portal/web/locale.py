@@ -9,7 +9,7 @@ from flask_login import current_user
 import flask_babel
 
 from portal.extensions import babel
-from portal.i18n import LANGUAGES, format_day, format_money
+from portal.i18n import LANGUAGES, format_basis_points, format_day, format_money
 
 
 def select_language() -> str:
@@ -30,3 +30,4 @@ def init_app(app: Flask) -> None:
     app.before_request(flask_babel.refresh)
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_day, "day")
+    app.add_template_filter(format_basis_points, "percent")  # basis points: 2000 → "20%"

@@ -88,6 +88,10 @@ CASES = [
     ("GET", "/invoices/{acme_invoice}", None,
      expect(403, s200="operator nw_finance acme_admin acme_accountant", s404=" ".join(OTHERS))),
     ("GET", "/audit-events", None, expect(200, s403="nw_support acme_accountant acme_frontdesk member")),
+    # docs/rules.md section 8 and rule 23: the operator's partners and discounts; margins for margins.view only.
+    ("GET", "/partners", None, expect(403, s200="operator")),
+    ("PUT", "/partners/{southwind}/discount", {"discount_bp": 1500}, expect(403, s200="operator")),
+    ("GET", "/reports/margins?from=2026-01-01&to=2026-12-31", None, expect(403, s200="operator nw_finance sw_admin")),
 ]
 
 
@@ -97,7 +101,8 @@ def ids(demo, path: str = "") -> dict:
 
     found = {"acme": demo.acme.id, "lyon": demo.lyon.id, "paris": demo.paris.id,
              "lyon_user": holder(demo.lyon), "paris_user": holder(demo.paris),
-             "acme_invoice": db.session.scalar(select(Invoice.id).where(Invoice.client_id == demo.acme.id))}
+             "acme_invoice": db.session.scalar(select(Invoice.id).where(Invoice.client_id == demo.acme.id)),
+             "southwind": demo.org("Southwind Networks").id}
     for name, site in (("lyon_request", demo.lyon), ("paris_request", demo.paris)):
         if f"{{{name}}}" in path:  # a pending request there, asked by Acme's admin (the demo has none)
             found[name] = request_seats(demo.user(LOGINS["acme_admin"]), site, "essentials", 2).id
@@ -132,7 +137,7 @@ def test_every_operation_is_in_the_matrix():
 def _template(path: str) -> str:
     names = {"acme": "{client_id}", "lyon": "{site_id}", "paris": "{site_id}", "lyon_user": "{user_id}",
              "paris_user": "{user_id}", "acme_invoice": "{invoice_id}", "lyon_request": "{request_id}",
-             "paris_request": "{request_id}"}
+             "paris_request": "{request_id}", "southwind": "{partner_id}"}
     for name, template in names.items():
         path = path.replace("{" + name + "}", template)
     return path.replace("/allocations/essentials", "/allocations/{type_code}")

@@ -104,6 +104,8 @@ def test_permission_name_is_the_permission_a_capability_checks():
     assert permission_name(permissions.manage_seats) == "subscriptions.manage"
     assert permission_name(permissions.view_invoices) == "billing.view"
     assert permission_name(permissions.view_audit) == "audit.view"
+    assert permission_name(permissions.view_margins) == "margins.view"
+    assert permission_name(permissions.manage_prices) == "prices.manage"
 
 
 def test_each_operation_documents_its_permission():
@@ -135,4 +137,7 @@ def test_each_operation_documents_its_permission():
         "api.list_invoices": "billing.view",
         "api.get_invoice": "billing.view",
         "api.list_audit_events": "audit.view",
+        "api.list_partners": "partners.manage",
+        "api.set_partner_discount": "partners.manage",
+        "api.margin_report": "margins.view",
     }

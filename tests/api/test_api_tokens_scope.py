@@ -31,7 +31,8 @@ def concrete(demo, path: str) -> str:
     """An operation's path with real ids of Acme (Lyon, a Lyon seat holder), so a write could really succeed."""
     holder = db.session.scalar(select(User.id).where(User.site_id == demo.lyon.id).order_by(User.id))
     return "/api/v1" + path.replace("{type_code}", "essentials").format(
-        client_id=demo.acme.id, site_id=demo.lyon.id, user_id=holder, invoice_id=1, request_id=1)
+        client_id=demo.acme.id, site_id=demo.lyon.id, user_id=holder, invoice_id=1, request_id=1,
+        partner_id=demo.org("Northwind Telecom").id)
 
 
 def state():

@@ -137,6 +137,11 @@ ROUTES = {
     "operator-partner": lambda d: (
         "GET", f"/operator/partners/{d.org('Northwind Telecom').id}", None, "<h1>Northwind Telecom</h1>"),
     "operator-partner-of-a-client": lambda d: ("GET", f"/operator/partners/{d.acme.id}", None, None),
+    # docs/rules.md section 8 and rule 23: the discount (partners.manage); margins for margins.view only.
+    "operator-partner-discount-post": lambda d: (
+        "POST", f"/operator/partners/{d.org('Northwind Telecom').id}/discount", {"discount_percent": "20"}, None),
+    "margins": lambda d: ("GET", "/reports/margins", None, "<h1>Margins</h1>"),
+    "margins-csv": lambda d: ("GET", "/reports/margins.csv", None, "client_id,client,subscription_type"),
     # Ids pasted under the wrong parent: every child is loaded through its parent.
     "globex-site-under-acme": lambda d: (
         "GET", f"/clients/{d.acme.id}/sites/{globex_main(d).id}", None, None),
@@ -204,6 +209,9 @@ seat-requests                       302  200  200  200  403  200  403  200  200 
 members-invite                      302  200  200  200  403  200  403  403  200  200  200
 operator-partner                    302  200  403  403  403  403  403  403  403  403  403
 operator-partner-of-a-client        302  404  403  403  403  403  403  403  403  403  403
+operator-partner-discount-post      302  303  403  403  403  403  403  403  403  403  403
+margins                             302  200  403  200  403  403  403  403  403  200  403
+margins-csv                         302  200  403  200  403  403  403  403  403  200  403
 globex-site-under-acme              302   404 404      404        404        404        404        404       404    404  404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404

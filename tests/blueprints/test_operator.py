@@ -287,7 +287,7 @@ def _issue_on(client, site, subscription_type, issued_on, amount):
 
     line = dict(site_id=site.id, site_name=site.name, subscription_type_id=subscription_type.id,
                 subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
-                quantity=1, unit_price=amount, days=1, period_days=1, amount=amount)
+                quantity=1, unit_price=amount, days=1, period_days=1, amount=amount, unit_cost=amount, cost=amount)
     with write_transaction():
         issuing.issue(None, client, "proration", "monthly", issued_on, issued_on + timedelta(days=1), issued_on,
                       [line], "EUR")

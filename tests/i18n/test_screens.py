@@ -107,9 +107,12 @@ SCREENS = {
     "operator.catalogue_list": ("operator", lambda d: "/operator/catalogue"),
     "operator.new_subscription_type": ("operator", lambda d: "/operator/catalogue/new"),
     "operator.edit_prices": ("operator", lambda d: f"/operator/catalogue/{_first_type(d).id}/prices"),
+    "reports.margins": ("nw_finance", lambda d: "/reports/margins"),
+    "reports.margins#operator": ("operator", lambda d: "/reports/margins"),
 }
 # Not pages a person reads: downloads, redirects, and the second step of a login in progress.
-NOT_SCREENS = {"audit.export", "invoices.export", "auth.home", "operator.index", "auth.login_two_step"}
+NOT_SCREENS = {"audit.export", "invoices.export", "reports.margins_csv", "auth.home", "operator.index",
+               "auth.login_two_step"}
 LANGUAGES = ("en", "fr", "pl")
 # Names of things, not words of the portal.
 # Languages are named in their own words on purpose ("Français" on an English page).

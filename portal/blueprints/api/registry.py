@@ -26,6 +26,7 @@ PATH_PARAMS = {
     "user_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "invoice_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "request_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
+    "partner_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "type_code": ("string(maxlength=40)", {"type": "string", "minLength": 1, "maxLength": 40,
                                            "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}),
 }

@@ -13,6 +13,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
+from portal.domain.billing.prices import MAX_DISCOUNT_BP
 from portal.domain.idempotency import MAX_KEY_LENGTH
 from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS, TEXT_CONTROL_CHARACTERS
 from portal.models import BILLING_CYCLES, SEAT_REQUEST_STATUSES
@@ -97,6 +98,29 @@ class AuditQuery(PageQuery):
                                      json_schema_extra=_absent_is_not_null), BeforeValidator(_timestamp)] = None
 
 
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value):
+    """A calendar day in a query string: ISO 8601 ``2026-12-01`` only (no time, no week dates)."""
+    if isinstance(value, str):
+        if not DAY.fullmatch(value):
+            raise ValueError("Enter a date such as 2026-12-01.")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("Enter a real date, such as 2026-12-01.") from None
+    return value
+
+
+class MarginsQuery(Query):
+    since: Annotated[date, Field(alias="from", description="The first day of issue counted (ISO 8601)."),
+                     BeforeValidator(_day)]
+    until: Annotated[date, Field(alias="to", description="The first day of issue left out: documents issued "
+                                                         "before it count. At most 400 days after `from`."),
+                     BeforeValidator(_day)]
+
+
 class SeatRequestsQuery(PageQuery):
     status: Annotated[Literal[SEAT_REQUEST_STATUSES], Field(description="Only requests with this status.",
                                                             json_schema_extra=_absent_is_not_null)] = None
@@ -176,6 +200,12 @@ class SeatRequestCreate(Body):
     note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH, pattern=NO_CONTROL_BUT_LINES)] | None = None
     user: Annotated[SeatRequestUser | None, Field(
         description="The user being created: created (and invited) on one of the seats when approved.")] = None
+
+
+class DiscountUpdate(Body):
+    discount_bp: Annotated[StrictInt, Field(ge=0, le=MAX_DISCOUNT_BP, description=(
+        "The discount off the list price in basis points: 2000 is 20 %. It applies to documents issued "
+        "from now on; issued lines keep their cost."))]
 
 
 class SeatRequestDecline(Body):
@@ -316,6 +346,33 @@ class AuditEventOut(Out):
     before: dict | None
     after: dict | None
     ip: str | None
+
+
+class PartnerOut(Out):
+    id: int
+    name: str
+    discount_bp: int = Field(description="The operator's discount off the list price, in basis points "
+                                         "(2000 = 20 %): the partner's unit cost is the list price less it.")
+
+
+class MarginItem(Out):
+    client_id: int
+    client_name: str
+    subscription_type: str
+    revenue: Money = Field(description="The lines' amounts added up (credit notes count negative).")
+    cost: Money = Field(description="The costs the lines were issued with, added up.")
+    margin: Money = Field(description="Revenue less cost.")
+
+
+class MarginTotals(Out):
+    revenue: Money
+    cost: Money
+    margin: Money
+
+
+class MarginReportOut(Out):
+    items: list[MarginItem]
+    totals: MarginTotals
 
 
 class PersonOut(Out):

@@ -25,6 +25,7 @@ from portal.web import csv_export
 from portal.web.audit_sentences import (ACTION_GROUPS, ACTION_LABELS, EXACT_ACTIONS, action_label, sentence,
                                         target_type_name)
 from portal.web.csv_export import safe_cell
+from portal.web.dates import day_arg
 from portal.web.errors import render_error
 from portal.web.pagination import requested
 from portal.web.rendering import is_htmx, render
@@ -33,7 +34,6 @@ CSV_COLUMNS = ["at", "organisation", "actor_email", "action", "target_type", "ta
 TARGET_TYPES = ("user", "client", "site", "partner", "subscription_type", "invoice")
 _ACTION = re.compile(r"[a-z0-9_.]{1,60}")
 _TARGET_TYPE = re.compile(r"[a-z_]{1,40}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -52,8 +52,8 @@ def _filters():
         errors["target_type"], target_type = _("Choose a target type from the list."), ""
     if target_id and not (target_id.isascii() and target_id.isdigit() and len(target_id) <= 18):
         errors["target_id"], target_id = _("Enter the target id as a whole number."), ""
-    since, since_text = _date_arg("from", errors)
-    until, until_text = _date_arg("to", errors)
+    since, since_text = day_arg("from", errors)
+    until, until_text = day_arg("to", errors)
     if since and until and since > until:
         errors["to"], until, until_text = _("The end date is before the start date."), None, ""
     include_logins = args.get("include_logins", "") == "1"
@@ -71,20 +71,6 @@ def _query_args(form) -> dict:
     if form["include_logins"]:
         query["include_logins"] = "1"
     return query
-
-
-def _date_arg(name, errors):
-    text = request.args.get(name, "").strip()
-    if not text:
-        return None, ""
-    try:
-        if not _DATE.fullmatch(text):
-            raise ValueError
-        return date.fromisoformat(text), text
-    except ValueError:
-        errors[name] = (_("Enter the start date as YYYY-MM-DD, e.g. 2027-01-31.") if name == "from" else
-                        _("Enter the end date as YYYY-MM-DD, e.g. 2027-01-31."))
-        return None, ""
 
 
 def _query_filters(filters) -> dict:

@@ -34,3 +34,10 @@ class NewPartnerForm(AdministratorForm):
                                  description=_l("2 to 6 upper-case letters; invoice numbers look like NW-000042."))
     # docs/rules.md rule 37: the partner's staff are invited in this language.
     language = language_field()
+
+
+class DiscountForm(FlaskForm):
+    # A percentage, as the operator reads it; the service stores basis points (docs/rules.md section 8).
+    discount_percent = StringField(_l("Discount (%)"), validators=[DataRequired(), Length(max=20)],
+                                   description=_l("Off the list price, from 0 to 100 with at most two decimals, "
+                                                  "e.g. 20 or 12.5. It applies to invoices issued from now on."))

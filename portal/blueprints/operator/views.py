@@ -3,12 +3,14 @@ from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 
 from portal.blueprints.operator import bp
-from portal.blueprints.operator.forms import AdministratorForm, NewPartnerForm, PricesForm, SubscriptionTypeForm
-from portal.domain.billing import catalogue
+from portal.blueprints.operator.forms import (AdministratorForm, DiscountForm, NewPartnerForm, PricesForm,
+                                             SubscriptionTypeForm)
+from portal.domain.billing import catalogue, prices
 from portal.domain.billing.money import decimal_text
 from portal.domain.orgs import partners
 from portal.domain.seats import queries
 from portal.extensions import db
+from portal.i18n import format_basis_points
 from portal.i18n import gettext as _
 from portal.models import SubscriptionType
 from portal.rbac import permissions
@@ -76,10 +78,31 @@ def partner_list():
 
 @bp.route("/partners/<id:partner_id>")
 def partner_detail(partner_id):
-    """One partner: its clients, its seats (from its totals counters) and its revenue."""
+    """One partner: its clients, its seats (from its totals counters), its revenue and its discount."""
     partner = get_partner_or_404(partner_id)
-    return render("operator/partner.html", summary=partners.partner_summary(current_user, partner),
-                  revenue_days=partners.REVENUE_DAYS, tab="partners")
+    return _partner_page(partner, DiscountForm(data=dict(discount_percent=prices.percent_text(partner.discount_bp))))
+
+
+def _partner_page(partner, discount_form, status=200):
+    return render("operator/partner.html", status, summary=partners.partner_summary(current_user, partner),
+                  revenue_days=partners.REVENUE_DAYS, discount_form=discount_form, tab="partners")
+
+
+@bp.route("/partners/<id:partner_id>/discount", methods=["POST"])
+def set_discount(partner_id):
+    """The partner's discount, typed as a percentage; it applies to invoices issued from now on."""
+    partner = get_partner_or_404(partner_id)
+    form = DiscountForm()
+
+    def change():
+        return partners.set_discount(current_user, partner, prices.discount_from_percent(form.discount_percent.data))
+
+    submission = submit(form, change, "discount_percent")
+    if submission.done:
+        flash(_("The discount of %(partner)s is now %(discount)s; it applies to invoices issued from now on.",
+                partner=partner.name, discount=format_basis_points(submission.result.discount_bp)), "success")
+        return redirect(url_for("operator.partner_detail", partner_id=partner.id), 303)
+    return _partner_page(partner, form, submission.status)
 
 
 @bp.route("/partners/new", methods=["GET", "POST"])

@@ -1,7 +1,8 @@
 """Invoices: numbering, period invoices, prorated invoices for seats added mid-period.
 
 docs/rules.md rules 9-13. Money is integer minor units; the period
-arithmetic and the proration formula live in ``periods``. The unique index
+arithmetic and the proration formula live in ``periods``. Every line is built
+by ``invoice_line`` and carries the partner's cost as issued (rule 23). The unique index
 on (client, period start) for period invoices makes issuing idempotent
 whatever runs concurrently.
 """
@@ -12,12 +13,14 @@ from sqlalchemy import exists, select, update
 
 from portal import clock
 from portal.domain import audit
-from portal.domain.billing import periods
+from portal.domain.billing import periods, prices
 from portal.domain.transactions import dialect_insert
 from portal.extensions import db
 from portal.models import Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site, SubscriptionType
 
 MAX_TRIAL_DAYS = 365
+# What a line knows of the partner's cost: only margins.view reads it (docs/rules.md rule 23).
+COST_KEYS = ("unit_cost", "cost")
 
 
 def unit_price(subscription_type: SubscriptionType, cycle: str) -> int:
@@ -78,23 +81,44 @@ def catalogue_currency() -> str:
     return db.session.scalar(select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
 
 
+def invoice_line(site_id: int, site_name: str, subscription_type: SubscriptionType, quantity: int, price: int,
+         cost: int, days: int, period_days: int) -> dict:
+    """One invoice line, as ``issue`` takes it: every line of every kind is built here.
+
+    Its amount is quantity × unit price × days / days in the period, and the
+    partner's cost (docs/rules.md rule 23) quantity × unit cost × days / days in
+    the period, both rounded half-up once (``periods.prorate``): a whole period
+    (days == period_days) is exactly quantity × unit price, and its cost
+    quantity × unit cost.
+    """
+    return dict(site_id=site_id, site_name=site_name, subscription_type_id=subscription_type.id,
+                subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
+                quantity=quantity, unit_price=price, days=days, period_days=period_days,
+                amount=periods.prorate(quantity, price, days, period_days),
+                unit_cost=cost, cost=periods.prorate(quantity, cost, days, period_days))
+
+
 def period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
-    """One line per site and type with allocated seats: seats are committed for the period."""
+    """One line per site and type with allocated seats: seats are committed for the period.
+
+    Each line carries the partner's unit cost at its discount as now set (read
+    in the same statement as the allocations).
+    """
     days = periods.days_in_period(start, end)
+    discount = (select(Organisation.discount_bp).where(Organisation.id == client.parent_id)
+                .scalar_subquery())
     rows = db.session.execute(
-        select(Allocation.allocated, Site.id, Site.name, SubscriptionType)
+        select(Allocation.allocated, Site.id, Site.name, SubscriptionType, discount)
         .join(Site, Allocation.site_id == Site.id)
         .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
         .where(Site.client_id == client.id, Allocation.allocated > 0)
         .order_by(Site.name, SubscriptionType.id)
     )
     lines = []
-    for allocated, site_id, site_name, subscription_type in rows:
-        price = unit_price(subscription_type, cycle)
-        lines.append(dict(site_id=site_id, site_name=site_name, subscription_type_id=subscription_type.id,
-                          subscription_type_code=subscription_type.code,
-                          subscription_type_name=subscription_type.name, quantity=allocated,
-                          unit_price=price, days=days, period_days=days, amount=allocated * price))
+    for allocated, site_id, site_name, subscription_type, discount_bp in rows:
+        list_price = unit_price(subscription_type, cycle)
+        lines.append(invoice_line(site_id, site_name, subscription_type, allocated, list_price,
+                          prices.unit_cost(list_price, discount_bp or 0), days, days))
     return lines
 
 
@@ -160,12 +184,14 @@ def invoice_increase(actor, site: Site, subscription_type: SubscriptionType, add
     quote = quote_increase(client, subscription_type, added)
     if quote is None:
         return None
-    line = dict(site_id=site.id, site_name=site.name, subscription_type_id=subscription_type.id,
-                subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
-                quantity=added, unit_price=quote.unit_price, days=quote.remaining_days,
-                period_days=quote.period_days, amount=quote.amount)
+    # The partner's cost at its discount as now set, off the list price (rule 23); the quote stays
+    # without it, for the quote is shown to whoever adds the seat.
+    cost = prices.unit_cost(unit_price(subscription_type, client.billing_cycle),
+                            prices.partner_discount_bp(client.parent_id))
+    prorated = invoice_line(site.id, site.name, subscription_type, added, quote.unit_price, cost,
+                            quote.remaining_days, quote.period_days)
     return issue(actor, client, "proration", client.billing_cycle, quote.period_start, quote.period_end,
-                 clock.today(), [line], catalogue_currency())
+                 clock.today(), [prorated], catalogue_currency())
 
 
 def next_period_preview(client: Organisation) -> dict | None:
@@ -184,6 +210,8 @@ def next_period_preview(client: Organisation) -> dict | None:
         cycle = cycle or client.billing_cycle
         start = client.period_end
         end = periods.add_period(start, cycle, client.billing_anchor_day)
-    lines = period_lines(client, cycle, start, end)
+    # Shown to the client's own staff: without the partner's cost (docs/rules.md rule 23).
+    lines = [{key: value for key, value in each.items() if key not in COST_KEYS}
+             for each in period_lines(client, cycle, start, end)]
     return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines,
             "total": sum(line["amount"] for line in lines), "currency": catalogue_currency()}

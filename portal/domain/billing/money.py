@@ -49,3 +49,19 @@ def decimal_text(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     minor = abs(minor)
     return f"{sign}{minor // 100}.{minor % 100:02d}"
+
+
+def half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half-up to a whole minor unit, in integers (never float).
+
+    Halves round away from zero, so a negative amount (a credit) rounds as its
+    positive twin, with the sign. ``denominator`` must be positive.
+    (``periods.prorate`` keeps its own copy of the formula: that module uses the
+    standard library only.)
+    """
+    if denominator <= 0:
+        raise ValueError(f"denominator must be positive, got {denominator}")
+    if numerator < 0:
+        return -half_up(-numerator, denominator)
+    # floor(n / d + 1/2) == (2n + d) // 2d for n >= 0, d > 0.
+    return (2 * numerator + denominator) // (2 * denominator)

@@ -1,4 +1,4 @@
-"""Partners, created by the operator (``partners.manage``) with their first administrator."""
+"""Partners, created by the operator (``partners.manage``) with their first administrator, and their discount."""
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,6 +10,7 @@ from portal import clock
 from portal.domain import audit, validation
 from portal.domain.accounts import staff
 from portal.domain.accounts.emails import ensure_email_free
+from portal.domain.billing import prices
 from portal.domain.billing.invoices import catalogue_currency
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from portal.domain.orgs.clients import invitation_language
@@ -234,3 +235,41 @@ def partner_summary(actor, partner: Organisation) -> PartnerSummary:
         .order_by(Organisation.name, Organisation.id).limit(CLIENTS_NAMED))]
     return PartnerSummary(partner, prefix, clients, first_clients, partner_seat_rows(partner),
                           revenue([partner.id])[partner.id])
+
+
+def partners_query(actor):
+    """The operator's partners (``partners.manage``), by name: a select for a page of the API's list."""
+    operator = _operator(actor)
+    return (select(Organisation).where(Organisation.kind == "partner", Organisation.parent_id == operator.id)
+            .order_by(Organisation.name, Organisation.id))
+
+
+def set_discount(actor, partner: Organisation, discount_bp) -> Organisation:
+    """Set a partner's discount off the list price, in basis points (``partners.manage``; docs/rules.md section 8).
+
+    ``discount_bp`` is a whole number from 0 to 10000 (an int or its decimal
+    text): anything else (negative, fractional, above 10000, not a number) is
+    ``Invalid`` on the field ``discount_bp``, before anything is written. The
+    discount applies at once to the documents issued afterwards; issued lines
+    keep the cost they were issued with (rule 23). One transaction with a
+    ``partner.discount_changed`` audit event (before and after), kept in the
+    operator's own log: a partner's cost is for ``margins.view`` only, and the
+    partner's administrators read their audit log without it. Setting the
+    discount it already has writes nothing.
+    """
+    operator = _operator(actor)
+    if partner.kind != "partner" or partner.parent_id != operator.id:
+        raise Invalid(_("Discounts are set for partners only."), field="discount_bp")
+    discount_bp = validation.whole_number(discount_bp, "discount_bp", label=_l("discount in basis points"),
+                                          maximum=prices.MAX_DISCOUNT_BP)
+    partner_id, operator_id = partner.id, operator.id
+    with write_transaction():
+        # The row locked, so two operators changing it at once record each change from what it really was.
+        locked = db.session.scalar(select(Organisation).where(Organisation.id == partner_id)
+                                   .with_for_update().execution_options(populate_existing=True))
+        before = locked.discount_bp
+        if before != discount_bp:
+            locked.discount_bp = discount_bp
+            audit.record(actor, "partner.discount_changed", "partner", partner_id, operator_id,
+                         before={"discount_bp": before}, after={"discount_bp": discount_bp})
+    return locked
