@@ -40,8 +40,23 @@ def margin_bp(revenue: int, cost: int) -> int | None:
     return half_up(margin, revenue) if revenue > 0 else half_up(-margin, -revenue)
 
 
+class _Margin:
+    """Margin and margin rate of anything with ``revenue`` and ``cost`` (a row, a total)."""
+
+    revenue: int
+    cost: int
+
+    @property
+    def margin(self) -> int:
+        return self.revenue - self.cost
+
+    @property
+    def margin_bp(self) -> int | None:
+        return margin_bp(self.revenue, self.cost)
+
+
 @dataclass(frozen=True)
-class MarginRow:
+class MarginRow(_Margin):
     """One client and subscription type (in one currency) over the range."""
 
     client_id: int
@@ -52,30 +67,14 @@ class MarginRow:
     revenue: int
     cost: int
 
-    @property
-    def margin(self) -> int:
-        return self.revenue - self.cost
-
-    @property
-    def margin_bp(self) -> int | None:
-        return margin_bp(self.revenue, self.cost)
-
 
 @dataclass(frozen=True)
-class MarginTotals:
+class MarginTotals(_Margin):
     """Every row of one currency added up."""
 
     currency: str
     revenue: int
     cost: int
-
-    @property
-    def margin(self) -> int:
-        return self.revenue - self.cost
-
-    @property
-    def margin_bp(self) -> int | None:
-        return margin_bp(self.revenue, self.cost)
 
 
 @dataclass(frozen=True)
