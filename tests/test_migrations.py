@@ -78,3 +78,19 @@ def test_0011_back_fills_the_lines_issued_before_it_on_a_database_holding_data(e
         db.engine.dispose()
     assert [tuple(line) for line in lines] == [(1500, 800, 1500, 800)]
     assert discounts == [0, 0, 0]
+
+
+def test_0012_goes_down_and_up_again(empty_database_url):
+    """Credit notes (rule 24): 0012 can be undone, and redone to exactly the models' schema."""
+    from flask_migrate import downgrade
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade()
+        downgrade(revision="0011")
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+        db.engine.dispose()
+    assert differences == []

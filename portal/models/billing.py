@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.mixins import TimestampMixin
 
-INVOICE_KINDS = ("period", "proration")
+INVOICE_KINDS = ("period", "proration", "credit_note")
 
 
 class InvoiceSequence(db.Model):
@@ -24,12 +24,20 @@ class InvoiceSequence(db.Model):
 
 
 class Invoice(TimestampMixin, db.Model):
-    """One charge to a client: the period invoice, or a prorated seat addition."""
+    """One charge to a client: the period invoice, or a prorated seat addition; or a credit note.
+
+    A credit note (docs/rules.md rule 24) gives back seats removed within the
+    cancellation window: its total and its lines' amounts and costs are
+    negative, and ``credits_invoice_id`` names the invoice it credits (set on
+    credit notes only, by a CHECK).
+    """
 
     __tablename__ = "invoices"
     __table_args__ = (
-        CheckConstraint("kind IN ('period', 'proration')", name="kind"),
-        CheckConstraint("total >= 0", name="total_non_negative"),
+        CheckConstraint("kind IN ('period', 'proration', 'credit_note')", name="kind"),
+        # Credit notes are negative and name the invoice they credit; every other kind is neither.
+        CheckConstraint("(kind = 'credit_note' AND total <= 0 AND credits_invoice_id IS NOT NULL) OR "
+                        "(kind <> 'credit_note' AND total >= 0 AND credits_invoice_id IS NULL)", name="total_sign"),
         UniqueConstraint("partner_id", "sequence", name="uq_invoices_partner_id_sequence"),
         UniqueConstraint("partner_id", "number", name="uq_invoices_partner_id_number"),
         # One period invoice per client and period: the billing run's idempotency
@@ -59,8 +67,10 @@ class Invoice(TimestampMixin, db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int]
+    credits_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
 
     client: Mapped["Organisation"] = relationship(foreign_keys=[client_id])  # noqa: F821
+    credits: Mapped["Invoice | None"] = relationship(remote_side=[id], foreign_keys=[credits_invoice_id])
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.id", cascade="all, delete-orphan"
     )
@@ -74,13 +84,22 @@ class InvoiceLine(db.Model):
     rule 23): ``unit_cost`` is the list price less the partner's discount on the
     day of issue, ``cost`` the line's cost worked out like its ``amount``. Only
     ``margins.view`` ever reads them (the margin report).
+
+    A credit note's line (rule 24) points at the line it credits
+    (``credits_line_id``); the sign is on ``amount`` and ``cost`` only, which
+    are negative there, while ``quantity``, ``unit_price`` and ``unit_cost``
+    stay as invoiced (never negative). ``credited_quantity`` counts the seats
+    of a prorated line already credited: never more than its quantity (a CHECK),
+    raised by a conditional UPDATE so concurrent lowerings credit a seat once.
     """
 
     __tablename__ = "invoice_lines"
     __table_args__ = (
-        CheckConstraint("quantity >= 0 AND unit_price >= 0 AND amount >= 0", name="non_negative"),
+        CheckConstraint("quantity >= 0 AND unit_price >= 0 AND unit_cost >= 0", name="prices_non_negative"),
+        CheckConstraint("(credits_line_id IS NULL AND amount >= 0 AND cost >= 0) OR "
+                        "(credits_line_id IS NOT NULL AND amount <= 0 AND cost <= 0)", name="amount_sign"),
         CheckConstraint("days > 0 AND days <= period_days", name="days_within_period"),
-        CheckConstraint("unit_cost >= 0 AND cost >= 0", name="cost_non_negative"),
+        CheckConstraint("credited_quantity >= 0 AND credited_quantity <= quantity", name="credited_within_quantity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,5 +116,7 @@ class InvoiceLine(db.Model):
     amount: Mapped[int]
     unit_cost: Mapped[int]
     cost: Mapped[int]
+    credits_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"))
+    credited_quantity: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")

@@ -223,6 +223,11 @@ def _invoice_issued(e: _Event) -> str:
         return _("%(who)s issued period invoice %(number)s to %(client)s: %(total)s", **words)
     if kind == "proration":
         return _("%(who)s issued prorated invoice %(number)s to %(client)s: %(total)s", **words)
+    if kind == "credit_note":
+        if e.after.get("credits"):
+            return _("%(who)s issued credit note %(number)s to %(client)s for invoice %(credits)s: %(total)s",
+                     credits=e.after["credits"], **words)
+        return _("%(who)s issued credit note %(number)s to %(client)s: %(total)s", **words)
     return _("%(who)s issued invoice %(number)s to %(client)s: %(total)s", **words)
 
 

@@ -10,9 +10,10 @@ from datetime import date, timedelta
 from portal.i18n import _l
 
 BILLING_CYCLE_LABELS = {"monthly": _l("Monthly"), "annual": _l("Annual")}
-INVOICE_KIND_LABELS = {"period": _l("Period"), "proration": _l("Proration")}
+INVOICE_KIND_LABELS = {"period": _l("Period"), "proration": _l("Proration"), "credit_note": _l("Credit note")}
 # The invoice page's longer words for its kind.
-INVOICE_KIND_DESCRIPTIONS = {"period": _l("Period invoice"), "proration": _l("Prorated seat addition")}
+INVOICE_KIND_DESCRIPTIONS = {"period": _l("Period invoice"), "proration": _l("Prorated seat addition"),
+                             "credit_note": _l("Credit note for seats removed within 7 days")}
 USER_STATUS_LABELS = {"invited": _l("Invited"), "active": _l("Active"), "deactivated": _l("Deactivated")}
 # A seat request's status, and "all" for the queue's tab of every request.
 REQUEST_STATUS_LABELS = {"pending": _l("Waiting"), "approved": _l("Approved"), "declined": _l("Declined"),

@@ -154,7 +154,7 @@ def test_raising_an_allocation_issues_a_prorated_invoice(api_as, demo, seats, fr
     assert response.status_code == 200
     body = response.get_json()
     assert body == {"site_id": demo.lyon.id, "subscription_type": "essentials", "allocated": 7, "consumed": 4,
-                    "free": 3, "invoice_id": body["invoice_id"]}
+                    "free": 3, "invoice_id": body["invoice_id"], "credit_note_id": None}
     assert seats(demo.lyon, "essentials") == (7, 4)
     fresh()
     invoice = db.session.get(Invoice, body["invoice_id"])
@@ -166,6 +166,22 @@ def test_lowering_an_allocation_gives_no_invoice(api_as, demo, seats):
                                     json={"allocated": 4}).get_json()
     assert body["allocated"] == 4 and body["invoice_id"] is None
     assert seats(demo.lyon, "essentials") == (4, 4)
+
+
+def test_undoing_an_increase_within_the_window_answers_its_credit_note(api_as, demo, fresh):
+    """Rule 24: the lowering answers ``credit_note_id``; the credit note reads like any invoice, negative."""
+    finance = api_as("nw_finance")
+    url = f"/api/v1/sites/{demo.lyon.id}/allocations/essentials"
+    raised = finance.put(url, json={"allocated": 6}).get_json()
+    body = finance.put(url, json={"allocated": 5}).get_json()
+    assert body["invoice_id"] is None and body["credit_note_id"] is not None
+    note = finance.get(f"/api/v1/invoices/{body['credit_note_id']}").get_json()
+    bought = finance.get(f"/api/v1/invoices/{raised['invoice_id']}").get_json()
+    assert (note["kind"], note["credits_invoice_id"]) == ("credit_note", raised["invoice_id"])
+    assert note["total"] == {"amount": -bought["total"]["amount"], "currency": bought["total"]["currency"]}
+    assert [line["amount"]["amount"] for line in note["lines"]] == [-bought["total"]["amount"]]
+    assert bought["credits_invoice_id"] is None
+    assert finance.put(url, json={"allocated": 4}).get_json()["credit_note_id"] is None  # bought before the window
 
 
 def test_below_consumed_is_a_conflict_naming_the_seats_in_use(api_as, demo, seats):

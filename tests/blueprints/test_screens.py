@@ -132,7 +132,10 @@ def test_a_change_in_place_says_the_new_value(site, code, form, said, demo, logi
     response = login_as("finance@northwind.example").hx_post(f"{site_url(where)}/allocations/{code}", data=form)
 
     panel = assert_fragment(response, "seat-panel")
-    assert panel.attrs["data-announce"] == said
+    # The new value first; an increase then says what it invoiced and how to undo it (rule 24).
+    assert panel.attrs["data-announce"].startswith(said)
+    if form.get("step") == "1":
+        assert panel.attrs["data-announce"].endswith("Undo within 7 days for a full credit.")
 
 
 def test_a_refused_change_announces_nothing_but_shows_its_alert(demo, login_as, assert_fragment):

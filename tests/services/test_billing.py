@@ -242,7 +242,11 @@ def test_concurrent_increases_get_gapless_distinct_numbers(app, northwind, finan
     prorations = db.session.scalar(select(func.count(Invoice.id)).where(
         Invoice.partner_id == northwind.id, Invoice.kind == "proration"))
     assert prorations >= 9  # each site ends at least 3 seats up, one invoice per new count
-    assert numbers == list(range(1, 2 + prorations + 1))  # the 2 clients' period invoices, then no gap
+    # A thread that read a stale count lowers it: within the window, that issues a credit note (rule 24).
+    credit_notes = db.session.scalar(select(func.count(Invoice.id)).where(
+        Invoice.partner_id == northwind.id, Invoice.kind == "credit_note"))
+    # The 2 clients' period invoices, then no gap.
+    assert numbers == list(range(1, 2 + prorations + credit_notes + 1))
 
 
 def test_two_billing_processes_at_once_issue_each_invoice_once(app, northwind):

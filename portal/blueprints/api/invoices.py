@@ -18,6 +18,7 @@ def invoice_out(invoice: Invoice) -> dict:
     return {"id": invoice.id, "number": invoice.number, "client_id": invoice.client_id, "kind": invoice.kind,
             "period_start": invoice.period_start, "period_end": invoice.period_end,
             "issued_on": invoice.issued_on, "total": money(invoice.total),
+            "credits_invoice_id": invoice.credits_invoice_id,
             "lines": [{"site_id": line.site_id, "subscription_type": line.subscription_type_code,
                        "quantity": line.quantity, "unit_price": money(line.unit_price), "days": line.days,
                        "amount": money(line.amount)} for line in lines]}

@@ -291,6 +291,8 @@ class AllocationOut(Out):
     consumed: int
     free: int
     invoice_id: int | None = Field(description="The prorated invoice an increase issued, if any.")
+    credit_note_id: int | None = Field(description="The credit note a lowering within 7 days of the increase "
+                                                   "that bought the seats issued (rule 24), if any.")
 
 
 class UserOut(Out):
@@ -328,11 +330,12 @@ class InvoiceOut(Out):
     id: int
     number: str
     client_id: int
-    kind: Literal["period", "proration"]
+    kind: Literal["period", "proration", "credit_note"]
     period_start: date
     period_end: date
     issued_on: date
-    total: Money
+    total: Money = Field(description="Negative on a credit note, as are its lines' amounts.")
+    credits_invoice_id: int | None = Field(description="The invoice a credit note credits; null on other kinds.")
     lines: list[InvoiceLineOut]
 
 

@@ -32,7 +32,8 @@ def set_allocation(site_id, type_code):
     """Set ``allocated``. Below the seats in use: 409 ``below_consumed`` with ``consumed``.
 
     An increase during a paid period issues a prorated invoice at once (``invoice_id``);
-    a decrease gives no credit. An unknown type code is a 422 naming ``type_code``.
+    a decrease within 7 days of the increase that bought the seats issues a credit note
+    (``credit_note_id``; rule 24), after that no credit. An unknown type code is a 422 naming ``type_code``.
     """
     site = get_site_by_id_or_404(site_id, actor())
     require(permissions.manage_seats(site))
@@ -42,7 +43,8 @@ def set_allocation(site_id, type_code):
     allocation = change.allocation
     return {"site_id": site.id, "subscription_type": subscription_type.code, "allocated": allocation.allocated,
             "consumed": allocation.consumed, "free": allocation.free,
-            "invoice_id": change.invoice.id if change.invoice is not None else None}
+            "invoice_id": change.invoice.id if change.invoice is not None else None,
+            "credit_note_id": change.credit_note.id if change.credit_note is not None else None}
 
 
 @operation("GET", "/sites/{site_id}/users", summary="Users holding a seat at the site",

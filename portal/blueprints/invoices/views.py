@@ -36,7 +36,7 @@ def _filters():
     period = args.get("period", "").strip()
     if client_id and not re.fullmatch(r"[0-9]{1,12}", client_id):
         errors["client_id"], client_id = _("Choose a client from the list."), ""
-    if kind not in ("", "period", "proration"):
+    if kind not in ("", "period", "proration", "credit_note"):
         errors["kind"], kind = _("Choose a kind of invoice from the list."), ""
     if period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         errors["period"], period = _("Enter a month as YYYY-MM, e.g. 2027-01."), ""

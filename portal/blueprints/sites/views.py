@@ -11,7 +11,7 @@ from portal.domain.errors import DomainError
 from portal.domain.seats import allocations, queries
 from portal.extensions import db
 from portal.i18n import gettext as _
-from portal.i18n import ngettext
+from portal.i18n import format_money, ngettext
 from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
@@ -37,10 +37,10 @@ def _seat_panel(errors=None, announce=None) -> dict:
     )
 
 
-def _site_page(status: int = 200, errors=None, announce=None):
+def _site_page(status: int = 200, errors=None, announce=None, billing_note=None):
     """For htmx, the seat panel alone; otherwise the whole page: the panel and the seat holders."""
     if is_htmx():
-        return render("sites/_seat_panel.html", status, **_seat_panel(errors, announce))
+        return render("sites/_seat_panel.html", status, billing_note=billing_note, **_seat_panel(errors, announce))
     # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
     holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
                                  .limit(SITE_USERS_SHOWN)).all()
@@ -61,6 +61,23 @@ def _requested_allocation() -> str | int:
     return value
 
 
+def _billing_note(change) -> str | None:
+    """What the change invoiced or credited (docs/rules.md rule 24): the increase can be undone for a full
+    credit within 7 days; a lowering within them says what its credit note gave back."""
+    if change.invoice is not None:
+        return _("Invoice %(number)s issued: %(amount)s. Undo within 7 days for a full credit.",
+                 number=change.invoice.number, amount=format_money(change.invoice.total, change.invoice.currency))
+    notes = change.credit_notes
+    if len(notes) == 1:
+        return _("Credit note %(number)s issued: %(amount)s.", number=notes[0].number,
+                 amount=format_money(notes[0].total, notes[0].currency))
+    if notes:
+        return ngettext("%(num)d credit note issued: %(amount)s in all.",
+                        "%(num)d credit notes issued: %(amount)s in all.", len(notes),
+                        amount=format_money(sum(note.total for note in notes), notes[0].currency))
+    return None
+
+
 @bp.route("/allocations/<code>", methods=["POST"])
 def set_allocation(code):
     """Change the seats bought for one subscription type at this site."""
@@ -76,8 +93,13 @@ def set_allocation(code):
         flash(_("%(type)s seats at %(site)s not changed: %(reason)s", type=subscription_type.name,
                 site=g.site.name, reason=error.message), "error")
         return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)
+    billing_note = _billing_note(change)
     if is_htmx():
         return _site_page(announce=ngettext("%(type)s at %(site)s: %(num)d seat", "%(type)s at %(site)s: %(num)d seats",
-                                            change.allocation.allocated, type=subscription_type.name, site=g.site.name))
+                                            change.allocation.allocated, type=subscription_type.name, site=g.site.name)
+                          + (f" {billing_note}" if billing_note else ""),
+                          billing_note=billing_note)
     flash(_("%(type)s seats at %(site)s updated.", type=subscription_type.name, site=g.site.name), "success")
+    if billing_note:
+        flash(billing_note, "success")
     return redirect(url_for("sites.detail", client_id=g.client.id, site_id=g.site.id), 303)

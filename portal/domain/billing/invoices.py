@@ -9,7 +9,7 @@ whatever runs concurrently.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 
 from portal import clock
 from portal.domain import audit
@@ -56,20 +56,26 @@ def _take_number(partner_id: int) -> tuple[int, str]:
 
 
 def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
-          lines: list[dict], currency: str) -> Invoice:
-    """Number and add an invoice, with its audit event, inside the caller's transaction."""
+          lines: list[dict], currency: str, *, credits: Invoice | None = None) -> Invoice:
+    """Number and add an invoice, with its audit event, inside the caller's transaction.
+
+    A credit note (rule 24) gives the invoice it ``credits``; its lines come negative.
+    """
     sequence, number = _take_number(client.parent_id)
     invoice = Invoice(
         partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=kind,
         billing_cycle=cycle, period_start=start, period_end=end, issued_on=issued_on,
         currency=currency, total=sum(line["amount"] for line in lines),
+        credits_invoice_id=credits.id if credits is not None else None,
         lines=[InvoiceLine(**line) for line in lines],
     )
     db.session.add(invoice)
     db.session.flush()
-    audit.record(actor, "invoice.issued", "invoice", invoice.id, client.id,
-                 after={"number": number, "kind": kind, "period_start": start.isoformat(),
-                        "total": invoice.total, "currency": invoice.currency})
+    after = {"number": number, "kind": kind, "period_start": start.isoformat(),
+             "total": invoice.total, "currency": invoice.currency}
+    if credits is not None:
+        after["credits"] = credits.number
+    audit.record(actor, "invoice.issued", "invoice", invoice.id, client.id, after=after)
     return invoice
 
 
@@ -192,6 +198,93 @@ def invoice_increase(actor, site: Site, subscription_type: SubscriptionType, add
                             quote.remaining_days, quote.period_days)
     return issue(actor, client, "proration", client.billing_cycle, quote.period_start, quote.period_end,
                  clock.today(), [prorated], catalogue_currency())
+
+
+# Rule 24's 168 hours, counted in days of issue: invoices carry a day, not a time. A prorated
+# invoice issued on day D may be credited on days D to D + 6 (elapsed days < 7), never on D + 7:
+# the window is never longer than 168 hours, whatever the time of the increase.
+CANCELLATION_DAYS = 7
+
+
+def credit_removed_seats(actor, site: Site, subscription_type: SubscriptionType, removed: int) -> list[Invoice]:
+    """Credit seats removed now that an increase bought within the window, inside the caller's transaction.
+
+    docs/rules.md rule 24. The seats removed are the last bought: the newest
+    prorated lines of this site and type issued within the window and in the
+    client's open period are credited first, each for the seats it has not
+    yet had credited, at its unit price and unit cost, for the period's days
+    left (never more than the line charged). One credit note per credited
+    invoice, numbered in the partner's sequence like any invoice. Never more
+    than ``removed`` seats, never more than a line bought, never a seat twice:
+    ``credited_quantity`` is raised by a conditional UPDATE (as the seat
+    counters are), so a concurrent lowering that read the same line credits
+    only what is still left. Nothing is credited after the window (rule 10),
+    in a trial or for a free type (nothing was invoiced), or outside the open period.
+    """
+    client = site.client
+    today = clock.today()
+    if removed <= 0 or client.period_start is None or not client.period_start <= today < client.period_end:
+        return []
+    remaining = periods.remaining_days(today, client.period_start, client.period_end)
+    candidates = db.session.execute(
+        select(InvoiceLine.id, Invoice.id)
+        .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
+        .where(Invoice.client_id == client.id, Invoice.kind == "proration",
+               Invoice.period_start == client.period_start,
+               Invoice.issued_on > today - timedelta(days=CANCELLATION_DAYS), Invoice.issued_on <= today,
+               InvoiceLine.site_id == site.id, InvoiceLine.subscription_type_id == subscription_type.id,
+               InvoiceLine.credited_quantity < InvoiceLine.quantity)
+        .order_by(Invoice.issued_on.desc(), Invoice.sequence.desc(), InvoiceLine.id.desc())
+    ).all()
+    credited: dict[int, list[tuple[InvoiceLine, int]]] = {}
+    for line_id, invoice_id in candidates:
+        if removed <= 0:
+            break
+        take = _claim_seats(line_id, removed)
+        if take:
+            removed -= take
+            credited.setdefault(invoice_id, []).append((db.session.get(InvoiceLine, line_id), take))
+    notes = []
+    for invoice_id, taken in credited.items():
+        original = db.session.get(Invoice, invoice_id)
+        lines = []
+        for line, take in taken:
+            days = min(remaining, line.days)
+            # Each credit rounds half-up once, like the line; a line credited in parts never gives back
+            # more than it charged (nor more cost than it carried).
+            amount_back, cost_back = db.session.execute(
+                select(func.coalesce(func.sum(InvoiceLine.amount), 0), func.coalesce(func.sum(InvoiceLine.cost), 0))
+                .where(InvoiceLine.credits_line_id == line.id)).one()
+            amount = min(periods.prorate(take, line.unit_price, days, line.period_days), line.amount + amount_back)
+            cost = min(periods.prorate(take, line.unit_cost, days, line.period_days), line.cost + cost_back)
+            lines.append(dict(
+                site_id=line.site_id, site_name=line.site_name, subscription_type_id=line.subscription_type_id,
+                subscription_type_code=line.subscription_type_code,
+                subscription_type_name=line.subscription_type_name,
+                quantity=take, unit_price=line.unit_price, days=days, period_days=line.period_days,
+                amount=-amount, unit_cost=line.unit_cost, cost=-cost, credits_line_id=line.id))
+        notes.append(issue(actor, client, "credit_note", original.billing_cycle, original.period_start,
+                           original.period_end, today, lines, original.currency, credits=original))
+    return notes
+
+
+def _claim_seats(line_id: int, wanted: int) -> int:
+    """Mark up to ``wanted`` seats of a prorated line credited; how many were (0 if none is left)."""
+    while True:
+        row = db.session.execute(select(InvoiceLine.quantity, InvoiceLine.credited_quantity)
+                                 .where(InvoiceLine.id == line_id)
+                                 .execution_options(populate_existing=True)).one()
+        take = min(wanted, row.quantity - row.credited_quantity)
+        if take <= 0:
+            return 0
+        # Conditional: only if no one credited these seats since the read (rowcount 0 → read again).
+        done = db.session.execute(
+            update(InvoiceLine)
+            .where(InvoiceLine.id == line_id, InvoiceLine.credited_quantity == row.credited_quantity)
+            .values(credited_quantity=InvoiceLine.credited_quantity + take)
+            .execution_options(synchronize_session=False))
+        if done.rowcount == 1:
+            return take
 
 
 def next_period_preview(client: Organisation) -> dict | None:

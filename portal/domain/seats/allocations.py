@@ -38,14 +38,22 @@ def buy_seats(actor, site: Site, subscription_type: SubscriptionType, count: int
 class AllocationChange:
     allocation: Allocation
     invoice: Invoice | None  # the prorated invoice an increase issued
+    credit_notes: tuple[Invoice, ...] = ()  # what a lowering within the window issued (rule 24)
+
+    @property
+    def credit_note(self) -> Invoice | None:
+        """The credit note of a lowering; the newest increase's when it credited more than one."""
+        return self.credit_notes[0] if self.credit_notes else None
 
 
 def set_allocation(actor, site: Site, subscription_type: SubscriptionType, allocated) -> AllocationChange:
     """Set the seats bought for ``site`` and ``subscription_type``.
 
     Refuses (``BelowConsumed``, naming the seats in use) to go below what is
-    consumed; a lower count limits seat checks at once and gives no credit. An
-    increase mid-period issues its prorated invoice in the same transaction.
+    consumed; a lower count limits seat checks at once and, within 7 days of
+    the increase that bought the seats removed, issues a credit note for them
+    (rule 24; after the window, no credit: rule 10). An increase mid-period
+    issues its prorated invoice; both in the same transaction as the change.
     Commits, with an audit event. The caller has checked ``manage_seats`` on the site.
     """
     allocated = validation.seat_count(allocated)
@@ -63,13 +71,14 @@ def set_allocation(actor, site: Site, subscription_type: SubscriptionType, alloc
                 field="allocated",
                 consumed=allocation.consumed,
             )
-        invoice = None
+        invoice, notes = None, []
         if allocated > before:
             invoice = buy_seats(actor, site, subscription_type, allocated - before, allocated_before=before)
         elif allocated < before:
             counters.remove_seats(site_id, type_id, before - allocated)
             _record_change(actor, site, subscription_type, before, allocated)
-    return AllocationChange(counters.allocation_row(site_id, type_id), invoice)
+            notes = invoices.credit_removed_seats(actor, site, subscription_type, before - allocated)
+    return AllocationChange(counters.allocation_row(site_id, type_id), invoice, tuple(notes))
 
 
 def _record_change(actor, site, subscription_type, before: int, after: int) -> None:
