@@ -164,14 +164,15 @@ def test_plus_and_minus_by_keyboard_keep_the_focus_and_announce_the_value(page, 
         with page.expect_response(lambda r: r.request.method == "POST" and "/allocations/essentials" in r.url):
             page.keyboard.press("Enter")
         expect(field).to_have_value("6")
-        expect(status).to_have_text("Essentials at Lyon: 6 seats")
+        # The new value, then what the increase invoiced and how to undo it (rule 24).
+        expect(status).to_have_text(re.compile(r"^Essentials at Lyon: 6 seats .*Undo within 7 days for a full credit\.$"))
         assert page.evaluate("document.activeElement.id") == "plus-essentials"
 
         # Enter again on the same control: it still has the focus, so it acts again.
         with page.expect_response(lambda r: r.request.method == "POST" and "/allocations/essentials" in r.url):
             page.keyboard.press("Enter")
         expect(field).to_have_value("7")
-        expect(status).to_have_text("Essentials at Lyon: 7 seats")
+        expect(status).to_have_text(re.compile(r"^Essentials at Lyon: 7 seats "))
 
         # − down to the 4 seats in use: the last press disables −, focus falls back on the number.
         page.locator("#minus-essentials").focus()
@@ -179,14 +180,16 @@ def test_plus_and_minus_by_keyboard_keep_the_focus_and_announce_the_value(page, 
             with page.expect_response(lambda r: r.request.method == "POST" and "/allocations/essentials" in r.url):
                 page.keyboard.press("Enter")
             expect(field).to_have_value(expected)
+            if expected == "5":  # the two seats bought a moment ago are credited (rule 24)…
+                expect(status).to_have_text(re.compile(r"^Essentials at Lyon: 5 seats Credit note \S+ issued"))
         expect(page.locator("#minus-essentials")).to_be_disabled()
-        expect(status).to_have_text("Essentials at Lyon: 4 seats")
+        expect(status).to_have_text("Essentials at Lyon: 4 seats")  # …the fifth was not bought in the window
         assert page.evaluate("document.activeElement.id") == "allocated-essentials"
 
         # A number typed and Enter: the field keeps the focus.
         field.fill("8")
         with page.expect_response(lambda r: r.request.method == "POST" and "/allocations/essentials" in r.url):
             page.keyboard.press("Enter")
-        expect(status).to_have_text("Essentials at Lyon: 8 seats")
+        expect(status).to_have_text(re.compile(r"^Essentials at Lyon: 8 seats Invoice "))
         assert page.evaluate("document.activeElement.id") == "allocated-essentials"
     assert server.allocation(ids.lyon, ids.essentials) == (8, 4)
