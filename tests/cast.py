@@ -10,10 +10,26 @@ import sys
 
 import pytest
 
-from portal import create_app
+from portal import clock, create_app
 from portal.extensions import db
 from tests import mail_server
 from tests.factories import ClientFactory, PartnerFactory, SubscriptionTypeFactory, UserFactory
+
+
+@pytest.fixture
+def on(monkeypatch):
+    """Move the service clock: ``on(date(2027, 1, 15))``."""
+
+    def move(day):
+        monkeypatch.setattr(clock, "today", lambda: day)
+
+    return move
+
+
+@pytest.fixture
+def tenner():
+    """A 10.00-a-month type, to check the proration vectors of the issue."""
+    return SubscriptionTypeFactory(code="tenner", name="Tenner", monthly_price=1000, annual_price=10000)
 
 
 @pytest.fixture

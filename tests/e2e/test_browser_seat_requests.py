@@ -9,21 +9,11 @@ import re
 
 import pytest
 
-from tests import mail_server
 from tests.e2e.test_browser import CLIENT_ADMIN, FINANCE, browser, expect, log_in, page  # noqa: F401 (fixtures)
+# The invitation test's SMTP server on loopback, and the setting that points the portal at it.
+from tests.e2e.test_browser_invitation import SERVER_ENV, inbox  # noqa: F401 (a setting, a fixture)
 
 pytestmark = pytest.mark.browser
-
-SMTP_PORT = mail_server.free_port()
-SERVER_ENV = {"PORTAL_MAIL_SERVER": "127.0.0.1", "PORTAL_MAIL_PORT": str(SMTP_PORT),
-              "PORTAL_MAIL_DEFAULT_SENDER": "Partner Portal <portal@e2e.example>"}
-
-
-@pytest.fixture(scope="module")
-def inbox():
-    controller, inbox = mail_server.start(SMTP_PORT)
-    yield inbox
-    controller.stop()
 
 
 def test_a_blocked_creation_becomes_a_request_that_finance_approves(inbox, page, browser, server):  # noqa: F811

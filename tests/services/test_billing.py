@@ -30,22 +30,6 @@ from tests.factories import (
 
 
 @pytest.fixture
-def on(monkeypatch):
-    """Move the service clock: ``on(date(2027, 1, 15))``."""
-
-    def move(day: date):
-        monkeypatch.setattr(clock, "today", lambda: day)
-
-    return move
-
-
-@pytest.fixture
-def tenner():
-    """A 10.00-a-month type, to check the proration vectors of the issue."""
-    return SubscriptionTypeFactory(code="tenner", name="Tenner", monthly_price=1000, annual_price=10000)
-
-
-@pytest.fixture
 def new_client(nw_admin, northwind):
     """``new_client(name, cycle, trial_days)`` → (client, its site "Main"), made by the client service."""
 

@@ -5,26 +5,12 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from portal import clock
 from portal.domain.billing import margins, periods
 from portal.domain.orgs import clients
 from portal.domain.seats import allocations, counters
 from portal.extensions import db
 from portal.models import AuditEvent, Invoice, InvoiceLine, Site, SubscriptionType, User
 from tests.factories import SubscriptionTypeFactory
-
-
-@pytest.fixture
-def on(monkeypatch):
-    def move(day: date):
-        monkeypatch.setattr(clock, "today", lambda: day)
-
-    return move
-
-
-@pytest.fixture
-def tenner():
-    return SubscriptionTypeFactory(code="tenner", name="Tenner", monthly_price=1000, annual_price=10000)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, select
 
-from portal import clock
 from portal.domain.billing import invoices as issuing
 from portal.domain.billing import margins, prices, run
 from portal.domain.billing.money import half_up
@@ -29,16 +28,6 @@ from tests.factories import (
     UserFactory,
     start_billing,
 )
-
-
-@pytest.fixture
-def on(monkeypatch):
-    """Move the service clock: ``on(date(2027, 1, 15))``."""
-
-    def move(day: date):
-        monkeypatch.setattr(clock, "today", lambda: day)
-
-    return move
 
 
 def discounted(partner, discount_bp):
