@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import billing as billing_bench  # noqa: E402 - bench/billing.py, beside this script
+
 FINANCE = "finance@northwind.example"
 PASSWORD = "demo-password"  # docs/rules.md section 7
 
@@ -70,6 +72,8 @@ REQUESTS = [
     Request("login page", "GET", "/login"),
     Request("api clients", "GET", "/api/v1/clients?per_page=50", FINANCE, auth="token", max_growth=2.0),
     Request("api summary", "GET", "/api/v1/summary", FINANCE, auth="token", max_growth=2.0),
+    Request("price book", "GET", "/price-book", FINANCE, max_growth=2.0),
+    Request("api price book", "GET", "/api/v1/price-book", FINANCE, auth="token", max_growth=2.0),
 ]
 
 
@@ -143,6 +147,7 @@ def billing_linearity(log=print) -> list[dict]:
             invoke(app, ("demo", "load"))
             invoke(app, ("demo", "scale", "--clients", str(clients), "--sites-per-client", "5",
                          "--users-per-site", "1"))
+            billing_bench.set_prices(app, clients // 4)  # price book + a quarter with their own price
             result = invoke(app, ("billing", "run", "--today", "{today}"))
             rows.append(dict(clients=clients, seconds=round(result.seconds, 2),
                              ms_per_client=round(1000 * result.seconds / clients, 2)))
@@ -619,14 +624,29 @@ def main(argv=None) -> int:
                     extra.append(f"  [{median:.2f} ms alone] {entry['sql']}")
                     extra += [f"      {line}" for line in entry["plan"]]
 
+        priced = billing_bench.set_prices(app)
+        log(f"price book: {priced['price_book_entries']} entries, {priced['client_prices']} clients with their own "
+            "price")
         for command in COMMANDS_AT_SCALE:
             log(f"{' '.join(command.args)} ...")
             results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
+        run = results.commands["billing run"]
+        extra.append(f"\nbilling run at scale, with price book, client prices and tax: {run.seconds:.2f} s, "
+                     f"{1000 * run.seconds / args.clients:.2f} ms per client")
 
         log("invoice export (streamed):")
         exports = [small_export, export_peak(app, 0, log), export_peak(app, 9, log)]
         extra.append("\ninvoice export, streamed (peak Python memory while reading the whole response):")
         extra += [f"  {e['lines']:>7} lines  peak {e['peak_mb']:>6.1f} MB  {e['seconds']:.2f} s" for e in exports]
+        log("margin report over 12 months (after 10 months of invoices):")
+        report_figures = billing_bench.margin_report(app, counter, log)
+        extra.append(f"\nmargin report over 12 months, {report_figures['documents']} documents:")
+        extra += [f"  {label:<6} HTTP {f['status']}  {'/'.join(map(str, f['statements']))} statements  "
+                  f"median {f['median_ms']:.1f} ms" for label, f in report_figures.items() if label != "documents"]
+        log("PDF rendering:")
+        pdf = billing_bench.pdf_rendering(app, log)
+        extra.append(f"\nPDF invoice ({pdf['lines']} lines, {pdf['bytes']} bytes): median {pdf['median_ms']:.0f} ms, "
+                     f"max {pdf['max_ms']:.0f} ms")
         if not args.database_url:
             log("billing run linearity:")
             rows = billing_linearity(log)

@@ -128,10 +128,11 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import (audit, auth, clients, invoices, members, operator, partners, reports,
+    from portal.blueprints import (audit, auth, clients, invoices, members, operator, partners, prices, reports,
                                    seat_requests, sites)
 
-    for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports):
+    for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports,
+                   prices):
         app.register_blueprint(module.bp)
     register_api(app)
 

@@ -94,3 +94,40 @@ def test_0012_goes_down_and_up_again(empty_database_url):
             differences = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert differences == []
+
+
+def test_0014_back_fills_untaxed_invoices_with_the_parties_names(empty_database_url):
+    """Nothing was taxed before 0014: tax 0, total with tax = total, snapshots of the names; partners at 0 %."""
+    from datetime import date, datetime, timezone
+
+    from portal.models import Invoice
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with app.app_context():
+        upgrade(revision="0013")
+        with db.engine.begin() as connection:
+            def insert(table, **row):
+                connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
+                                        f"({', '.join(':' + name for name in row)})"), row)
+
+            insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
+            insert("organisations", id=2, kind="partner", name="Partner", parent_id=1, require_two_step=False,
+                   created_at=now)
+            insert("organisations", id=3, kind="client", name="Client", parent_id=2, billing_cycle="monthly",
+                   require_two_step=False, created_at=now)
+            insert("invoices", id=1, partner_id=2, client_id=3, number="P-000001", sequence=1, kind="period",
+                   billing_cycle="monthly", period_start=date(2026, 11, 1), period_end=date(2026, 12, 1),
+                   issued_on=date(2026, 11, 1), currency="EUR", total=1500, created_at=now)
+        upgrade()
+        with db.engine.connect() as connection:
+            row = connection.execute(text("SELECT tax_rate_bp, tax, total_with_tax, tax_note FROM invoices")).one()
+            invoice = db.session.get(Invoice, 1)
+            parties = (invoice.seller, invoice.buyer)
+            rates = connection.execute(text("SELECT tax_rate_bp FROM organisations ORDER BY id")).scalars().all()
+        db.session.remove()
+        db.engine.dispose()
+    assert tuple(row) == (0, 0, 1500, None)
+    assert parties == ({"legal_name": "Partner", "address": "", "vat_number": ""},
+                       {"legal_name": "Client", "address": "", "vat_number": ""})
+    assert rates == [None, 0, None]

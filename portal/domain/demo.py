@@ -20,6 +20,25 @@ CATALOGUE = [
 PREFIXES = {"Northwind Telecom": "NW", "Southwind Networks": "SW"}
 # The operator's discount to each partner, in basis points (docs/rules.md section 8): 20 % and 15 %.
 DISCOUNTS = {"Northwind Telecom": 2000, "Southwind Networks": 1500}
+# Legal and tax details (docs/rules.md rule 25): what the demo's invoices print for seller and buyer.
+# No address names a demo site's town (Lyon, Paris, Main, Berlin): a reader restricted to one site's
+# lines must not read another site's name.
+# Every partner and client at 20 % (French VAT), set on each (a client could leave it to its partner's).
+TAX_RATE_BP = 2000
+LEGAL = {
+    "Northwind Telecom": dict(legal_name="Northwind Telecom SAS", vat_number="FR12345678901",
+                              address="12 rue de la République\n13001 Marseille\nFrance"),
+    "Southwind Networks": dict(legal_name="Southwind Networks GmbH", vat_number="DE123456789",
+                               address="Hafenstraße 12\n20457 Hamburg\nDeutschland"),
+    "Acme Dental": dict(legal_name="Acme Dental SARL", vat_number="FR98765432109",
+                        address="3 rue Nationale\n59000 Lille\nFrance", billing_email="compta@acme.example"),
+    "Globex Clinic": dict(legal_name="Clinique Globex SAS", vat_number="FR45678912345",
+                          address="45 avenue Jean Médecin\n06000 Nice\nFrance",
+                          billing_email="factures@globex.example"),
+    "Initech Vet": dict(legal_name="Initech Tierarztpraxis GmbH", vat_number="DE987654321",
+                        address="Königsallee 45\n40212 Düsseldorf\nDeutschland",
+                        billing_email="buchhaltung@initech.example"),
+}
 # The language of each organisation's invitations (docs/rules.md rule 37): two French clinics; the rest English.
 LANGUAGES = {"Acme Dental": "fr", "Globex Clinic": "fr"}
 DEFAULT_LANGUAGE = "en"
@@ -130,7 +149,8 @@ def _load(password_hash: str) -> None:
     for partner_name, (staff, clients) in DEMO.items():
         partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id,
                                language=LANGUAGES.get(partner_name, DEFAULT_LANGUAGE),
-                               discount_bp=DISCOUNTS[partner_name])
+                               discount_bp=DISCOUNTS[partner_name], tax_rate_bp=TAX_RATE_BP,
+                               **LEGAL[partner_name])
         db.session.add(partner)
         db.session.flush()
         db.session.add(InvoiceSequence(partner_id=partner.id, prefix=PREFIXES[partner_name]))
@@ -143,7 +163,7 @@ def _load(password_hash: str) -> None:
 
 def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):
     client = Organisation(kind="client", name=name, parent_id=partner.id, billing_cycle=cycle,
-                          language=LANGUAGES.get(name, DEFAULT_LANGUAGE))
+                          language=LANGUAGES.get(name, DEFAULT_LANGUAGE), tax_rate_bp=TAX_RATE_BP, **LEGAL[name])
     db.session.add(client)
     db.session.flush()
     by_name = {}

@@ -5,6 +5,7 @@ from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSe
 from portal.models.catalogue import SubscriptionType
 from portal.models.invitation import Invitation, InvitationToken
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
+from portal.models.prices import ClientPrice, PeriodPrice, PriceBookEntry
 from portal.models.seat_request import SEAT_REQUEST_STATUSES, SeatRequest
 from portal.models.security import PasswordResetToken, RecoveryCode, TwoStepAttempt
 from portal.models.site import Allocation, PartnerSeatTotal, Site
@@ -24,6 +25,9 @@ __all__ = [
     "InvoiceSequence",
     "KnownAddress",
     "Allocation",
+    "ClientPrice",
+    "PeriodPrice",
+    "PriceBookEntry",
     "BILLING_CYCLES",
     "LoginSession",
     "ORGANISATION_KINDS",

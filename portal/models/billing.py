@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -30,6 +30,13 @@ class Invoice(TimestampMixin, db.Model):
     cancellation window: its total and its lines' amounts and costs are
     negative, and ``credits_invoice_id`` names the invoice it credits (set on
     credit notes only, by a CHECK).
+
+    Tax and parties (rule 25): ``total`` is net; ``tax`` is the total × ``tax_rate_bp`` / 10000
+    rounded half-up (negative on a credit note, at the credited invoice's rate), and
+    ``total_with_tax`` their sum. ``seller`` (the partner) and ``buyer`` (the client) are
+    snapshots ``{legal_name, address, vat_number}`` taken at issue: a later change of legal
+    details never rewrites an issued invoice. One currency per invoice: a period with types in
+    several currencies is invoiced once per currency.
     """
 
     __tablename__ = "invoices"
@@ -40,12 +47,16 @@ class Invoice(TimestampMixin, db.Model):
                         "(kind <> 'credit_note' AND total >= 0 AND credits_invoice_id IS NULL)", name="total_sign"),
         UniqueConstraint("partner_id", "sequence", name="uq_invoices_partner_id_sequence"),
         UniqueConstraint("partner_id", "number", name="uq_invoices_partner_id_number"),
-        # One period invoice per client and period: the billing run's idempotency
-        # rests on this index, not on a check in Python.
+        # Tax (docs/rules.md rule 25): a rate in basis points, and the total with tax is the net total plus the tax.
+        CheckConstraint("tax_rate_bp >= 0 AND tax_rate_bp <= 10000", name="tax_rate_bp_range"),
+        CheckConstraint("total_with_tax = total + tax", name="total_with_tax_sum"),
+        # One period invoice per client, period and currency (each currency is invoiced apart, rule 25):
+        # the billing run's idempotency rests on this index, not on a check in Python.
         Index(
             "uq_invoices_client_period",
             "client_id",
             "period_start",
+            "currency",
             unique=True,
             sqlite_where=text("kind = 'period'"),
             postgresql_where=text("kind = 'period'"),
@@ -67,6 +78,12 @@ class Invoice(TimestampMixin, db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int]
+    tax_rate_bp: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    tax: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    total_with_tax: Mapped[int]
+    tax_note: Mapped[str | None] = mapped_column(String(200))
+    seller: Mapped[dict] = mapped_column(JSON)
+    buyer: Mapped[dict] = mapped_column(JSON)
     credits_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
 
     client: Mapped["Organisation"] = relationship(foreign_keys=[client_id])  # noqa: F821

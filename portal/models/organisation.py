@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -9,6 +9,11 @@ from portal.models.mixins import TimestampMixin, UTCDateTime
 ORGANISATION_KINDS = ("operator", "partner", "client")
 # The one list of billing cycles: constraints, forms, the API schema and period arithmetic read it.
 BILLING_CYCLES = ("monthly", "annual")
+
+
+def _default_tax_rate(context):
+    """A new partner's tax rate is 0 (its clients' default); other organisations have none of their own."""
+    return 0 if context.get_current_parameters().get("kind") == "partner" else None
 
 
 class Organisation(TimestampMixin, db.Model):
@@ -27,6 +32,10 @@ class Organisation(TimestampMixin, db.Model):
         CheckConstraint("period_start IS NULL OR period_start < period_end", name="period_order"),
         CheckConstraint("language IS NULL OR language IN ('en', 'fr', 'pl')", name="language"),
         CheckConstraint("discount_bp >= 0 AND discount_bp <= 10000", name="discount_bp_range"),
+        # docs/rules.md rule 25: a tax rate in basis points; a partner always has one (its clients' default).
+        CheckConstraint("tax_rate_bp IS NULL OR (tax_rate_bp >= 0 AND tax_rate_bp <= 10000)",
+                        name="tax_rate_bp_range"),
+        CheckConstraint("kind <> 'partner' OR tax_rate_bp IS NOT NULL", name="partner_tax_rate"),
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
         # The per-client list: its count reads this index alone (the unique one
         # above lacks ``kind``: counting 2,000 clients read 2,000 table rows),
@@ -61,6 +70,19 @@ class Organisation(TimestampMixin, db.Model):
     # Partners only: the operator's discount off the list price, in basis points (2000 = 20 %);
     # the partner's unit cost (docs/rules.md section 8, portal.domain.billing.prices). 0 elsewhere.
     discount_bp: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Legal and tax details (docs/rules.md rule 25), printed on invoices (copied onto each at issue).
+    # Empty until set: an invoice then names the organisation by ``name``, with no address or VAT number.
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    # A client's billing address; a partner's registered address. Several lines.
+    address: Mapped[str | None] = mapped_column(Text)
+    vat_number: Mapped[str | None] = mapped_column(String(40))
+    # Clients only: where invoices are meant to go.
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+    # Basis points (2000 = 20 %). A partner's is the default of its clients (0 unless set; never null, by a
+    # CHECK); a client's is null to follow its partner's. ``portal.domain.orgs.legal.tax_terms`` reads both.
+    tax_rate_bp: Mapped[int | None] = mapped_column(default=_default_tax_rate)
+    # Printed under the totals, e.g. "VAT reverse charge — Article 196, Directive 2006/112/EC".
+    tax_note: Mapped[str | None] = mapped_column(String(200))
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821

@@ -212,6 +212,11 @@ def manage_prices(organisation):
     return permission("prices.manage", organisation)
 
 
+def read_price_book(partner):
+    """The partner's price book page and API: prices.manage or margins.view over the partner."""
+    return manage_prices(partner).union(view_margins(partner))
+
+
 TEMPLATE_HELPERS = {
     "view_client": view_client,
     "view_site": view_site,
@@ -243,6 +248,15 @@ def manage_roles(organisation):
 TEMPLATE_HELPERS["manage_roles"] = manage_roles
 
 
+def manage_partner_details(partner):
+    """clients.manage over a partner (its administrators, the operator): its legal and tax details
+    (docs/rules.md rule 25), which every invoice to its clients carries."""
+    return permission("clients.manage", partner)
+
+
+TEMPLATE_HELPERS["manage_partner_details"] = manage_partner_details
+
+
 def end_sessions_of(member):
     """End all of ``member``'s login sessions (docs/rules.md rule 40): as to manage them, nobody manages up (41b)."""
     return manage_user(member)
@@ -253,6 +267,8 @@ TEMPLATE_HELPERS["manage_user"] = manage_user
 TEMPLATE_HELPERS["view_audit"] = view_audit
 TEMPLATE_HELPERS["manage_partners"] = manage_partners
 TEMPLATE_HELPERS["view_margins"] = view_margins
+TEMPLATE_HELPERS["manage_prices"] = manage_prices
+TEMPLATE_HELPERS["read_price_book"] = read_price_book
 
 
 # Seat requests (docs/rules.md rule 29): who asks (users.manage at the site), who decides

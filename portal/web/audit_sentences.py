@@ -43,13 +43,19 @@ ACTION_GROUPS = (
                    ("role.revoked", _l("Role taken away")))),
     (_l("Clients and partners"), (("client.created", _l("Client created")), ("client.renamed", _l("Client renamed")),
                                   ("site.created", _l("Site created")), ("partner.created", _l("Partner created")),
-                                  ("partner.discount_changed", _l("Partner discount changed")))),
+                                  ("partner.discount_changed", _l("Partner discount changed")),
+                                  ("client.legal_updated", _l("Client's legal and tax details changed")),
+                                  ("partner.legal_updated", _l("Partner's legal and tax details changed")))),
     (_l("Billing"), (("billing.", _l("Any billing cycle event")),
                      ("billing.cycle_changed", _l("Billing cycle change asked")),
                      ("billing.cycle_change_withdrawn", _l("Billing cycle change withdrawn")),
                      ("billing.cycle_applied", _l("Billing cycle changed")), ("invoice.issued", _l("Invoice issued")))),
     (_l("Catalogue"), (("subscription_type.created", _l("Subscription type added")),
-                       ("subscription_type.prices_changed", _l("Prices changed")))),
+                       ("subscription_type.prices_changed", _l("Prices changed")),
+                       ("price_book.set", _l("Price book price set")),
+                       ("price_book.cleared", _l("Price book price removed")),
+                       ("client_price.set", _l("Client price set")),
+                       ("client_price.cleared", _l("Client price removed")))),
     (_l("Sign-in and security"), (("auth.login", _l("Logged in")), ("auth.login_failed", _l("Login failed")),
                                   ("auth.locked_out", _l("Logins locked out")),
                                   ("auth.password_changed", _l("Password changed")),
@@ -261,6 +267,14 @@ def _prices_changed(e: _Event) -> str:
     return _("%(who)s changed the prices of %(type)s: no change", **words)
 
 
+def _own_prices(e: _Event) -> dict:
+    """The words of a price set in a price book or for a client (docs/rules.md rule 22)."""
+    currency = e.after.get("currency") or e.names.currency(e.after.get("code"))
+    return dict(who=e.who, type=e.target, client=e.organisation,
+                monthly=format_money(e.after.get("monthly_price"), currency),
+                annual=format_money(e.after.get("annual_price"), currency))
+
+
 def _discount_changed(e: _Event) -> str:
     """docs/rules.md section 8: in the operator's log only (a partner's cost is for margins.view)."""
     after = format_basis_points(e.after["discount_bp"])
@@ -268,6 +282,28 @@ def _discount_changed(e: _Event) -> str:
         return _("%(who)s set the discount of %(partner)s to %(after)s", who=e.who, partner=e.target, after=after)
     return _("%(who)s changed the discount of %(partner)s from %(before)s to %(after)s", who=e.who,
              partner=e.target, before=format_basis_points(e.before["discount_bp"]), after=after)
+
+
+# The legal and tax details (docs/rules.md rule 25), named in the sentence of a change.
+_LEGAL_FIELDS = {"legal_name": _l("legal name"), "address": _l("address"), "vat_number": _l("VAT number"),
+                 "billing_email": _l("billing e-mail"), "tax_rate_bp": _l("tax rate"), "tax_note": _l("tax note")}
+
+
+def _legal_updated(e: _Event) -> str:
+    """"Nora Admin changed the legal and tax details of Acme Dental: legal name, tax rate 20% → 5.5%"."""
+    changes = []
+    for key, label in _LEGAL_FIELDS.items():
+        if key not in e.after:
+            continue
+        if key == "tax_rate_bp":
+            before, after = e.before.get(key), e.after.get(key)
+            changes.append(_("tax rate %(before)s → %(after)s",
+                             before=format_basis_points(before) if before is not None else _("the partner's"),
+                             after=format_basis_points(after) if after is not None else _("the partner's")))
+        else:
+            changes.append(str(label))
+    return _("%(who)s changed the legal and tax details of %(organisation)s: %(changes)s", who=e.who,
+             organisation=e.target, changes=", ".join(changes))
 
 
 def _user_created(e: _Event) -> str:
@@ -403,6 +439,8 @@ _SENTENCES = {
     "partner.created": lambda e: _("%(who)s created the partner %(partner)s", who=e.who,
                                    partner=e.after.get("name") or e.target),
     "partner.discount_changed": _discount_changed,
+    "partner.legal_updated": _legal_updated,
+    "client.legal_updated": _legal_updated,
     "client.created": _client_created,
     "client.renamed": lambda e: _("%(who)s renamed the client %(before)s to %(after)s", who=e.who,
                                   before=e.before.get("name"), after=e.after.get("name")),
@@ -414,6 +452,14 @@ _SENTENCES = {
     "invoice.issued": _invoice_issued,
     "subscription_type.created": _type_created,
     "subscription_type.prices_changed": _prices_changed,
+    "price_book.set": lambda e: _("%(who)s set the price book's price of %(type)s to %(monthly)s a month and "
+                                  "%(annual)s a year", **_own_prices(e)),
+    "price_book.cleared": lambda e: _("%(who)s put %(type)s back at the list price in the price book",
+                                      who=e.who, type=e.target),
+    "client_price.set": lambda e: _("%(who)s set the price of %(type)s for %(client)s to %(monthly)s a month and "
+                                    "%(annual)s a year", **_own_prices(e)),
+    "client_price.cleared": lambda e: _("%(who)s put %(type)s back at the price book's price for %(client)s",
+                                        who=e.who, type=e.target, client=e.organisation),
     "user.created": _user_created,
     "user.invited": lambda e: _("%(who)s invited %(user)s as %(role)s", who=e.who, user=e.target,
                                 role=_role(e.after.get("role"))),

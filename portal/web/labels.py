@@ -14,6 +14,11 @@ INVOICE_KIND_LABELS = {"period": _l("Period"), "proration": _l("Proration"), "cr
 # The invoice page's longer words for its kind.
 INVOICE_KIND_DESCRIPTIONS = {"period": _l("Period invoice"), "proration": _l("Prorated seat addition"),
                              "credit_note": _l("Credit note for seats removed within 7 days")}
+# A price's cycle after the amount: "15.00 € per month".
+PER_CYCLE_LABELS = {"monthly": _l("per month"), "annual": _l("per year")}
+# Where a client's price comes from (docs/rules.md rule 22; the API's ``source``).
+PRICE_SOURCE_LABELS = {"client": _l("The client's own price"), "price_book": _l("Your price book"),
+                       "list": _l("The list price")}
 USER_STATUS_LABELS = {"invited": _l("Invited"), "active": _l("Active"), "deactivated": _l("Deactivated")}
 # A seat request's status, and "all" for the queue's tab of every request.
 REQUEST_STATUS_LABELS = {"pending": _l("Waiting"), "approved": _l("Approved"), "declined": _l("Declined"),
@@ -36,6 +41,14 @@ def kind_description(code) -> str:
     return _label(INVOICE_KIND_DESCRIPTIONS, code)
 
 
+def per_cycle(code) -> str:
+    return _label(PER_CYCLE_LABELS, code)
+
+
+def price_source_label(code) -> str:
+    return _label(PRICE_SOURCE_LABELS, code)
+
+
 def status_label(code) -> str:
     return _label(USER_STATUS_LABELS, code)
 
@@ -53,4 +66,5 @@ def last_day(end: date | None) -> date | None:
 def template_helpers() -> dict:
     """A blueprint's context processor: ``cycle_label``, ``kind_label``, ``status_label``, ``last_day``…"""
     return dict(cycle_label=cycle_label, kind_label=kind_label, kind_description=kind_description,
-                status_label=status_label, request_status_label=request_status_label, last_day=last_day)
+                status_label=status_label, request_status_label=request_status_label, last_day=last_day,
+                per_cycle=per_cycle, price_source_label=price_source_label)

@@ -31,6 +31,8 @@ SITE_VIEW = expect(200, s403="acme_accountant", s404=" ".join(OTHERS) + " member
 # Seat requests (docs/rules.md rule 29): whoever asks (users.manage) or decides (subscriptions.manage) there.
 SEAT_REQUEST_VIEW = expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")
 
+PRICES = {"monthly": {"amount": 1600, "currency": "EUR"}, "annual": {"amount": 16000, "currency": "EUR"}}
+
 CASES = [
     ("GET", "/subscription-types", None, expect(200)),
     ("GET", "/summary", None, expect(200, s403="nw_admin acme_accountant acme_frontdesk member")),
@@ -87,11 +89,22 @@ CASES = [
      expect(403, s200="operator nw_finance acme_admin acme_accountant", s404="globex_admin sw_admin initech_admin")),
     ("GET", "/invoices/{acme_invoice}", None,
      expect(403, s200="operator nw_finance acme_admin acme_accountant", s404=" ".join(OTHERS))),
+    ("GET", "/invoices/{acme_invoice}/pdf", None,  # docs/rules.md rule 26: as the invoice itself
+     expect(403, s200="operator nw_finance acme_admin acme_accountant", s404=" ".join(OTHERS))),
     ("GET", "/audit-events", None, expect(200, s403="nw_support acme_accountant acme_frontdesk member")),
     # docs/rules.md section 8 and rule 23: the operator's partners and discounts; margins for margins.view only.
     ("GET", "/partners", None, expect(403, s200="operator")),
     ("PUT", "/partners/{southwind}/discount", {"discount_bp": 1500}, expect(403, s200="operator")),
     ("GET", "/reports/margins?from=2026-01-01&to=2026-12-31", None, expect(403, s200="operator nw_finance sw_admin")),
+    # docs/rules.md rule 22: a partner's own price book (the operator's prices are the catalogue), a client's prices.
+    ("GET", "/price-book", None, expect(403, s200="nw_finance sw_admin")),
+    ("PUT", "/price-book/essentials", PRICES, expect(403, s200="nw_finance sw_admin")),
+    ("DELETE", "/price-book/essentials", None, expect(403, s200="nw_finance sw_admin")),
+    ("GET", "/clients/{acme}/prices", None, ACME_VIEW),
+    ("PUT", "/clients/{acme}/prices/essentials", PRICES,
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS))),
+    ("DELETE", "/clients/{acme}/prices/essentials", None,
+     expect(403, s200="operator nw_finance", s404=" ".join(OTHERS))),
 ]
 
 
@@ -124,7 +137,7 @@ def test_access(api_as, demo, role, method, path, body, expected):
         assert_error(response, status, {403: "forbidden", 404: "not_found", 409: "conflict"}[status])
     else:
         assert response.status_code == status, response.get_data(as_text=True)
-        assert response.mimetype == "application/json"
+        assert response.mimetype == ("application/pdf" if path.endswith("/pdf") else "application/json")
 
 
 def test_every_operation_is_in_the_matrix():
@@ -140,4 +153,6 @@ def _template(path: str) -> str:
              "paris_request": "{request_id}", "southwind": "{partner_id}"}
     for name, template in names.items():
         path = path.replace("{" + name + "}", template)
-    return path.replace("/allocations/essentials", "/allocations/{type_code}")
+    for typed in ("/allocations/", "/price-book/", "/prices/"):
+        path = path.replace(typed + "essentials", typed + "{type_code}")
+    return path

@@ -3,15 +3,17 @@
 Every client-side demo role calls every GET operation of the OpenAPI document
 with the ids of its own client (its sites, users, invoices, a pending seat
 request), after a proration was issued. No JSON answer may hold a key about
-cost or margin, at any depth. ``cost_now`` of a seat request is no secret: it
+cost or margin, at any depth, and no invoice PDF a word of them. ``cost_now`` of a seat request is no secret: it
 is what approving the request invoices the client (its own price), named so
 by the API's contract. Finance's margin report does carry them: the check
 would find them.
 """
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal import clock
@@ -24,6 +26,8 @@ from tests.helpers import LOGINS
 CLIENT_ROLES = {"acme_admin": "Acme Dental", "acme_accountant": "Acme Dental", "acme_frontdesk": "Acme Dental",
                 "globex_admin": "Globex Clinic", "initech_admin": "Initech Vet"}
 SECRET_KEY = re.compile(r"cost|margin", re.IGNORECASE)
+# In a document's words (the invoice PDF), as the margin report writes them.
+SECRET_WORDS = re.compile(r"\b[Cc]ost\b|\b[Mm]argins?\b")
 # What the client pays, not what the partner pays: the price of approving a seat request now.
 CLIENT_PRICES = {"cost_now"}
 
@@ -101,13 +105,18 @@ def test_no_api_answer_a_client_user_reads_carries_cost_or_margin(role, busy_dem
                 assert response.status_code in (403, 404), (url, response.status_code)
                 continue
             read.append(url)
-            found = secret_keys(response.get_json())
+            if response.mimetype == "application/pdf":  # an invoice document (rule 26): its words
+                found = SECRET_WORDS.findall(" ".join(page.extract_text() or ""
+                                                      for page in PdfReader(io.BytesIO(response.data)).pages))
+            else:
+                found = secret_keys(response.get_json())
             if found:
                 leaks[url] = found
     assert leaks == {}
     assert not any("/reports/margins" in url for url in read)
     if role != "acme_frontdesk":  # the site manager reads no invoice
         assert any(re.search(r"/invoices/\d+$", url) for url in read), read
+        assert any(re.search(r"/invoices/\d+/pdf$", url) for url in read), read
     if role != "acme_accountant":  # the accountant reads invoices only
         assert any(re.search(r"/seat-requests/\d+$", url) for url in read), read
 

@@ -163,7 +163,7 @@ def test_no_invoice_answer_carries_cost_or_margin_even_for_margins_view(api_as, 
     invoice = client.get(f"/api/v1/invoices/{listing['items'][0]['id']}").get_json()
     for answer in (listing["items"][0], invoice):
         assert set(answer) == {"id", "number", "client_id", "kind", "period_start", "period_end", "issued_on",
-                               "credits_invoice_id",
+                               "credits_invoice_id", "tax_rate_bp", "tax", "total_with_tax", "seller", "buyer",
                                "total", "lines"}
         assert all(set(line) == {"site_id", "subscription_type", "quantity", "unit_price", "days", "amount"}
                    for line in answer["lines"])

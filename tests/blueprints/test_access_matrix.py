@@ -142,6 +142,11 @@ ROUTES = {
         "POST", f"/operator/partners/{d.org('Northwind Telecom').id}/discount", {"discount_percent": "20"}, None),
     "margins": lambda d: ("GET", "/reports/margins", None, "<h1>Margins</h1>"),
     "margins-csv": lambda d: ("GET", "/reports/margins.csv", None, "client_id,client,subscription_type"),
+    # docs/rules.md rule 25: legal and tax details (clients.manage); the PDFs: tests/blueprints/test_invoice_pdf.py.
+    "acme-legal": lambda d: ("GET", f"/clients/{d.acme.id}/legal", None, "Legal and tax details"),
+    "acme-legal-post": lambda d: ("POST", f"/clients/{d.acme.id}/legal",
+                                  {"legal_name": "Acme Dental SARL", "tax_rate": "20"}, None),
+    "partner-legal": lambda d: ("GET", "/partner/legal", None, "Legal and tax details"),
     # Ids pasted under the wrong parent: every child is loaded through its parent.
     "globex-site-under-acme": lambda d: (
         "GET", f"/clients/{d.acme.id}/sites/{globex_main(d).id}", None, None),
@@ -212,6 +217,9 @@ operator-partner-of-a-client        302  404  403  403  403  403  403  403  403 
 operator-partner-discount-post      302  303  403  403  403  403  403  403  403  403  403
 margins                             302  200  403  200  403  403  403  403  403  200  403
 margins-csv                         302  200  403  200  403  403  403  403  403  200  403
+acme-legal                          302  200  200  200  403  403  403  403  404  404  404
+acme-legal-post                     302  303  303  303  403  403  403  403  404  404  404
+partner-legal                       302  404  200  200  403  404  404  404  404  200  404
 globex-site-under-acme              302   404 404      404        404        404        404        404       404    404  404
 globex-user-under-acme              302   404 404      404        404        404        403        404       404    404  404
 globex-allocation-under-acme        302   404 404      404        404        404        404        404       404    404  404

@@ -2,16 +2,18 @@
 
 Every client-side demo role walks every screen it can reach (the pages of
 tests/i18n/test_screens.py SCREENS and the GET routes of the access matrix,
-plus its own client's pages: sites, invoices, exports), after a proration has
+plus its own client's pages: sites, invoices, their PDFs, exports), after a proration has
 been issued and a seat request is pending. No page or CSV it reads may say
 "Cost", "Margin" or "unit_cost", link the margin report, or show one of the
 partner's cost figures of the demo (Northwind buys at 20 % off, Southwind at
 15 %). Finance reads the very figures on the margin report: the check would
 see them if they leaked.
 """
+import io
 import re
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.domain.seats import allocations, requests
@@ -56,6 +58,7 @@ def _own_pages(demo, client_name) -> list[str]:
             *[f"/clients/{client.id}/sites/{site}" for site in sites],
             *[f"/clients/{client.id}/sites/{site}/seat-requests/new" for site in sites],
             "/invoices", f"/invoices?client_id={client.id}", *[f"/invoices/{invoice}" for invoice in invoices],
+            *[f"/invoices/{invoice}.pdf" for invoice in invoices],
             "/invoices/export.csv", "/audit", "/audit/export.csv", "/seat-requests", "/members", "/account",
             "/reports/margins", "/reports/margins.csv"]
 
@@ -65,6 +68,11 @@ def _every_page(demo, client_name) -> list[str]:
     paths += [route(demo)[1] for route in ROUTES.values() if route(demo)[0] == "GET"]
     paths += _own_pages(demo, client_name)
     return list(dict.fromkeys(paths))
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF (an invoice document, rule 26), as its reader reads it."""
+    return " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def _leaks(body: str, is_csv: bool, client_name: str) -> list[str]:
@@ -87,7 +95,10 @@ def test_no_client_user_reads_cost_or_margin_on_any_page_or_csv(role, busy_demo,
             assert response.status_code in (302, 303, 403, 404), (path, response.status_code)
             continue
         read.append(path)
-        found = _leaks(response.get_data(as_text=True), response.mimetype == "text/csv", client_name)
+        if response.mimetype == "application/pdf":  # plain text: no markup, no link
+            found = _leaks(pdf_text(response.data), True, client_name)
+        else:
+            found = _leaks(response.get_data(as_text=True), response.mimetype == "text/csv", client_name)
         if found:
             leaks[path] = found
     assert leaks == {}
@@ -96,6 +107,7 @@ def test_no_client_user_reads_cost_or_margin_on_any_page_or_csv(role, busy_demo,
     if role != "acme_frontdesk":
         assert any(path.startswith("/invoices/") and path[10:].isdigit() for path in read), read
         assert "/invoices/export.csv" in read
+        assert any(path.endswith(".pdf") for path in read), read
     if role != "acme_accountant":
         assert any(path.startswith("/clients/") and "/sites/" in path for path in read), read
     assert not {"/reports/margins", "/reports/margins.csv"} & set(read)

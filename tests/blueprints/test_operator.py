@@ -70,7 +70,7 @@ def test_editing_prices(demo, operator):
     essentials = demo.type("essentials")
     url = f"/operator/catalogue/{essentials.id}/prices"
     form = operator.get(url).get_data(as_text=True)
-    assert 'value="15.00"' in form and "apply to invoices issued from now on" in form
+    assert 'value="15.00"' in form and "reach each client at the start of its next period" in form
 
     response = operator.post(url, data={"monthly_price": "16.50", "annual_price": "165"})
 

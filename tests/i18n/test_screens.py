@@ -109,10 +109,19 @@ SCREENS = {
     "operator.edit_prices": ("operator", lambda d: f"/operator/catalogue/{_first_type(d).id}/prices"),
     "reports.margins": ("nw_finance", lambda d: "/reports/margins"),
     "reports.margins#operator": ("operator", lambda d: "/reports/margins"),
+    "clients.legal_details": ("nw_admin", lambda d: f"/clients/{d.acme.id}/legal"),
+    "partners.legal_details": ("nw_admin", lambda d: "/partner/legal"),
+    "partners.partner_legal_details": ("operator",
+                                       lambda d: f"/operator/partners/{d.org('Northwind Telecom').id}/legal"),
+    "prices.book": ("nw_finance", lambda d: "/price-book"),
+    "prices.edit_book_price": ("nw_finance", lambda d: "/price-book/essentials"),
+    "prices.clear_book_price": ("nw_finance", lambda d: "/price-book/essentials/clear"),
+    "prices.edit_client_price": ("nw_finance", lambda d: f"/clients/{d.acme.id}/prices/essentials"),
+    "prices.clear_client_price": ("nw_finance", lambda d: f"/clients/{d.acme.id}/prices/essentials/clear"),
 }
 # Not pages a person reads: downloads, redirects, and the second step of a login in progress.
 NOT_SCREENS = {"audit.export", "invoices.export", "reports.margins_csv", "auth.home", "operator.index",
-               "auth.login_two_step"}
+               "auth.login_two_step", "invoices.pdf"}
 LANGUAGES = ("en", "fr", "pl")
 # Names of things, not words of the portal.
 # Languages are named in their own words on purpose ("Français" on an English page).
@@ -183,8 +192,13 @@ def _data_words() -> list[str]:
     values = set()
     for column in (Organisation.name, Site.name, User.name, User.email, SubscriptionType.name,
                    SubscriptionType.code, Invoice.number, InvoiceSequence.prefix, SeatRequest.note,
-                   SeatRequest.user_name, SeatRequest.user_email, SeatRequest.reason):
+                   SeatRequest.user_name, SeatRequest.user_email, SeatRequest.reason,
+                   Organisation.legal_name, Organisation.address, Organisation.vat_number,
+                   Organisation.billing_email, Organisation.tax_note):
         values.update(v for v in db.session.scalars(select(column)) if v)
+    # Addresses show one line at a time too (rule 25's parties on an invoice).
+    values.update(line for address in db.session.scalars(select(Organisation.address)) if address
+                  for line in address.split("\n") if line)
     return sorted(values, key=len, reverse=True)
 
 

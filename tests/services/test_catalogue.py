@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.billing import catalogue
+from portal.domain.billing import catalogue, price_book
 from portal.domain.errors import Conflict, Forbidden, Invalid
 from portal.domain.orgs import partners
 from portal.domain.seats import allocations
@@ -101,7 +101,8 @@ def test_only_the_operator_keeps_the_catalogue_through_the_partner_services(nort
         partners.create_partner(partner_admin, "Eastwind", "EW", "Eve", "eve@eastwind.example")
 
 
-def test_a_price_change_applies_to_invoices_issued_after_it(operator, northwind, essentials):
+def test_a_price_change_reaches_a_client_at_its_next_period(operator, northwind, essentials):
+    """docs/rules.md rule 22: the period keeps its price, prorated invoices included; issued lines never change."""
     finance = UserFactory(organisation=northwind, partner_admin=True, finance=True)
     acme = ClientFactory(parent=northwind, billed=False)
     lyon = SiteFactory(client=acme, name="Lyon")
@@ -118,7 +119,9 @@ def test_a_price_change_applies_to_invoices_issued_after_it(operator, northwind,
     db.session.rollback()
     assert db.session.get(InvoiceLine, period_line.id).unit_price == 1500  # issued before: unchanged
     new_line = db.session.scalar(select(InvoiceLine).where(InvoiceLine.invoice_id == change.invoice.id))
-    assert new_line.unit_price == 1750
+    assert new_line.unit_price == 1500  # the period's price
+    coming = next(item for item in price_book.client_prices(acme) if item.subscription_type.id == essentials.id)
+    assert (coming.next_price, coming.next_price_from) == (1750, acme.period_end)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "subscription_type.prices_changed"))
     assert event.before == {"code": "essentials", "monthly_price": 1500, "annual_price": 15000}
     assert event.after == {"code": "essentials", "monthly_price": 1750, "annual_price": 17500}

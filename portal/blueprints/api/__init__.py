@@ -14,4 +14,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The hooks first, in this order (authentication before the rate limit), then the resources.
 from portal.blueprints.api import errors, auth, ratelimit  # noqa: E402,F401,I001
 from portal.blueprints.api import catalogue, clients, sites, users, invoices, audit, openapi  # noqa: E402,F401,I001
-from portal.blueprints.api import seat_requests, partners, reports  # noqa: E402,F401,I001
+from portal.blueprints.api import seat_requests, partners, reports, prices  # noqa: E402,F401,I001

@@ -1,4 +1,4 @@
-"""Invoices: period and prorated charges, with their per-site lines."""
+"""Invoices: period and prorated charges and credit notes, with their per-site lines, tax and parties; as PDF."""
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.blueprints.api.auth import actor, require
@@ -6,9 +6,11 @@ from portal.blueprints.api.pagination import page_body, page_of
 from portal.blueprints.api.registry import operation, read_query
 from portal.blueprints.api.schemas import InvoiceOut, InvoicesQuery, Page
 from portal.domain.billing.queries import invoices_query
+from portal.domain.orgs.legal import PARTY_KEYS
 from portal.models import Invoice
 from portal.rbac import permissions
 from portal.rbac.scoping import get_client_or_404, get_invoice_or_404, invoice_lines_in_reach
+from portal.web import pdf
 
 
 def invoice_out(invoice: Invoice) -> dict:
@@ -18,10 +20,18 @@ def invoice_out(invoice: Invoice) -> dict:
     return {"id": invoice.id, "number": invoice.number, "client_id": invoice.client_id, "kind": invoice.kind,
             "period_start": invoice.period_start, "period_end": invoice.period_end,
             "issued_on": invoice.issued_on, "total": money(invoice.total),
+            "tax_rate_bp": invoice.tax_rate_bp, "tax": money(invoice.tax),
+            "total_with_tax": money(invoice.total_with_tax),
+            "seller": _party(invoice.seller), "buyer": _party(invoice.buyer),
             "credits_invoice_id": invoice.credits_invoice_id,
             "lines": [{"site_id": line.site_id, "subscription_type": line.subscription_type_code,
                        "quantity": line.quantity, "unit_price": money(line.unit_price), "days": line.days,
                        "amount": money(line.amount)} for line in lines]}
+
+
+def _party(snapshot: dict) -> dict:
+    """A snapshot's three keys, whatever else an older one may hold."""
+    return {key: (snapshot or {}).get(key) or "" for key in PARTY_KEYS}
 
 
 @operation("GET", "/invoices", summary="Invoices, newest first", permission=permissions.view_invoices,
@@ -47,3 +57,16 @@ def get_invoice(invoice_id):
     invoice = get_invoice_or_404(invoice_id, user)
     require(permissions.view_invoices(invoice.client))
     return invoice_out(invoice)
+
+
+@operation("GET", "/invoices/{invoice_id}/pdf", summary="One invoice as a PDF document",
+           permission=permissions.view_invoices, errors=(403,), media_type=pdf.MEDIA_TYPE,
+           description="The invoice or credit note as a PDF (docs/rules.md rule 26), in English: seller, buyer, "
+                       "number, dates, the period (end included), the lines per site and type, tax and totals. "
+                       "Sent as an attachment named after the invoice number. An accountant limited to some "
+                       "sites gets an extract of their lines.")
+def get_invoice_pdf(invoice_id):
+    user = actor()
+    invoice = get_invoice_or_404(invoice_id, user)
+    require(permissions.view_invoices(invoice.client))
+    return pdf.pdf_response(invoice, invoice_lines_in_reach(user, invoice))

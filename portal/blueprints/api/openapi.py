@@ -96,6 +96,8 @@ def _responses(op, keys) -> dict:
             content = {}
             if op.response is not None:
                 content = {"application/json": {"schema": keys[(op.response, "serialization")]}}
+            elif op.media_type is not None:
+                content = {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
             responses[str(status)] = {"description": DESCRIPTIONS.get(status, "OK"), **(
                 {"content": content} if content else {})}
             continue

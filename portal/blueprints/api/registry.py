@@ -49,6 +49,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     description: str = ""
     adapter: TypeAdapter | None = field(default=None, repr=False)
+    # A download rather than JSON (the invoice PDF): the view returns the response itself.
+    media_type: str | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -74,8 +76,11 @@ _BY_ENDPOINT: dict[str, Operation] = {}
 
 
 def operation(method: str, path: str, *, summary: str, permission, response=None, status: int = 200,
-              query=None, body=None, errors=(), description: str = ""):
+              query=None, body=None, errors=(), description: str = "", media_type: str | None = None):
     """Declare and route one API operation; the view returns data for ``response``.
+
+    ``media_type`` (e.g. ``application/pdf``): the operation answers a document of that type,
+    not JSON; its view returns the whole response (documented as binary).
 
     ``permission`` is the named rbac capability the view requires (``permissions.view_clients``),
     documented by the name it checks, or a text built with ``permission_name`` when one name
@@ -87,7 +92,7 @@ def operation(method: str, path: str, *, summary: str, permission, response=None
     def decorator(view):
         op = Operation(method, path, "api." + view.__name__, summary, permission, response, status, query, body,
                        tuple(errors), description or (view.__doc__ or "").strip(),
-                       TypeAdapter(response) if response is not None else None)
+                       TypeAdapter(response) if response is not None else None, media_type)
         rule = re.sub(r"\{(\w+)\}", lambda m: f"<{PATH_PARAMS[m.group(1)][0]}:{m.group(1)}>", path)
 
         @wraps(view)
@@ -113,6 +118,8 @@ def current_operation() -> Operation:
 
 def respond(op: Operation, result):
     """Serialise the view's result through the operation's response model."""
+    if op.media_type is not None:
+        return result  # a document: the view built the response
     if op.adapter is None:
         return current_app.response_class(status=op.status)
     payload = op.adapter.dump_json(op.adapter.validate_python(result, from_attributes=True))

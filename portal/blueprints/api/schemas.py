@@ -13,6 +13,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
+from portal.domain.billing.money import MAX_PRICE
 from portal.domain.billing.prices import MAX_DISCOUNT_BP
 from portal.domain.idempotency import MAX_KEY_LENGTH
 from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS, TEXT_CONTROL_CHARACTERS
@@ -326,6 +327,14 @@ class InvoiceLineOut(Out):
     amount: Money
 
 
+class PartyOut(Out):
+    """A party of an invoice as it was when the invoice was issued (docs/rules.md rule 25)."""
+
+    legal_name: str = Field(description="The legal name; the organisation's name when none was set.")
+    address: str = Field(description="Several lines; \"\" when none was set.")
+    vat_number: str = Field(description="\"\" when none was set.")
+
+
 class InvoiceOut(Out):
     id: int
     number: str
@@ -334,7 +343,14 @@ class InvoiceOut(Out):
     period_start: date
     period_end: date
     issued_on: date
-    total: Money = Field(description="Negative on a credit note, as are its lines' amounts.")
+    total: Money = Field(description="Net (before tax). Negative on a credit note, as are its lines' amounts.")
+    tax_rate_bp: int = Field(ge=0, le=10_000, description="The tax rate in basis points (2000 = 20 %); a credit "
+                                                          "note's is the credited invoice's.")
+    tax: Money = Field(description="Total × rate / 10000, rounded half-up; a credit note's is minus the tax of "
+                                   "its absolute total.")
+    total_with_tax: Money = Field(description="Total plus tax.")
+    seller: PartyOut = Field(description="The partner, as it was when the invoice was issued.")
+    buyer: PartyOut = Field(description="The client, as it was when the invoice was issued.")
     credits_invoice_id: int | None = Field(description="The invoice a credit note credits; null on other kinds.")
     lines: list[InvoiceLineOut]
 
@@ -349,6 +365,46 @@ class AuditEventOut(Out):
     before: dict | None
     after: dict | None
     ip: str | None
+
+
+class MoneyIn(Body):
+    amount: Annotated[StrictInt, Field(ge=0, le=MAX_PRICE, description="Minor units (cents), 0 to 100,000,000.")]
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 4217 code: the subscription type's.")]
+
+
+class PricesUpdate(Body):
+    monthly: MoneyIn
+    annual: MoneyIn
+
+
+class PricePair(Out):
+    monthly: Money
+    annual: Money
+
+
+class PriceBookItem(Out):
+    subscription_type: str
+    list_price: PricePair = Field(description="The catalogue's prices.")
+    cost: PricePair | None = Field(description="The partner's unit cost now (the list price less its discount); "
+                                               "null without margins.view.")
+    price: PricePair = Field(description="The partner's price as now set: its entry, else the list price.")
+
+
+class PriceBookOut(Out):
+    items: list[PriceBookItem]
+
+
+class ClientPriceOut(Out):
+    subscription_type: str
+    price: Money = Field(description="What the current period is billed at, in the client's cycle.")
+    next_price: Money | None = Field(description="The next period's price when it differs; else null.")
+    next_price_from: date | None = Field(description="The day the next price applies (the next period's start).")
+    source: Literal["client", "price_book", "list"] = Field(
+        description="Where the price comes from as now set.")
+
+
+class ClientPricesOut(Out):
+    items: list[ClientPriceOut]
 
 
 class PartnerOut(Out):

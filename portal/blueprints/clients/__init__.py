@@ -25,4 +25,4 @@ def _load_client():
     return None
 
 
-from portal.blueprints.clients import people, seat_requests, views  # noqa: E402,F401
+from portal.blueprints.clients import legal, people, seat_requests, views  # noqa: E402,F401

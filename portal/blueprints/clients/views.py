@@ -8,7 +8,7 @@ from portal.blueprints.clients import bp
 from portal.blueprints.clients.forms import BulkInviteForm, NewSiteForm, NewUserForm
 from portal.domain.accounts import invitations, users
 from portal.domain.accounts import queries as people
-from portal.domain.billing import cycles, invoices
+from portal.domain.billing import cycles, invoices, price_book
 from portal.domain.errors import DomainError
 from portal.domain.orgs import clients
 from portal.domain.seats import queries, sync
@@ -38,6 +38,13 @@ def _billing_part(client, reach, billing_error=None) -> dict:
     if permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None:
         preview = invoices.next_period_preview(client)
     return dict(preview=preview, billing_error=billing_error, in_trial=invoices.in_trial(client, clock.today()))
+
+
+def _prices_part(client, reach) -> dict:
+    """The prices panel (``clients/_prices.html``): what each type is billed at now and from the next period
+    (docs/rules.md rule 22), for those who read the client's invoices in full; None hides it."""
+    shown = permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None
+    return dict(client_prices=price_book.client_prices(client) if shown else None)
 
 
 def _sync_part(client, reach, report=None) -> dict:
@@ -77,7 +84,7 @@ def _users_part(client, reach) -> dict:
     return dict(users=listing)
 
 
-_PAGE_PARTS = (_billing_part, _sync_part, _totals_part, _sites_part, _invitations_part, _users_part)
+_PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _totals_part, _sites_part, _invitations_part, _users_part)
 
 
 def _client_page(partial: str, part, status: int = 200, **given):

@@ -1,4 +1,4 @@
-"""Invoice list, printable detail and a streamed CSV export (per-site chargeback)."""
+"""Invoice list, printable detail, its PDF and a streamed CSV export (per-site chargeback)."""
 import re
 
 from flask import current_app, request
@@ -22,6 +22,7 @@ from portal.rbac.scoping import (
 from portal.web import csv_export
 from portal.web.csv_export import safe_cell
 from portal.web.pagination import requested
+from portal.web.pdf import pdf_response
 from portal.web.rendering import is_htmx, render, render_page_or_partial
 
 CSV_COLUMNS = ["invoice", "kind", "issued_on", "period_start", "period_end", "client", "site",
@@ -80,6 +81,14 @@ def detail(invoice_id):
     return render_page_or_partial("invoices/detail.html", "invoices/detail.html", invoice=invoice, lines=lines,
                                   restricted=len(lines) != len(invoice.lines),
                                   subtotal=sum(line.amount for line in lines))
+
+
+@bp.route("/<id:invoice_id>.pdf")
+def pdf(invoice_id):
+    """The invoice as a PDF document (docs/rules.md rule 26), in the reader's language; the lines as on
+    the detail screen (a reader restricted to some sites: theirs, as an extract)."""
+    invoice = get_invoice_or_404(invoice_id)
+    return pdf_response(invoice, invoice_lines_in_reach(current_user, invoice))
 
 
 @bp.route("/export.csv")

@@ -54,14 +54,15 @@ def new_subscription_type():
 
 @bp.route("/catalogue/<id:type_id>/prices", methods=["GET", "POST"])
 def edit_prices(type_id):
-    """New prices apply to invoices issued from now on; issued invoices keep theirs."""
+    """New list prices reach each client at its next period (rule 22); issued invoices keep theirs."""
     subscription_type = db.session.get(SubscriptionType, type_id) or abort(404)
     form = PricesForm(data=dict(monthly_price=decimal_text(subscription_type.monthly_price),
                                 annual_price=decimal_text(subscription_type.annual_price)))
     submission = submit(form, lambda: catalogue.change_prices(
         current_user, subscription_type, form.monthly_price.data, form.annual_price.data), "monthly_price")
     if submission.done:
-        flash(_("Prices of %(name)s saved; they apply to invoices issued from now on.", name=submission.result.name),
+        flash(_("Prices of %(name)s saved; they reach each client at the start of its next period.",
+                name=submission.result.name),
               "success")
         return redirect(url_for("operator.catalogue_list"), 303)
     return render("operator/type_form.html", submission.status, form=form, subscription_type=subscription_type,

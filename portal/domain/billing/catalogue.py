@@ -63,7 +63,7 @@ def create_subscription_type(actor, code, name, monthly_price, annual_price, cur
 
 
 def change_prices(actor, subscription_type: SubscriptionType, monthly_price, annual_price) -> SubscriptionType:
-    """Set new prices for invoices issued from now on (``Invalid`` for bad prices). Commits."""
+    """Set new list prices; they reach each client at its next period (rule 22). ``Invalid`` for bad prices. Commits."""
     monthly = parse_price(monthly_price, "monthly_price", label=_l("monthly price"))
     annual = parse_price(annual_price, "annual_price", label=_l("annual price"))
     type_id = subscription_type.id

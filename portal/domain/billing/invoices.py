@@ -3,8 +3,8 @@
 docs/rules.md rules 9-13. Money is integer minor units; the period
 arithmetic and the proration formula live in ``periods``. Every line is built
 by ``invoice_line`` and carries the partner's cost as issued (rule 23). The unique index
-on (client, period start) for period invoices makes issuing idempotent
-whatever runs concurrently.
+on (client, period start, currency) for period invoices makes issuing idempotent
+whatever runs concurrently. Each invoice carries its tax and both parties as issued (rule 25).
 """
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,7 +13,9 @@ from sqlalchemy import exists, func, select, update
 
 from portal import clock
 from portal.domain import audit
-from portal.domain.billing import periods, prices
+from portal.domain.billing import periods, price_book, prices
+from portal.domain.billing.money import half_up
+from portal.domain.orgs import legal
 from portal.domain.transactions import dialect_insert
 from portal.extensions import db
 from portal.models import Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site, SubscriptionType
@@ -56,16 +58,33 @@ def _take_number(partner_id: int) -> tuple[int, str]:
 
 
 def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
-          lines: list[dict], currency: str, *, credits: Invoice | None = None) -> Invoice:
+          lines: list[dict], currency: str | None = None, *, credits: Invoice | None = None) -> Invoice:
     """Number and add an invoice, with its audit event, inside the caller's transaction.
 
     A credit note (rule 24) gives the invoice it ``credits``; its lines come negative.
+
+    One currency per invoice (rule 25): the lines' subscription types say it,
+    and must agree (``ValueError`` otherwise: ``issue_period`` splits a period
+    by currency first); ``currency`` is only for an invoice without lines
+    (default: the catalogue's). Tax (rule 25): the client's rate and note
+    (``legal.tax_terms``), or for a credit note the credited invoice's; the
+    tax is half-up(total × rate / 10000), negative on a credit note. The
+    seller (the partner) and the buyer (the client) are copied as they are now.
     """
+    currency = _currency_of(lines) or currency or catalogue_currency()
     sequence, number = _take_number(client.parent_id)
+    total = sum(line["amount"] for line in lines)
+    if credits is not None:
+        rate, note = credits.tax_rate_bp, credits.tax_note
+    else:
+        rate, note = legal.tax_terms(client)
+    # Half-up away from zero: a credit note's tax is minus the tax of its absolute total.
+    tax = half_up(total * rate, 10_000)
     invoice = Invoice(
         partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=kind,
         billing_cycle=cycle, period_start=start, period_end=end, issued_on=issued_on,
-        currency=currency, total=sum(line["amount"] for line in lines),
+        currency=currency, total=total, tax_rate_bp=rate, tax=tax, total_with_tax=total + tax, tax_note=note,
+        seller=legal.party(client.parent), buyer=legal.party(client),
         credits_invoice_id=credits.id if credits is not None else None,
         lines=[InvoiceLine(**line) for line in lines],
     )
@@ -79,10 +98,50 @@ def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: 
     return invoice
 
 
-def catalogue_currency() -> str:
-    """One currency for every invoice: the catalogue's (EUR in the demo).
+def _currency_of(lines: list[dict]) -> str | None:
+    """The one currency of the lines' subscription types (None without lines); ``ValueError`` if several."""
+    currencies = set(currencies_of_types({line["subscription_type_id"] for line in lines}).values())
+    if len(currencies) > 1:
+        raise ValueError(f"one invoice, one currency: the lines are in {sorted(currencies)}")
+    return currencies.pop() if currencies else None
 
-    A billing run asks once and passes it on, rather than once per invoice.
+
+def currencies_of_types(type_ids) -> dict[int, str]:
+    """The currency of each subscription type of ``type_ids`` (one statement; none for no ids)."""
+    if not type_ids:
+        return {}
+    return dict(db.session.execute(select(SubscriptionType.id, SubscriptionType.currency)
+                                   .where(SubscriptionType.id.in_(sorted(type_ids)))).all())
+
+
+def by_currency(lines: list[dict]) -> dict[str, list[dict]]:
+    """The lines grouped by their subscription type's currency, in the order the currencies first appear."""
+    currency_of = currencies_of_types({line["subscription_type_id"] for line in lines})
+    groups: dict[str, list[dict]] = {}
+    for line in lines:
+        groups.setdefault(currency_of[line["subscription_type_id"]], []).append(line)
+    return groups
+
+
+def issue_period(actor, client: Organisation, issued_on: date, default_currency: str | None = None) -> list[Invoice]:
+    """Issue the invoices of the client's current period, inside the caller's transaction: one per currency.
+
+    docs/rules.md rule 25: an invoice has one currency, so a client whose seats
+    are of types in several currencies gets one period invoice per currency (the
+    unique index is per client, period and currency). A period without seats
+    still gets its one (empty) invoice, in ``default_currency`` (the catalogue's).
+    """
+    lines = period_lines(client, client.billing_cycle, client.period_start, client.period_end)
+    groups = by_currency(lines) or {default_currency or catalogue_currency(): []}
+    return [issue(actor, client, "period", client.billing_cycle, client.period_start, client.period_end, issued_on,
+                  group, currency) for currency, group in groups.items()]
+
+
+def catalogue_currency() -> str:
+    """The catalogue's currency (its first type's; EUR in the demo): that of an invoice without lines.
+
+    Each invoice is in its lines' currency (rule 25); a billing run asks this
+    once, for the empty ones, and passes it on.
     """
     return db.session.scalar(select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
 
@@ -107,24 +166,35 @@ def invoice_line(site_id: int, site_name: str, subscription_type: SubscriptionTy
 def period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
     """One line per site and type with allocated seats: seats are committed for the period.
 
-    Each line carries the partner's unit cost at its discount as now set (read
-    in the same statement as the allocations).
+    Inside the caller's transaction: locks the period's prices first (rule 22;
+    ``price_book.lock_period``), so every line, and every prorated invoice of
+    the period, is priced as the period opened.
+    """
+    price_book.lock_period(client, start, cycle)
+    return _lines(client, cycle, start, end, price_book.locked_prices(client.id, start))
+
+
+def _lines(client: Organisation, cycle: str, start: date, end: date, unit_prices) -> list[dict]:
+    """The lines of a period at ``unit_prices`` (a subquery of type id and unit price).
+
+    Each line carries the partner's unit cost: the list price less its
+    discount as now set (read in the same statement as the allocations).
     """
     days = periods.days_in_period(start, end)
     discount = (select(Organisation.discount_bp).where(Organisation.id == client.parent_id)
                 .scalar_subquery())
     rows = db.session.execute(
-        select(Allocation.allocated, Site.id, Site.name, SubscriptionType, discount)
+        select(Allocation.allocated, Site.id, Site.name, SubscriptionType, unit_prices.c.unit_price, discount)
         .join(Site, Allocation.site_id == Site.id)
         .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
+        .join(unit_prices, unit_prices.c.subscription_type_id == SubscriptionType.id)
         .where(Site.client_id == client.id, Allocation.allocated > 0)
         .order_by(Site.name, SubscriptionType.id)
     )
     lines = []
-    for allocated, site_id, site_name, subscription_type, discount_bp in rows:
-        list_price = unit_price(subscription_type, cycle)
-        lines.append(invoice_line(site_id, site_name, subscription_type, allocated, list_price,
-                          prices.unit_cost(list_price, discount_bp or 0), days, days))
+    for allocated, site_id, site_name, subscription_type, price, discount_bp in rows:
+        cost = prices.unit_cost(unit_price(subscription_type, cycle), discount_bp or 0)
+        lines.append(invoice_line(site_id, site_name, subscription_type, allocated, price, cost, days, days))
     return lines
 
 
@@ -147,9 +217,7 @@ def start_billing(actor, client: Organisation, start: date, *, trial_days: int |
     client.period_end = periods.add_period(first, client.billing_cycle, first.day)
     db.session.flush()
     if not trial_days:
-        issue(actor, client, "period", client.billing_cycle, client.period_start, client.period_end, first,
-              period_lines(client, client.billing_cycle, client.period_start, client.period_end),
-              catalogue_currency())
+        issue_period(actor, client, first)
 
 
 @dataclass(frozen=True)
@@ -164,8 +232,11 @@ class ProrationQuote:
 
 
 def quote_increase(client: Organisation, subscription_type: SubscriptionType, added: int,
-                   on: date | None = None) -> ProrationQuote | None:
+                   on: date | None = None, *, lock: bool = False) -> ProrationQuote | None:
     """What adding ``added`` seats costs now, or None when it is not invoiced.
+
+    ``lock`` (when the invoice is about to be issued, in a write transaction)
+    locks the period's price of a type that had none locked yet.
 
     Not invoiced: no increase, a client in trial, a free type, or a day
     outside the open period (the next period invoice bills the new count).
@@ -175,7 +246,8 @@ def quote_increase(client: Organisation, subscription_type: SubscriptionType, ad
         return None
     if not client.period_start <= on < client.period_end:
         return None
-    price = unit_price(subscription_type, client.billing_cycle)
+    # The period's price (rule 22): a change made since reaches the client at its next period.
+    price = price_book.period_price(client, subscription_type, lock=lock)
     if price == 0:
         return None
     days = periods.days_in_period(client.period_start, client.period_end)
@@ -187,7 +259,7 @@ def quote_increase(client: Organisation, subscription_type: SubscriptionType, ad
 def invoice_increase(actor, site: Site, subscription_type: SubscriptionType, added: int) -> Invoice | None:
     """Issue the prorated invoice for seats added now, inside the caller's transaction."""
     client = site.client
-    quote = quote_increase(client, subscription_type, added)
+    quote = quote_increase(client, subscription_type, added, lock=True)
     if quote is None:
         return None
     # The partner's cost at its discount as now set, off the list price (rule 23); the quote stays
@@ -305,6 +377,9 @@ def next_period_preview(client: Organisation) -> dict | None:
         end = periods.add_period(start, cycle, client.billing_anchor_day)
     # Shown to the client's own staff: without the partner's cost (docs/rules.md rule 23).
     lines = [{key: value for key, value in each.items() if key not in COST_KEYS}
-             for each in period_lines(client, cycle, start, end)]
-    return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines,
-            "total": sum(line["amount"] for line in lines), "currency": catalogue_currency()}
+             for each in _lines(client, cycle, start, end, price_book.coming_prices(client, cycle))]
+    # One total per currency, as the period will be invoiced (rule 25); the catalogue's when nothing is allocated.
+    totals = [(currency, sum(line["amount"] for line in group)) for currency, group in by_currency(lines).items()]
+    totals = totals or [(catalogue_currency(), 0)]
+    return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines, "totals": totals,
+            "total": totals[0][1], "currency": totals[0][0]}

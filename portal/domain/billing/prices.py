@@ -31,30 +31,44 @@ def partner_discount_bp(partner_id: int) -> int:
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,2}))?")
 
 
-def discount_from_percent(value, field: str = "discount_percent") -> int:
-    """A discount typed as a percentage ("20", "12.5", "12,25") → basis points (2000, 1250, 1225).
+def basis_points_from_percent(value, field: str, *, empty: str, negative: str, malformed: str,
+                              too_high: str) -> int:
+    """A percentage as typed ("20", "12.5", "12,25", "20 %") → basis points (2000, 1250, 1225), from 0 to 10000.
 
-    At most two decimals (a basis point is 0.01 %), from 0 to 100; anything else
-    is ``Invalid`` on ``field``. The screens take percentages; the service and
-    the API take basis points.
+    At most two decimals (a basis point is 0.01 %); anything else is
+    ``Invalid`` on ``field`` with the caller's own words for each refusal (a
+    discount and a tax rate say them differently). The screens take
+    percentages; the services and the API take basis points.
     """
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise Invalid(_("Enter the discount as a percentage, e.g. 20 or 12.5."), field=field)
+        raise Invalid(empty, field=field)
     if text.startswith("-"):
-        raise Invalid(_("The discount cannot be negative."), field=field)
+        raise Invalid(negative, field=field)
     match = _PERCENT.fullmatch(text.rstrip("%").strip())
     if match is None:
-        raise Invalid(_("Enter the discount as a percentage with at most two decimals, e.g. 12.5."), field=field)
+        raise Invalid(malformed, field=field)
     whole, hundredths = match.groups()
-    discount_bp = int(whole) * 100 + int((hundredths or "0").ljust(2, "0"))
-    if discount_bp > MAX_DISCOUNT_BP:
-        raise Invalid(_("The discount is at most %(maximum)s.", maximum=format_basis_points(MAX_DISCOUNT_BP)),
-                      field=field)
-    return discount_bp
+    basis_points = int(whole) * 100 + int((hundredths or "0").ljust(2, "0"))
+    if basis_points > MAX_DISCOUNT_BP:
+        raise Invalid(too_high, field=field)
+    return basis_points
 
 
-def percent_text(discount_bp: int) -> str:
-    """Basis points as the percentage a discount field holds: 2000 → "20", 1250 → "12.5", 1225 → "12.25"."""
-    whole, hundredths = divmod(int(discount_bp), 100)
+def discount_from_percent(value, field: str = "discount_percent") -> int:
+    """A discount typed as a percentage ("20", "12.5", "12,25") → basis points (2000, 1250, 1225).
+
+    At most two decimals, from 0 to 100 (``basis_points_from_percent``).
+    """
+    return basis_points_from_percent(
+        value, field, empty=_("Enter the discount as a percentage, e.g. 20 or 12.5."),
+        negative=_("The discount cannot be negative."),
+        malformed=_("Enter the discount as a percentage with at most two decimals, e.g. 12.5."),
+        too_high=_("The discount is at most %(maximum)s.", maximum=format_basis_points(MAX_DISCOUNT_BP)))
+
+
+def percent_text(basis_points: int) -> str:
+    """Basis points as the percentage a field holds (a discount, a tax rate): 2000 → "20", 1250 → "12.5",
+    1225 → "12.25"."""
+    whole, hundredths = divmod(int(basis_points), 100)
     return f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".") if hundredths else str(whole)

@@ -2,7 +2,8 @@
 
 Idempotent and catching up: each client is rolled forward in its own
 transaction (fully, or not at all), and the unique index on period invoices
-means a second or concurrent run issues nothing new.
+(client, period, currency) means a second or concurrent run issues nothing new.
+A period is invoiced once per currency of its types (docs/rules.md rule 25).
 """
 from dataclasses import dataclass, field
 from datetime import date
@@ -67,10 +68,9 @@ def _roll_forward(client_id: int, today: date, currency: str, report: RunReport)
         report.seats_released += _release_trial_seats(client, today)
     while True:
         if client.period_start <= today and not invoices.period_invoiced(client.id, client.period_start):
-            lines = invoices.period_lines(client, client.billing_cycle, client.period_start, client.period_end)
-            invoice = invoices.issue(None, client, "period", client.billing_cycle, client.period_start,
-                                     client.period_end, client.period_start, lines, currency)
-            report.invoices.append(invoice.number)
+            # One invoice per currency of the period's types (rule 25), all in this transaction.
+            issued = invoices.issue_period(None, client, client.period_start, currency)
+            report.invoices.extend(invoice.number for invoice in issued)
         if client.period_end > today:
             return
         _advance(client, report)
