@@ -9,7 +9,7 @@ whatever runs concurrently. Each invoice carries its tax and both parties as iss
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, select, update
 
 from portal import clock
 from portal.domain import audit
@@ -63,10 +63,10 @@ def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: 
 
     A credit note (rule 24) gives the invoice it ``credits``; its lines come negative.
 
-    One currency per invoice (rule 25): the lines' subscription types say it,
-    and must agree (``ValueError`` otherwise: ``issue_period`` splits a period
-    by currency first); ``currency`` is only for an invoice without lines
-    (default: the catalogue's). Tax (rule 25): the client's rate and note
+    One currency per invoice (rule 25): the lines say it (each line carries its
+    type's ``currency``), and must agree (``ValueError`` otherwise:
+    ``issue_period`` splits a period by currency first); ``currency`` is only
+    for an invoice without lines (default: the catalogue's). Tax (rule 25): the client's rate and note
     (``legal.tax_terms``), or for a credit note the credited invoice's; the
     tax is half-up(total × rate / 10000), negative on a credit note. The
     seller (the partner) and the buyer (the client) are copied as they are now.
@@ -86,10 +86,15 @@ def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: 
         currency=currency, total=total, tax_rate_bp=rate, tax=tax, total_with_tax=total + tax, tax_note=note,
         seller=legal.party(client.parent), buyer=legal.party(client),
         credits_invoice_id=credits.id if credits is not None else None,
-        lines=[InvoiceLine(**line) for line in lines],
     )
     db.session.add(invoice)
     db.session.flush()
+    if lines:
+        # One multi-row statement for the lines, not one INSERT each: the billing run issues thousands.
+        db.session.execute(insert(InvoiceLine), [
+            {key: value for key, value in line.items() if key != "currency"} | {"invoice_id": invoice.id}
+            for line in lines])
+        db.session.expire(invoice, ["lines"])  # read back when asked for
     after = {"number": number, "kind": kind, "period_start": start.isoformat(),
              "total": invoice.total, "currency": invoice.currency}
     if credits is not None:
@@ -99,27 +104,18 @@ def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: 
 
 
 def _currency_of(lines: list[dict]) -> str | None:
-    """The one currency of the lines' subscription types (None without lines); ``ValueError`` if several."""
-    currencies = set(currencies_of_types({line["subscription_type_id"] for line in lines}).values())
+    """The one currency of the lines (None without lines); ``ValueError`` if several."""
+    currencies = {line["currency"] for line in lines}
     if len(currencies) > 1:
         raise ValueError(f"one invoice, one currency: the lines are in {sorted(currencies)}")
     return currencies.pop() if currencies else None
 
 
-def currencies_of_types(type_ids) -> dict[int, str]:
-    """The currency of each subscription type of ``type_ids`` (one statement; none for no ids)."""
-    if not type_ids:
-        return {}
-    return dict(db.session.execute(select(SubscriptionType.id, SubscriptionType.currency)
-                                   .where(SubscriptionType.id.in_(sorted(type_ids)))).all())
-
-
 def by_currency(lines: list[dict]) -> dict[str, list[dict]]:
-    """The lines grouped by their subscription type's currency, in the order the currencies first appear."""
-    currency_of = currencies_of_types({line["subscription_type_id"] for line in lines})
+    """The lines grouped by their currency, in the order the currencies first appear."""
     groups: dict[str, list[dict]] = {}
     for line in lines:
-        groups.setdefault(currency_of[line["subscription_type_id"]], []).append(line)
+        groups.setdefault(line["currency"], []).append(line)
     return groups
 
 
@@ -154,13 +150,15 @@ def invoice_line(site_id: int, site_name: str, subscription_type: SubscriptionTy
     partner's cost (docs/rules.md rule 23) quantity × unit cost × days / days in
     the period, both rounded half-up once (``periods.prorate``): a whole period
     (days == period_days) is exactly quantity × unit price, and its cost
-    quantity × unit cost.
+    quantity × unit cost. It carries its type's ``currency``, which ``issue``
+    reads for the invoice (an invoice line has no currency of its own).
     """
     return dict(site_id=site_id, site_name=site_name, subscription_type_id=subscription_type.id,
                 subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
                 quantity=quantity, unit_price=price, days=days, period_days=period_days,
                 amount=periods.prorate(quantity, price, days, period_days),
-                unit_cost=cost, cost=periods.prorate(quantity, cost, days, period_days))
+                unit_cost=cost, cost=periods.prorate(quantity, cost, days, period_days),
+                currency=subscription_type.currency)
 
 
 def period_lines(client: Organisation, cycle: str, start: date, end: date) -> list[dict]:
@@ -334,7 +332,8 @@ def credit_removed_seats(actor, site: Site, subscription_type: SubscriptionType,
                 subscription_type_code=line.subscription_type_code,
                 subscription_type_name=line.subscription_type_name,
                 quantity=take, unit_price=line.unit_price, days=days, period_days=line.period_days,
-                amount=-amount, unit_cost=line.unit_cost, cost=-cost, credits_line_id=line.id))
+                amount=-amount, unit_cost=line.unit_cost, cost=-cost, credits_line_id=line.id,
+                currency=original.currency))
         notes.append(issue(actor, client, "credit_note", original.billing_cycle, original.period_start,
                            original.period_end, today, lines, original.currency, credits=original))
     return notes

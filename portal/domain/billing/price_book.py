@@ -13,10 +13,11 @@ Prices are minor units of the type's currency. The API hands in Money
 (``{"amount", "currency"}``), whose currency must be the type's; the screens
 hand in amounts only (``parse_price`` read what was typed).
 """
+import functools
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import Date, Integer, bindparam, delete, func, literal, select
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -91,14 +92,23 @@ def coming_prices(client: Organisation, cycle: str):
 def lock_period(client: Organisation, start: date, cycle: str) -> None:
     """Lock the client's prices of every catalogue type for the period starting ``start``, inside the
     caller's transaction. Prices already locked for that period stay: locking twice changes nothing."""
-    prices_now = _now_set(client.id, client.parent_id, cycle).add_columns(
-        literal(client.id).label("client_id"), literal(start).label("period_start"),
+    # Through the connection: with parameters, the session would read the INSERT … SELECT as an ORM bulk insert.
+    db.session.connection().execute(_lock_statement(dialect_insert(), cycle),
+                                    {"client_id": client.id, "partner_id": client.parent_id, "period_start": start})
+
+
+@functools.cache
+def _lock_statement(insert, cycle: str):
+    """The INSERT … SELECT of ``lock_period``, built once per dialect (``insert``) and cycle: the billing
+    run locks a period for every client, and building the statement cost as much as running it."""
+    client_id, partner_id = bindparam("client_id", type_=Integer), bindparam("partner_id", type_=Integer)
+    prices_now = _now_set(client_id, partner_id, cycle).add_columns(
+        client_id.label("client_id"), bindparam("period_start", type_=Date).label("period_start"),
         literal(cycle).label("billing_cycle"))
-    db.session.execute(
-        dialect_insert()(PeriodPrice)
-        .from_select(["subscription_type_id", "unit_price", "client_id", "period_start", "billing_cycle"],
-                     prices_now)
-        .on_conflict_do_nothing(index_elements=["client_id", "period_start", "subscription_type_id"]))
+    return (insert(PeriodPrice)
+            .from_select(["subscription_type_id", "unit_price", "client_id", "period_start", "billing_cycle"],
+                         prices_now)
+            .on_conflict_do_nothing(index_elements=["client_id", "period_start", "subscription_type_id"]))
 
 
 def locked_prices(client_id: int, start: date):

@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.domain import audit
@@ -62,8 +63,11 @@ def run_billing(today: date | None = None) -> RunReport:
 
 
 def _roll_forward(client_id: int, today: date, currency: str, report: RunReport) -> None:
-    client = db.session.scalar(select(Organisation).where(Organisation.id == client_id)
-                               .with_for_update().execution_options(populate_existing=True))
+    # The partner comes in the same statement: every invoice copies it as the seller (rule 25). Only the
+    # client's row is locked.
+    client = db.session.scalar(select(Organisation).options(joinedload(Organisation.parent))
+                               .where(Organisation.id == client_id)
+                               .with_for_update(of=Organisation).execution_options(populate_existing=True))
     if client.trial_ends_on is not None and client.trial_ends_on <= today:
         report.seats_released += _release_trial_seats(client, today)
     while True:
