@@ -13,6 +13,24 @@ from portal import create_app
 from portal.extensions import db
 
 
+def _inserter(connection):
+    """``insert(table, **row)``: one row, written as the database stood at that revision (plain SQL)."""
+    def insert(table, **row):
+        connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
+                                f"({', '.join(':' + name for name in row)})"), row)
+
+    return insert
+
+
+def _operator_partner_client(insert, now) -> None:
+    """Organisations 1 (the operator), 2 (a partner) and 3 (its monthly client)."""
+    insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
+    insert("organisations", id=2, kind="partner", name="Partner", parent_id=1, require_two_step=False,
+           created_at=now)
+    insert("organisations", id=3, kind="client", name="Client", parent_id=2, billing_cycle="monthly",
+           require_two_step=False, created_at=now)
+
+
 @pytest.fixture
 def empty_database_url(tmp_path):
     url = os.environ.get("TEST_DATABASE_URL")
@@ -51,15 +69,8 @@ def test_0011_back_fills_the_lines_issued_before_it_on_a_database_holding_data(e
     with app.app_context():
         upgrade(revision="0010")
         with db.engine.begin() as connection:
-            def insert(table, **row):
-                connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
-                                        f"({', '.join(':' + name for name in row)})"), row)
-
-            insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
-            insert("organisations", id=2, kind="partner", name="Partner", parent_id=1, require_two_step=False,
-                   created_at=now)
-            insert("organisations", id=3, kind="client", name="Client", parent_id=2, billing_cycle="monthly",
-                   require_two_step=False, created_at=now)
+            insert = _inserter(connection)
+            _operator_partner_client(insert, now)
             insert("sites", id=1, client_id=3, name="Lyon", created_at=now)
             insert("subscription_types", id=1, code="essentials", name="Essentials", monthly_price=1500,
                    annual_price=15000, currency="EUR", created_at=now)
@@ -107,15 +118,8 @@ def test_0014_back_fills_untaxed_invoices_with_the_parties_names(empty_database_
     with app.app_context():
         upgrade(revision="0013")
         with db.engine.begin() as connection:
-            def insert(table, **row):
-                connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
-                                        f"({', '.join(':' + name for name in row)})"), row)
-
-            insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
-            insert("organisations", id=2, kind="partner", name="Partner", parent_id=1, require_two_step=False,
-                   created_at=now)
-            insert("organisations", id=3, kind="client", name="Client", parent_id=2, billing_cycle="monthly",
-                   require_two_step=False, created_at=now)
+            insert = _inserter(connection)
+            _operator_partner_client(insert, now)
             insert("invoices", id=1, partner_id=2, client_id=3, number="P-000001", sequence=1, kind="period",
                    billing_cycle="monthly", period_start=date(2026, 11, 1), period_end=date(2026, 12, 1),
                    issued_on=date(2026, 11, 1), currency="EUR", total=1500, created_at=now)

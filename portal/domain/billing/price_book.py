@@ -317,28 +317,14 @@ def set_book_price(actor, partner: Organisation, type_code, monthly, annual) -> 
     unknown type, a negative, fractional, huge or non-numeric amount, or a
     currency other than the type's; nothing is written then.
     """
-    _require_prices_manage(actor, partner)
-    subscription_type = _type(type_code)
-    monthly, annual = _amounts(monthly, annual, subscription_type)
-    with write_transaction():
-        before = _upsert(PriceBookEntry, "partner_id", partner.id, subscription_type, monthly, annual)
-        after = {"monthly_price": monthly, "annual_price": annual}
-        if before != after:
-            audit.record(actor, "price_book.set", "subscription_type", subscription_type.id, partner.id,
-                         before=_described(subscription_type, before),
-                         after=_described(subscription_type, after))
+    subscription_type = _set(actor, partner, PriceBookEntry, "partner_id", "price_book.set", type_code,
+                             monthly, annual)
     return _book_item(actor, partner, subscription_type)
 
 
 def clear_book_price(actor, partner: Organisation, type_code) -> BookItem:
     """Back to the list price for the type (at each client's next period). Commits; nothing set, nothing done."""
-    _require_prices_manage(actor, partner)
-    subscription_type = _type(type_code)
-    with write_transaction():
-        before = _remove(PriceBookEntry, "partner_id", partner.id, subscription_type)
-        if before is not None:
-            audit.record(actor, "price_book.cleared", "subscription_type", subscription_type.id, partner.id,
-                         before=_described(subscription_type, before), after={"code": subscription_type.code})
+    subscription_type = _clear(actor, partner, PriceBookEntry, "partner_id", "price_book.cleared", type_code)
     return _book_item(actor, partner, subscription_type)
 
 
@@ -347,29 +333,43 @@ def set_client_price(actor, client: Organisation, type_code, monthly, annual) ->
 
     Refusals as ``set_book_price``'s, with prices.manage over the client's partner.
     """
-    _require_prices_manage(actor, client)
-    subscription_type = _type(type_code)
-    monthly, annual = _amounts(monthly, annual, subscription_type)
-    with write_transaction():
-        before = _upsert(ClientPrice, "client_id", client.id, subscription_type, monthly, annual)
-        after = {"monthly_price": monthly, "annual_price": annual}
-        if before != after:
-            audit.record(actor, "client_price.set", "subscription_type", subscription_type.id, client.id,
-                         before=_described(subscription_type, before),
-                         after=_described(subscription_type, after))
+    subscription_type = _set(actor, client, ClientPrice, "client_id", "client_price.set", type_code,
+                             monthly, annual)
     return _client_item(client, subscription_type)
 
 
 def clear_client_price(actor, client: Organisation, type_code) -> ClientPriceItem:
     """Back to the price book for the type (at the client's next period). Commits."""
-    _require_prices_manage(actor, client)
+    subscription_type = _clear(actor, client, ClientPrice, "client_id", "client_price.cleared", type_code)
+    return _client_item(client, subscription_type)
+
+
+def _set(actor, owner: Organisation, model, owner_column: str, action: str, type_code, monthly, annual):
+    """Check, then write ``owner``'s entry of the type with an audit event in ``owner``'s log (none when
+    nothing changes); the subscription type."""
+    _require_prices_manage(actor, owner)
+    subscription_type = _type(type_code)
+    monthly, annual = _amounts(monthly, annual, subscription_type)
+    with write_transaction():
+        before = _upsert(model, owner_column, owner.id, subscription_type, monthly, annual)
+        after = {"monthly_price": monthly, "annual_price": annual}
+        if before != after:
+            audit.record(actor, action, "subscription_type", subscription_type.id, owner.id,
+                         before=_described(subscription_type, before),
+                         after=_described(subscription_type, after))
+    return subscription_type
+
+
+def _clear(actor, owner: Organisation, model, owner_column: str, action: str, type_code):
+    """Check, then remove ``owner``'s entry of the type, audited when there was one; the subscription type."""
+    _require_prices_manage(actor, owner)
     subscription_type = _type(type_code)
     with write_transaction():
-        before = _remove(ClientPrice, "client_id", client.id, subscription_type)
+        before = _remove(model, owner_column, owner.id, subscription_type)
         if before is not None:
-            audit.record(actor, "client_price.cleared", "subscription_type", subscription_type.id, client.id,
+            audit.record(actor, action, "subscription_type", subscription_type.id, owner.id,
                          before=_described(subscription_type, before), after={"code": subscription_type.code})
-    return _client_item(client, subscription_type)
+    return subscription_type
 
 
 def _described(subscription_type: SubscriptionType, entry: dict | None) -> dict | None:
