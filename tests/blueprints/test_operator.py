@@ -285,9 +285,7 @@ def _issue_on(client, site, subscription_type, issued_on, amount):
     from portal.domain.billing import invoices as issuing
     from portal.domain.transactions import write_transaction
 
-    line = dict(site_id=site.id, site_name=site.name, subscription_type_id=subscription_type.id,
-                subscription_type_code=subscription_type.code, subscription_type_name=subscription_type.name,
-                quantity=1, unit_price=amount, days=1, period_days=1, amount=amount, unit_cost=amount, cost=amount)
+    line = issuing.invoice_line(site.id, site.name, subscription_type, 1, amount, amount, 1, 1)
     with write_transaction():
         issuing.issue(None, client, "proration", "monthly", issued_on, issued_on + timedelta(days=1), issued_on,
                       [line], "EUR")
