@@ -1,6 +1,7 @@
 # Partner Portal — developer entry points (GNU make).
 #
 #   make run     venv (what running needs) + assets, migrate, load demo data, serve on 127.0.0.1:5000
+#                with a worker of the task queue beside it (e-mails)
 #   make test    venv + the test extras, pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
 #   make bench   bench/run.py
 #   make translations  extract the words, update the fr and pl catalogues (English is the source), compile
@@ -39,7 +40,7 @@ DEMO_LOGINS := operator@portal.example admin@northwind.example finance@northwind
 .PHONY: help venv test-venv assets run test bench translations clean
 
 help:
-	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT) (and a worker)"
 	@echo "make test   - pytest on SQLite (+ PostgreSQL when TEST_POSTGRES_URL is set)"
 	@echo "make bench  - run bench/run.py"
 	@echo "make venv   - create $(VENV) and install the project (what running needs)"
@@ -87,6 +88,10 @@ run: venv assets
 	@echo "Demo logins (password: demo-password) at http://$(HOST):$(PORT)/login"
 	@for u in $(DEMO_LOGINS); do echo "  $$u"; done
 	@echo
+	@# A worker of the task queue beside the server (docs/rules.md rule 31): it sends the e-mails
+	@# (to the log without PORTAL_MAIL_SERVER); stopped with the server.
+	$(FLASK) jobs run & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
 # ---------------------------------------------------------------------- tests

@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from portal import cli, rbac, web
+from portal import cli, jobs, rbac, web
 from portal.config import DEV_SECRET_KEY, Config, flag, from_environment, proxy_count
 from portal.extensions import csrf, db, htmx, limiter, migrate
 
@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     cli.register(app)
+    jobs.init_app(app)
     web.init_app(app)
     return app
 
@@ -128,11 +129,11 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import (audit, auth, clients, invoices, members, operator, partners, prices, reports,
-                                   seat_requests, sites)
+    from portal.blueprints import (audit, auth, clients, integrations, invoices, members, operator, partners, prices,
+                                   reports, seat_requests, sites)
 
     for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports,
-                   prices):
+                   prices, integrations):
         app.register_blueprint(module.bp)
     register_api(app)
 

@@ -57,6 +57,26 @@ class Config:
     TWO_STEP_KEY = None
     CLIENTS_PER_PAGE = 25
     USERS_PER_PAGE = 50
+    # The task queue (docs/rules.md rule 31): Huey on a SQLite file (PORTAL_JOBS_SQLITE_PATH,
+    # default instance/jobs.sqlite), or on Redis with PORTAL_REDIS_URL=redis://host:6379/0.
+    REDIS_URL = None
+    JOBS_SQLITE_PATH = None
+    JOBS_QUEUE_NAME = "portal"
+    # A failed e-mail is tried again after each of these delays (seconds), then marked failed;
+    # each SMTP step waits at most PORTAL_MAIL_TIMEOUT seconds.
+    MAIL_RETRY_SECONDS = "60,300,1800,7200,21600,86400"
+    MAIL_TIMEOUT = 10
+    # Webhooks (docs/rules.md rule 32): retries after each delay (seconds), then failed; at most
+    # PORTAL_WEBHOOK_TIMEOUT seconds and PORTAL_WEBHOOK_MAX_RESPONSE_BYTES read per attempt; receivers on
+    # private, loopback or link-local addresses (and plain http) only with PORTAL_WEBHOOK_ALLOW_PRIVATE=true;
+    # an endpoint failing for PORTAL_WEBHOOK_DISABLE_AFTER_SECONDS (3 days) is disabled. Secrets are
+    # encrypted with PORTAL_WEBHOOK_KEY (default: derived from SECRET_KEY).
+    WEBHOOK_RETRY_SECONDS = "60,300,1800,7200,21600,86400"
+    WEBHOOK_TIMEOUT = 10
+    WEBHOOK_MAX_RESPONSE_BYTES = 65536
+    WEBHOOK_ALLOW_PRIVATE = False
+    WEBHOOK_DISABLE_AFTER_SECONDS = 259200
+    WEBHOOK_KEY = None
 
 
 class TestingConfig(Config):
@@ -71,6 +91,8 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     PASSWORD_HASH_TIME_COST = 1
     PASSWORD_HASH_MEMORY_COST = 256
+    MAIL_RETRY_SECONDS = "0,0,0"
+    WEBHOOK_RETRY_SECONDS = "0,0,0"
 
 
 def from_environment() -> dict:

@@ -101,9 +101,10 @@ def smtp_server():
 
 @pytest.fixture
 def outbox(app, smtp_server, monkeypatch):
-    """Send this test's e-mail to a real SMTP server (aiosmtpd on loopback) and read what it received."""
+    """Send this test's e-mail to a real SMTP server (aiosmtpd on loopback) and read what it received
+    (once the due jobs are done: the ``job_queue`` fixture)."""
     controller, inbox = smtp_server
-    inbox.messages.clear()
+    inbox.received.clear()
     monkeypatch.setitem(app.config, "MAIL_SERVER", controller.hostname)
     monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
     return Outbox(inbox)

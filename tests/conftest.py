@@ -13,17 +13,17 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app, extensions
+from portal import create_app, extensions, jobs
 from portal.config import TestingConfig
 from portal.domain.accounts import api_tokens
 from portal.domain.demo import DEMO_PASSWORD, load_demo
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Organisation, Site, SubscriptionType, User
-from tests import helpers
+from tests import helpers, mail_server
 from tests.helpers import LOGINS, PortalClient, parse_html, portal_client
 
 # The shared cast of the rule tests (tests/cast.py).
-pytest_plugins = ["tests.cast"]
+pytest_plugins = ["tests.cast", "tests.webhook_receiver"]
 
 # --- the app and its database ----------------------------------------------------
 
@@ -34,10 +34,11 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def testing_settings(database_url) -> dict:
-    """The settings the ``app`` fixture is built with (TestingConfig on the test database)."""
+def testing_settings(database_url, tmp_path_factory) -> dict:
+    """The settings the ``app`` fixture is built with (TestingConfig on the test database, its own job queue)."""
     settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
     settings["SQLALCHEMY_DATABASE_URI"] = database_url
+    settings["JOBS_SQLITE_PATH"] = str(tmp_path_factory.mktemp("jobs") / "jobs.sqlite")
     return settings
 
 
@@ -70,6 +71,23 @@ def app_context(app):
         _empty_tables()
         yield
         db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def job_queue(app, app_context):
+    """Each test starts with an empty task queue (docs/rules.md rule 31), and reading an SMTP inbox
+    (tests/mail_server.py) first does the jobs due, as a worker would have by then
+    (``flask jobs run --until-empty``: every e-mail still goes through the queue and SMTP)."""
+    jobs.jobs_of(app).huey.flush()
+    mail_server.settle = lambda: jobs.run_until_empty(app)
+    yield
+    mail_server.settle = None
+
+
+@pytest.fixture
+def run_jobs(app):
+    """``run_jobs()``: what ``flask jobs run --until-empty`` does now (its RunReport)."""
+    return lambda: jobs.run_until_empty(app)
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,14 @@ from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSe
 from portal.models.catalogue import SubscriptionType
 from portal.models.invitation import Invitation, InvitationToken
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
+from portal.models.outbox import MAIL_STATUSES, MailMessage, OutboxEvent
 from portal.models.prices import ClientPrice, PeriodPrice, PriceBookEntry
 from portal.models.seat_request import SEAT_REQUEST_STATUSES, SeatRequest
 from portal.models.security import PasswordResetToken, RecoveryCode, TwoStepAttempt
 from portal.models.site import Allocation, PartnerSeatTotal, Site
 from portal.models.user import (USER_STATUSES, KnownAddress, LoginFailure, LoginSession, RoleAssignment, User,
                                  role_assignment_sites)
+from portal.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -30,8 +32,11 @@ __all__ = [
     "PriceBookEntry",
     "BILLING_CYCLES",
     "LoginSession",
+    "MAIL_STATUSES",
+    "MailMessage",
     "ORGANISATION_KINDS",
     "Organisation",
+    "OutboxEvent",
     "PartnerSeatTotal",
     "PasswordResetToken",
     "RecoveryCode",
@@ -44,4 +49,7 @@ __all__ = [
     "USER_STATUSES",
     "User",
     "role_assignment_sites",
+    "DELIVERY_STATUSES",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -12,13 +12,15 @@ class Invitation(db.Model):
     """The invitation of one invited user: pending until accepted or revoked.
 
     ``delivery`` says whether the latest e-mail went out: "unsent" (send
-    later), "sent", or "failed" (SMTP was down: shown as "not sent — retry").
+    later), "queued" (handed to the task queue, not tried yet), "sent", or
+    "failed" (its last attempt failed: shown as "not sent — retry"; the queue
+    retries it on its own, and a later success makes it "sent").
     """
 
     __tablename__ = "invitations"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'accepted', 'revoked', 'expired')", name="status"),
-        CheckConstraint("delivery IN ('unsent', 'sent', 'failed')", name="delivery"),
+        CheckConstraint("delivery IN ('unsent', 'queued', 'sent', 'failed')", name="delivery"),
         Index("ix_invitations_organisation_id_status", "organisation_id", "status"),
     )
 

@@ -287,3 +287,12 @@ def view_seat_requests(target):
 
 
 TEMPLATE_HELPERS["view_seat_requests"] = view_seat_requests
+
+
+def manage_integrations(organisation):
+    """integrations.manage over a partner (its administrators) or the operator: its webhook endpoints and
+    their delivery log (docs/rules.md rule 32)."""
+    return permission("integrations.manage", organisation)
+
+
+TEMPLATE_HELPERS["manage_integrations"] = manage_integrations

@@ -16,6 +16,8 @@ PERMISSIONS = (
     # Part two (docs/rules.md section 8): a partner's own prices, and its cost and margins (rule 23).
     "prices.manage",
     "margins.view",
+    # Part three (docs/rules.md rule 32): a partner's webhook endpoints.
+    "integrations.manage",
 )
 
 
@@ -43,7 +45,8 @@ ROLES = {
             "partner_admin",
             _l("Partner admin"),
             "partner",
-            frozenset({"clients.view", "clients.manage", "users.manage", "roles.manage", "audit.view"}),
+            frozenset({"clients.view", "clients.manage", "users.manage", "roles.manage", "audit.view",
+                       "integrations.manage"}),
         ),
         Role(
             "finance",

@@ -10,7 +10,7 @@ from sqlalchemy import false, func, or_, select
 from werkzeug.local import LocalProxy
 
 from portal.extensions import db
-from portal.models import AuditEvent, Invoice, Organisation, SeatRequest, Site, User
+from portal.models import AuditEvent, Invoice, Organisation, SeatRequest, Site, User, WebhookDelivery, WebhookEndpoint
 from portal.rbac.needs import ALL, identity_for
 from portal.rbac.permissions import SEAT_REQUEST_VIEWERS, permission_name, view_invoices
 
@@ -256,3 +256,22 @@ def get_seat_request_or_404(request_id: int, actor=None) -> SeatRequest:
     if not site_in_reach(actor, seat_request.site, permission=None):
         abort(404)
     return seat_request
+
+
+def get_webhook_or_404(webhook_id: int, actor=None):
+    """A webhook endpoint of the caller's own organisation (docs/rules.md rule 32); any other is a 404."""
+    actor = actor or current_user
+    endpoint = db.session.scalar(select(WebhookEndpoint).where(
+        WebhookEndpoint.id == webhook_id, WebhookEndpoint.organisation_id == actor.organisation_id))
+    if endpoint is None:
+        abort(404)
+    return endpoint
+
+
+def get_webhook_delivery_or_404(endpoint, delivery_id: int):
+    """A delivery of ``endpoint`` (loaded through its endpoint: another endpoint's id is a 404)."""
+    delivery = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
+                                                               WebhookDelivery.endpoint_id == endpoint.id))
+    if delivery is None:
+        abort(404)
+    return delivery

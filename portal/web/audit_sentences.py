@@ -56,6 +56,11 @@ ACTION_GROUPS = (
                        ("price_book.cleared", _l("Price book price removed")),
                        ("client_price.set", _l("Client price set")),
                        ("client_price.cleared", _l("Client price removed")))),
+    (_l("Webhooks"), (("webhook.", _l("Any webhook event")), ("webhook.created", _l("Webhook endpoint added")),
+                      ("webhook.updated", _l("Webhook endpoint changed")),
+                      ("webhook.deleted", _l("Webhook endpoint deleted")),
+                      ("webhook.disabled", _l("Webhook endpoint disabled after failures")),
+                      ("webhook.resent", _l("Webhook event sent again")))),
     (_l("Sign-in and security"), (("auth.login", _l("Logged in")), ("auth.login_failed", _l("Login failed")),
                                   ("auth.locked_out", _l("Logins locked out")),
                                   ("auth.password_changed", _l("Password changed")),
@@ -71,10 +76,11 @@ EXACT_ACTIONS = frozenset(value for value in ACTION_LABELS if not value.endswith
 # What an event is about, in words: the target filter's options and a target without a name ("user #13").
 TARGET_TYPE_NAMES = {"user": _l("user"), "client": _l("client"), "site": _l("site"), "partner": _l("partner"),
                      "subscription_type": _l("subscription type"), "invoice": _l("invoice"),
-                     "organisation": _l("organisation"), "seat_request": _l("seat request")}
+                     "organisation": _l("organisation"), "seat_request": _l("seat request"),
+                     "webhook": _l("webhook endpoint")}
 
 # Events the system makes on its own (no actor): who the sentence says did it.
-_SYSTEM_SUBJECT = {"billing.": _l("The billing run"), "user.seat_released": _l("The billing run"),
+_SYSTEM_SUBJECT = {"webhook.disabled": _l("The webhook deliveries"), "billing.": _l("The billing run"), "user.seat_released": _l("The billing run"),
                    "invoice.issued": _l("The billing run")}
 _PORTAL = _l("The portal")
 # A billing cycle inside a sentence ("asked for monthly billing of Acme").
@@ -275,6 +281,11 @@ def _own_prices(e: _Event) -> dict:
                 annual=format_money(e.after.get("annual_price"), currency))
 
 
+def _endpoint(e: _Event) -> str:
+    """A webhook endpoint by its address (docs/rules.md rule 32), else by kind and id."""
+    return str(e.after.get("url") or e.before.get("url") or e.target)
+
+
 def _discount_changed(e: _Event) -> str:
     """docs/rules.md section 8: in the operator's log only (a partner's cost is for margins.view)."""
     after = format_basis_points(e.after["discount_bp"])
@@ -452,6 +463,12 @@ _SENTENCES = {
     "invoice.issued": _invoice_issued,
     "subscription_type.created": _type_created,
     "subscription_type.prices_changed": _prices_changed,
+    "webhook.created": lambda e: _("%(who)s added the webhook endpoint %(url)s", who=e.who, url=_endpoint(e)),
+    "webhook.updated": lambda e: _("%(who)s changed the webhook endpoint %(url)s", who=e.who, url=_endpoint(e)),
+    "webhook.deleted": lambda e: _("%(who)s deleted the webhook endpoint %(url)s", who=e.who, url=_endpoint(e)),
+    "webhook.disabled": lambda e: _("%(who)s disabled %(url)s after three days of failures", who=e.who,
+                                    url=_endpoint(e)),
+    "webhook.resent": lambda e: _("%(who)s sent an event again to %(url)s", who=e.who, url=_endpoint(e)),
     "price_book.set": lambda e: _("%(who)s set the price book's price of %(type)s to %(monthly)s a month and "
                                   "%(annual)s a year", **_own_prices(e)),
     "price_book.cleared": lambda e: _("%(who)s put %(type)s back at the list price in the price book",

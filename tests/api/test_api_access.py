@@ -11,7 +11,8 @@ from sqlalchemy import select
 from portal.blueprints.api.registry import OPERATIONS
 from portal.domain.seats.requests import request_seats
 from portal.extensions import db
-from portal.models import Invoice, User
+from portal.domain.webhooks import signing
+from portal.models import Invoice, OutboxEvent, User, WebhookDelivery, WebhookEndpoint
 
 ROLES = (*LOGINS, "member")
 OTHERS = ("globex_admin", "sw_admin", "initech_admin")  # no reach into Acme Dental
@@ -30,6 +31,11 @@ ACME_VIEW = expect(200, s403="acme_accountant member", s404=" ".join(OTHERS))
 SITE_VIEW = expect(200, s403="acme_accountant", s404=" ".join(OTHERS) + " member")
 # Seat requests (docs/rules.md rule 29): whoever asks (users.manage) or decides (subscriptions.manage) there.
 SEAT_REQUEST_VIEW = expect(200, s403="nw_support acme_accountant", s404=" ".join(OTHERS) + " member")
+
+# Webhooks (docs/rules.md rule 32): the caller's organisation's own endpoints, integrations.manage.
+WEBHOOKS = expect(403, s200="operator nw_admin nw_finance sw_admin")
+NW_WEBHOOK = expect(404, s200="nw_admin nw_finance", s403="nw_support")
+HOOK = {"url": "http://127.0.0.1:9/hook-{role}", "events": ["client.created"]}
 
 PRICES = {"monthly": {"amount": 1600, "currency": "EUR"}, "annual": {"amount": 16000, "currency": "EUR"}}
 
@@ -105,6 +111,14 @@ CASES = [
      expect(403, s200="operator nw_finance", s404=" ".join(OTHERS))),
     ("DELETE", "/clients/{acme}/prices/essentials", None,
      expect(403, s200="operator nw_finance", s404=" ".join(OTHERS))),
+    ("POST", "/webhooks", HOOK, expect(403, s201="operator nw_admin nw_finance sw_admin")),
+    ("GET", "/webhooks", None, WEBHOOKS),
+    ("GET", "/webhooks/{nw_webhook}", None, NW_WEBHOOK),
+    ("PATCH", "/webhooks/{nw_webhook}", {"description": "By {role}"}, NW_WEBHOOK),
+    ("DELETE", "/webhooks/{nw_webhook}", None, expect(404, s204="nw_admin nw_finance", s403="nw_support")),
+    ("GET", "/webhooks/{nw_webhook}/deliveries", None, NW_WEBHOOK),
+    ("POST", "/webhooks/{nw_webhook}/deliveries/{nw_delivery}/retry", None,
+     expect(404, s202="nw_admin nw_finance", s403="nw_support")),
 ]
 
 
@@ -119,13 +133,26 @@ def ids(demo, path: str = "") -> dict:
     for name, site in (("lyon_request", demo.lyon), ("paris_request", demo.paris)):
         if f"{{{name}}}" in path:  # a pending request there, asked by Acme's admin (the demo has none)
             found[name] = request_seats(demo.user(LOGINS["acme_admin"]), site, "essentials", 2).id
+    if "{nw_webhook}" in path:  # Northwind's endpoint, with one failed delivery in its log
+        northwind = demo.org("Northwind Telecom")
+        endpoint = WebhookEndpoint(organisation_id=northwind.id, url="https://hooks.example/nw",
+                                   events=["client.updated"], secret=signing.seal(signing.new_secret()), active=True)
+        event = OutboxEvent(type="client.updated", organisation_id=demo.acme.id, partner_id=northwind.id, data={})
+        db.session.add_all([endpoint, event])
+        db.session.flush()
+        attempt = WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id, event_type=event.type, attempt=1,
+                                  status="failed", response_status=500)
+        db.session.add(attempt)
+        db.session.commit()
+        found.update(nw_webhook=endpoint.id, nw_delivery=attempt.id)
     return found
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("method, path, body, expected", CASES,
                          ids=[f"{m} {p}{' ' + ','.join(b) if b else ''}" for m, p, b, _ in CASES])
-def test_access(api_as, demo, role, method, path, body, expected):
+def test_access(app, monkeypatch, api_as, demo, role, method, path, body, expected):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", True)  # POST /webhooks names a loopback receiver
     client = api_as("user1@acme.example" if role == "member" else role)
     url = "/api/v1" + path.format(**ids(demo, path))
     if body is not None:
@@ -137,7 +164,10 @@ def test_access(api_as, demo, role, method, path, body, expected):
         assert_error(response, status, {403: "forbidden", 404: "not_found", 409: "conflict"}[status])
     else:
         assert response.status_code == status, response.get_data(as_text=True)
-        assert response.mimetype == ("application/pdf" if path.endswith("/pdf") else "application/json")
+        if status == 204:
+            assert response.get_data() == b""
+        else:
+            assert response.mimetype == ("application/pdf" if path.endswith("/pdf") else "application/json")
 
 
 def test_every_operation_is_in_the_matrix():
@@ -150,7 +180,8 @@ def test_every_operation_is_in_the_matrix():
 def _template(path: str) -> str:
     names = {"acme": "{client_id}", "lyon": "{site_id}", "paris": "{site_id}", "lyon_user": "{user_id}",
              "paris_user": "{user_id}", "acme_invoice": "{invoice_id}", "lyon_request": "{request_id}",
-             "paris_request": "{request_id}", "southwind": "{partner_id}"}
+             "paris_request": "{request_id}", "southwind": "{partner_id}",
+             "nw_webhook": "{webhook_id}", "nw_delivery": "{delivery_id}"}
     for name, template in names.items():
         path = path.replace("{" + name + "}", template)
     for typed in ("/allocations/", "/price-book/", "/prices/"):

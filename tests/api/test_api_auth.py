@@ -13,7 +13,8 @@ from portal.models.tokens import hash_token
 def concrete(path: str) -> str:
     """An operation's path with made-up ids: authentication is checked before anything is loaded."""
     return "/api/v1" + path.replace("{type_code}", "essentials").format(
-        client_id=1, site_id=1, user_id=1, invoice_id=1, request_id=1, partner_id=1)
+        client_id=1, site_id=1, user_id=1, invoice_id=1, request_id=1, partner_id=1, webhook_id=1,
+        delivery_id=1)
 
 
 OPERATION_CASES = [(op.method, op.path) for op in OPERATIONS]

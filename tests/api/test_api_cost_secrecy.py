@@ -20,7 +20,7 @@ from portal import clock
 from portal.blueprints.api.registry import OPERATIONS
 from portal.domain.seats import allocations, requests
 from portal.extensions import db
-from portal.models import Invoice, SeatRequest, Site, User
+from portal.models import Invoice, SeatRequest, Site, User, WebhookDelivery, WebhookEndpoint
 from tests.helpers import LOGINS
 
 CLIENT_ROLES = {"acme_admin": "Acme Dental", "acme_accountant": "Acme Dental", "acme_frontdesk": "Acme Dental",
@@ -77,7 +77,11 @@ def _ids(demo, client_name) -> dict[str, list]:
             "user_id": ids(User.id, User.organisation_id == client.id),
             "invoice_id": ids(Invoice.id, Invoice.client_id == client.id),
             "request_id": ids(SeatRequest.id, SeatRequest.client_id == client.id),
-            "partner_id": [client.parent_id]}
+            "partner_id": [client.parent_id],
+            # The partner's webhook endpoints (rule 32): never a client user's to read.
+            "webhook_id": ids(WebhookEndpoint.id, WebhookEndpoint.organisation_id == client.parent_id),
+            "delivery_id": ids(WebhookDelivery.id, WebhookDelivery.endpoint_id.in_(
+                select(WebhookEndpoint.id).where(WebhookEndpoint.organisation_id == client.parent_id)))}
 
 
 def _urls(op, ids) -> list[str]:

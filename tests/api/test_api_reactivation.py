@@ -46,7 +46,7 @@ def test_only_a_deactivated_user_is_reactivated(api_as, demo):
     assert_error(response, 409, "conflict")
 
 
-def test_a_revoked_invitation_comes_back_with_a_new_link(api_as, demo, fresh, seats):
+def test_a_revoked_invitation_comes_back_with_a_new_link(api_as, demo, fresh, seats, run_jobs):
     client = api_as("acme_admin")
     created = client.post(f"/api/v1/sites/{demo.lyon.id}/users",
                           json={"email": "late@example.org", "name": "Late", "subscription_type": "essentials"})
@@ -54,6 +54,7 @@ def test_a_revoked_invitation_comes_back_with_a_new_link(api_as, demo, fresh, se
     client.delete(f"/api/v1/users/{user_id}")  # revokes the pending invitation
     again = client.post(f"/api/v1/users/{user_id}/reactivate", json={})
     assert again.status_code == 200 and again.get_json()["status"] == "invited"
+    run_jobs()  # the worker sends the new link (to the log: no mail server in this test)
     fresh()
     invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user_id))
     assert invitation.status == "pending" and invitation.delivery == "sent"

@@ -147,4 +147,11 @@ def test_each_operation_documents_its_permission():
         "api.get_client_prices": "clients.view",
         "api.set_client_price": "prices.manage",
         "api.clear_client_price": "prices.manage",
+        "api.create_webhook": "integrations.manage",
+        "api.list_webhooks": "integrations.manage",
+        "api.get_webhook": "integrations.manage",
+        "api.update_webhook": "integrations.manage",
+        "api.delete_webhook": "integrations.manage",
+        "api.list_webhook_deliveries": "integrations.manage",
+        "api.retry_webhook_delivery": "integrations.manage",
     }

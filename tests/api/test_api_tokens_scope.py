@@ -32,7 +32,7 @@ def concrete(demo, path: str) -> str:
     holder = db.session.scalar(select(User.id).where(User.site_id == demo.lyon.id).order_by(User.id))
     return "/api/v1" + path.replace("{type_code}", "essentials").format(
         client_id=demo.acme.id, site_id=demo.lyon.id, user_id=holder, invoice_id=1, request_id=1,
-        partner_id=demo.org("Northwind Telecom").id)
+        partner_id=demo.org("Northwind Telecom").id, webhook_id=1, delivery_id=1)
 
 
 def state():

@@ -271,12 +271,12 @@ def test_an_object_that_is_gone_still_reads_from_the_copied_details(demo, log, l
 
 
 def test_an_unknown_action_still_gives_a_sentence(demo, login_as):
-    unknown = event(demo, "webhook.delivered", demo.acme, at=utc(2001, 1, 1), actor="admin@acme.example",
-                    target_type="webhook", target_id=5)
+    unknown = event(demo, "gadget.delivered", demo.acme, at=utc(2001, 1, 1), actor="admin@acme.example",
+                    target_type="gadget", target_id=5)
 
     shown = sentences(login_as("admin@acme.example").get("/audit?from=2001-01-01&to=2001-01-01"))
 
-    assert shown[unknown] == "Alice Acme: webhook delivered (webhook #5)"
+    assert shown[unknown] == "Alice Acme: gadget delivered (gadget #5)"
 
 
 def test_the_action_filter_is_a_list_of_actions_in_words(demo, login_as):

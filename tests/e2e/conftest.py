@@ -5,8 +5,11 @@ Each test module gets a fresh database, prepared by the app's own CLI
 
     gunicorn --workers 4 --threads 4 --bind 127.0.0.1:<free port> wsgi:app
 
-with the normal configuration (CSRF on, a random SECRET_KEY). The server is
-stopped when the module ends, before the next module starts.
+with the normal configuration (CSRF on, a random SECRET_KEY), and beside it a
+worker of the task queue (``flask --app wsgi jobs run``, on the module's own
+queue file) that sends the e-mails, as ``make run`` does. Both are stopped when
+the module ends, before the next module starts. Reading an SMTP inbox
+(tests/mail_server.py) first waits until the worker has tried every e-mail queued.
 
 Database: SQLite (a file in the module's tmp dir) unless TEST_DATABASE_URL is
 set; then a separate PostgreSQL database ``<name>_e2e`` next to it, created for
@@ -34,6 +37,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
+
+from tests import mail_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "demo-password"
@@ -242,6 +247,7 @@ def live_server(e2e_postgres_url, tmp_path_factory, request):
                # The test server speaks plain HTTP: Secure cookies would never come back (docs/rules.md rule 41b).
                PORTAL_SESSION_COOKIE_SECURE="false")
     env.update(getattr(request.module, "SERVER_ENV", {}))
+    env["PORTAL_JOBS_SQLITE_PATH"] = str(tmp_dir / "jobs.sqlite")
     setup_log = tmp_dir / "setup.log"
     _flask(["db", "upgrade"], env, setup_log)
     # The demo users share one password hash, made cheap here (the server verifies with the
@@ -258,16 +264,49 @@ def live_server(e2e_postgres_url, tmp_path_factory, request):
              "--graceful-timeout", "10", *_gunicorn_extra_options(), "wsgi:app"],
             cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
         )
+    worker_path = tmp_dir / "worker.log"
+    flask = ROOT / ".venv" / "bin" / "flask"
+    with worker_path.open("wb") as worker_log:
+        worker = subprocess.Popen([*([str(flask)] if flask.exists() else [sys.executable, "-m", "flask"]),
+                                   "--app", "wsgi", "jobs", "run", "--workers", "2"],
+                                  cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         _wait_until_serving(process, url, port, stderr_path)
         yield LiveServer(url=url, database_url=database_url, stderr_path=stderr_path, engine=engine)
     finally:
         _stop(process)
+        _stop(worker)
         engine.dispose()
     log = stderr_path.read_text(errors="replace")
     if server_problems(log):
         pytest.fail(problem_report(log, f"while serving this module (full log: {stderr_path})"), pytrace=False)
+    if "Traceback" in worker_path.read_text(errors="replace"):
+        pytest.fail(f"the worker logged a traceback (full log: {worker_path})", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def job_queue(request):
+    """Reading an SMTP inbox first waits until the live server's worker has tried every e-mail queued
+    (instead of the main suite's run of the jobs in the test's own app)."""
+
+    def settle():
+        if "live_server" in request.fixturenames:
+            _wait_for_mail(request.getfixturevalue("live_server"))
+
+    mail_server.settle = settle
+    yield
+    mail_server.settle = None
+
+
+def _wait_for_mail(server, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    untried = ("SELECT count(*) FROM mail_messages "
+               "WHERE status = 'sending' OR (status = 'pending' AND attempts = 0)")
+    while server.scalar(untried):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the worker did not try every queued e-mail within {timeout} s", pytrace=False)
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -59,6 +59,28 @@ def _revocation(demo):
     return f"/clients/{demo.acme.id}/invitations/{invited.id}/revoke"
 
 
+def _nw_webhook(demo, suffix=""):
+    """Northwind's webhook endpoint (rule 32), with a failed attempt and its retry in its log."""
+    from portal.domain.webhooks import signing
+    from portal.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+
+    northwind = demo.org("Northwind Telecom")
+    endpoint = WebhookEndpoint(organisation_id=northwind.id, url="https://erp.northwind.example/hooks",
+                               events=["client.created"], description="ERP", active=True,
+                               secret=signing.seal(signing.new_secret()))
+    event = OutboxEvent(type="client.created", organisation_id=demo.acme.id, partner_id=northwind.id, data={})
+    db.session.add_all([endpoint, event])
+    db.session.flush()
+    db.session.add_all([
+        WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id, event_type=event.type, attempt=1,
+                        status="failed", response_status=500, response_excerpt="Internal Server Error",
+                        error="The receiver answered 500."),
+        WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id, event_type=event.type, attempt=2,
+                        status="pending")])
+    db.session.commit()
+    return f"/integrations/webhooks/{endpoint.id}{suffix}"
+
+
 # endpoint -> (who looks, the page's path for the demo data)
 SCREENS = {
     "auth.login": (None, lambda d: "/login"),
@@ -118,6 +140,9 @@ SCREENS = {
     "prices.clear_book_price": ("nw_finance", lambda d: "/price-book/essentials/clear"),
     "prices.edit_client_price": ("nw_finance", lambda d: f"/clients/{d.acme.id}/prices/essentials"),
     "prices.clear_client_price": ("nw_finance", lambda d: f"/clients/{d.acme.id}/prices/essentials/clear"),
+    "integrations.webhooks": ("nw_admin", lambda d: (_nw_webhook(d), "/integrations/webhooks")[1]),
+    "integrations.webhook": ("nw_admin", _nw_webhook),
+    "integrations.delete": ("nw_admin", lambda d: _nw_webhook(d, "/delete")),
 }
 # Not pages a person reads: downloads, redirects, and the second step of a login in progress.
 NOT_SCREENS = {"audit.export", "invoices.export", "reports.margins_csv", "auth.home", "operator.index",
@@ -199,6 +224,14 @@ def _data_words() -> list[str]:
     # Addresses show one line at a time too (rule 25's parties on an invoice).
     values.update(line for address in db.session.scalars(select(Organisation.address)) if address
                   for line in address.split("\n") if line)
+    # Webhooks (rule 32): event type codes (as the API names them), an endpoint's own description, and what a
+    # receiver answered or the network said (the delivery log's technical detail, kept as it came).
+    from portal.domain.events import EVENT_TYPES
+    from portal.models import WebhookDelivery, WebhookEndpoint
+
+    values.update(EVENT_TYPES)
+    for column in (WebhookEndpoint.description, WebhookDelivery.error, WebhookDelivery.response_excerpt):
+        values.update(v for v in db.session.scalars(select(column)) if v)
     return sorted(values, key=len, reverse=True)
 
 

@@ -123,19 +123,24 @@ def test_send_later_sends_nothing_until_asked(admin, invite, free_lyon, inbox):
     assert len(inbox.to("new@acme.example")) == 1
 
 
-def test_smtp_down_keeps_the_invitation_marked_not_sent(admin, invite, app, monkeypatch):
+def test_smtp_down_keeps_the_invitation_marked_not_sent_until_a_retry_sends_it(admin, invite, app, monkeypatch,
+                                                                               run_jobs):
+    port = mail_server.free_port()  # nobody listens there yet
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", mail_server.free_port())  # nobody listens there
+    monkeypatch.setitem(app.config, "MAIL_PORT", port)
     user = invite()
     invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user.id))
+    assert (invitation.status, invitation.delivery) == ("pending", "queued")  # the request only queued it
+    run_jobs()  # the worker's attempt: connection refused
+    db.session.rollback()  # the worker's commits, not this test's snapshot
     db.session.refresh(invitation)
     assert (invitation.status, invitation.delivery) == ("pending", "failed")
-    controller, inbox = mail_server.start()
+    controller, inbox = mail_server.start(port)  # the server is back
     try:
-        monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
-        invitations.send_invitation(admin, user)
+        run_jobs()  # the retry (PORTAL_MAIL_RETRY_SECONDS is 0,0,0 in tests)
     finally:
         controller.stop()
+    db.session.rollback()
     db.session.refresh(invitation)
     assert invitation.delivery == "sent" and len(inbox.to("new@acme.example")) == 1
 

@@ -193,11 +193,12 @@ def test_approving_creates_and_invites_the_user_it_carries_in_the_same_transacti
     assert (created.organisation_id, created.site_id, created.subscription_type_id) == (
         lyon.client_id, lyon.id, essentials.id)
     assert counts(lyon, essentials) == (4, 4)  # bought one, and she holds it
-    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == created.id))
-    assert (invitation.status, invitation.delivery, invitation.invited_by_id) == ("pending", "sent", finance.id)
     assert {to for to, _subject, _body in outbox} == {"nadia@example.org", "frontdesk@acme.example"}
     [(_to, _subject, told)] = [message for message in outbox if message[0] == "frontdesk@acme.example"]
     assert "Nadia Noor (nadia@example.org) holds one of them and was sent an invitation." in told
+    db.session.rollback()  # read what the worker committed while sending
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == created.id))
+    assert (invitation.status, invitation.delivery, invitation.invited_by_id) == ("pending", "sent", finance.id)
     assert {"user.created", "seat_request.approved", "invitation.sent"} <= set(actions())
 
 

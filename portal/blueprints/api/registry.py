@@ -27,6 +27,8 @@ PATH_PARAMS = {
     "invoice_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "request_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "partner_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
+    "webhook_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
+    "delivery_id": ("int", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
     "type_code": ("string(maxlength=40)", {"type": "string", "minLength": 1, "maxLength": 40,
                                            "pattern": "^[^/\\x00-\\x1f\\x7f]+$"}),
 }

@@ -15,10 +15,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from portal.domain.billing.invoices import MAX_TRIAL_DAYS
 from portal.domain.billing.money import MAX_PRICE
 from portal.domain.billing.prices import MAX_DISCOUNT_BP
+from portal.domain.events import EVENT_TYPES
 from portal.domain.idempotency import MAX_KEY_LENGTH
 from portal.domain.validation import CONTROL_CHARACTERS, EMAIL_PATTERN, MAX_SEATS, TEXT_CONTROL_CHARACTERS
 from portal.models import BILLING_CYCLES, SEAT_REQUEST_STATUSES
 from portal.models.seat_request import MAX_NOTE_LENGTH, MAX_REQUESTED_SEATS
+from portal.models.webhooks import DELIVERY_STATUSES, MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 
 # Text fields: no control or line-separator characters (NUL, TAB, line breaks, U+0085,
 # U+2028, U+2029…): the very class validation.text refuses (docs/rules.md rule 41b).
@@ -493,3 +495,61 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+# ------------------------------------------------------------------ webhooks (docs/rules.md rule 32)
+
+EventType = Literal[EVENT_TYPES]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH, pattern=NO_CONTROL, description=(
+    "The receiver: https (plain http only when the portal allows private receivers). Its host must resolve "
+    "to public addresses only."))]
+WebhookEvents = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES),
+                                                 description="The event types sent to it.")]
+WebhookDescription = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH, pattern=NO_CONTROL)]
+
+
+class WebhookCreate(Body):
+    url: WebhookUrl
+    events: WebhookEvents
+    description: WebhookDescription | None = None
+
+
+class WebhookUpdate(Body):
+    url: Annotated[WebhookUrl, Field(json_schema_extra=_absent_is_not_null)] = None
+    events: Annotated[WebhookEvents, Field(json_schema_extra=_absent_is_not_null)] = None
+    active: Annotated[StrictBool, Field(description="false pauses the endpoint; true resumes it (also after the "
+                                                    "portal disabled it).",
+                                        json_schema_extra=_absent_is_not_null)] = None
+    description: Annotated[WebhookDescription | None, Field(description="Empty or null clears it.")] = None
+
+
+class WebhookOut(Out):
+    id: int
+    url: str
+    events: list[str]
+    description: str | None
+    active: bool
+    created_at: Timestamp
+    disabled_at: Timestamp | None = Field(description="When the portal disabled it after three days of failures.")
+    disabled_reason: str | None
+    failing_since: Timestamp | None = Field(description="The first failed attempt since the last success.")
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret: shown in this answer only. Each delivery carries "
+                                    "Portal-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "
+                                    "\"<t>.<raw body>\")>.")
+
+
+class WebhookDeliveryOut(Out):
+    id: int
+    event_id: int = Field(description="The body's id and the Portal-Event-Id header.")
+    event_type: str
+    attempt: int
+    status: Literal[DELIVERY_STATUSES]
+    response_status: int | None
+    response_excerpt: str | None = Field(description="The first 500 characters of the receiver's answer.")
+    error: str | None
+    attempted_at: Timestamp | None
+    next_attempt_at: Timestamp | None = Field(description="Pending: when it is tried. Failed: when the next "
+                                                          "attempt is due (null: none follows).")

@@ -2,11 +2,14 @@
 
 A token is ``secrets.token_urlsafe(32)``; only its SHA-256 is stored. A link
 is valid 30 days from sending; resending supersedes it, revoking kills it and
-frees the seat. E-mail leaves only after the transaction commits, and a
-failed delivery is recorded ("not sent — retry") without losing anything.
-The e-mail is written in the language of the inviting organisation, the
-invited user's own (a client's for its users, the partner's for its staff),
-whatever the inviter's (docs/rules.md rule 37).
+frees the seat. The e-mail is queued in the transaction that issues the
+link and sent by a worker (docs/rules.md rule 31): the request never waits
+for SMTP. ``delivery`` follows it: "queued", then "sent", or "failed" after
+an attempt that failed (shown as "not sent — retry"; the queue retries on its
+own, and a resend replaces the queued message). The e-mail is written in the
+language of the inviting organisation, the invited user's own (a client's for
+its users, the partner's for its staff), whatever the inviter's (docs/rules.md
+rule 37).
 """
 import secrets
 from datetime import timedelta
@@ -22,7 +25,7 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.i18n import _l, force_locale, ngettext
 from portal.i18n import gettext as _
-from portal.models import Invitation, InvitationToken, User
+from portal.models import Invitation, InvitationToken, MailMessage, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
 
@@ -55,10 +58,12 @@ def _pending(user_id: int) -> Invitation:
 
 
 def send_invitation(actor, user: User) -> str:
-    """Issue a new 30-day link for ``user``'s pending invitation and e-mail it.
+    """Issue a new 30-day link for ``user``'s pending invitation and queue its e-mail, in one transaction.
 
-    Any earlier link stops working. Returns the token (for the caller's tests
-    and the CLI); the e-mail's delivery is recorded on the invitation.
+    Any earlier link stops working, and an earlier e-mail still waiting in the
+    queue is cancelled. Returns the token (for the caller's tests and the
+    CLI); the e-mail's delivery is recorded on the invitation as the worker
+    tries it.
     """
     token = secrets.token_urlsafe(32)
     user_id = user.id
@@ -72,25 +77,23 @@ def send_invitation(actor, user: User) -> str:
         audit.record(actor, "invitation.sent", "user", user_id, invitation.organisation_id,
                      after={"expires_at": invitation.expires_at.isoformat()})
         invited = invitation.user
-        email, name, organisation = invited.email, invited.name, invited.organisation.name
-        language = invited.organisation.language
-        invitation_id = invitation.id
-    delivery = _deliver(email, name, organisation, token, language)
-    with write_transaction():
-        db.session.execute(update(Invitation).where(Invitation.id == invitation_id).values(delivery=delivery))
+        mail.cancel("invitation", invitation.id)
+        invitation.delivery = _queue(invitation.id, invited.email, invited.name, invited.organisation.name, token,
+                                     invited.organisation.language)
     return token
 
 
-def _deliver(email: str, name: str, organisation: str, token: str, language: str | None = None) -> str:
-    """Build and send the e-mail in ``language`` (the organisation's; None: English); any failure is a
-    delivery to retry, never an error.
+def _queue(invitation_id: int, email: str, name: str, organisation: str, token: str,
+           language: str | None = None) -> str:
+    """Build the e-mail in ``language`` (the organisation's; None: English) and queue it; the delivery state.
 
-    It runs after the commit: raising here would answer "nothing was changed"
-    for a user, seat and invitation that exist (docs/rules.md rule 41b).
+    A message that cannot be built is a failed delivery ("not sent — retry"),
+    never an error: the invitation stands (docs/rules.md rule 41b).
     """
+    language = language or "en"
     try:
         link = links.invitation_link(token)
-        with force_locale(language or "en"):
+        with force_locale(language):
             subject = _("Your invitation to %(organisation)s", organisation=organisation)
             body = (_("Hello %(name)s,", name=name) + "\n\n"
                     + _("You are invited to join %(organisation)s on Partner Portal.", organisation=organisation)
@@ -99,13 +102,27 @@ def _deliver(email: str, name: str, organisation: str, token: str, language: str
                                "Open this link within %(num)d days to choose your password:", VALID_FOR.days)
                     + f"\n\n{link}\n\n"
                     + _("If you did not expect this e-mail, you can ignore it.") + "\n")
-            mail.send(email, subject, body)
-    except mail.MailError:
+    except Exception:  # noqa: BLE001 - whatever it was, the invitation stands: "not sent — retry"
+        current_app.logger.exception("Invitation e-mail to %s could not be built", email)
         return "failed"
-    except Exception:  # noqa: BLE001 - whatever it was, the committed invitation stands: "not sent — retry"
-        current_app.logger.exception("Invitation e-mail to %s could not be built or sent", email)
-        return "failed"
-    return "sent"
+    mail.queue(email, subject, body, kind="invitation", reference_id=invitation_id, language=language)
+    return "queued"
+
+
+@mail.on_outcome("invitation")
+def _delivered(message, status: str) -> None:
+    """A worker tried an invitation's e-mail: "sent", or "failed" (shown "not sent — retry") otherwise.
+
+    Only the invitation's latest message speaks for it (an older one may still
+    be in flight when the invitation is resent).
+    """
+    newer = db.session.scalar(select(MailMessage.id).where(
+        MailMessage.kind == "invitation", MailMessage.reference_id == message.reference_id,
+        MailMessage.id > message.id, MailMessage.status != "cancelled").limit(1))
+    if newer is None:
+        db.session.execute(update(Invitation).where(Invitation.id == message.reference_id)
+                           .values(delivery="sent" if status == "sent" else "failed")
+                           .execution_options(synchronize_session=False))
 
 
 def _supersede_tokens(invitation_id: int, now) -> None:

@@ -6,11 +6,12 @@ tells it apart. A link is ``secrets.token_urlsafe(32)``, stored only as its
 SHA-256, valid ``PASSWORD_RESET_MAX_AGE`` seconds (one hour) and single-use;
 setting the password uses it up together with every other link of the user,
 and ends every login session of the user. Two-step verification stays on: the
-next login still asks for a code. E-mail leaves only after the commit; a
-failed delivery is logged and audited, never shown (it would tell the address
-exists). The e-mail is written in the user's language, else their
-organisation's, else English (docs/rules.md rule 37): whoever asks, in
-whatever browser.
+next login still asks for a code. The e-mail is queued with the link and sent
+by a worker (docs/rules.md rule 31), retried until the link expires; one not
+sent by then is logged and audited (``auth.password_reset_not_sent``), never
+shown (it would tell the address exists). The e-mail is written in the user's
+language, else their organisation's, else English (docs/rules.md rule 37):
+whoever asks, in whatever browser.
 """
 import secrets
 from datetime import timedelta
@@ -80,24 +81,32 @@ def request_reset(email) -> str | None:
     token, user_id = secrets.token_urlsafe(32), user.id
     with write_transaction():
         now = utcnow()
+        expires_at = now + _max_age()
         db.session.add(PasswordResetToken(user_id=user_id, token_hash=hash_token(token), created_at=now,
-                                          expires_at=now + _max_age()))
+                                          expires_at=expires_at))
         audit.record(None, "auth.password_reset_requested", "user", user_id, user.organisation_id)
-        name, organisation_id = user.name, user.organisation_id
-        language = user.language or user.organisation.language
-    link = links.password_reset_link(token)
-    try:
-        with force_locale(language or "en"):
-            body = (_("Hello %(name)s,", name=name) + "\n\n"
+        language = user.language or user.organisation.language or "en"
+        link = links.password_reset_link(token)
+        with force_locale(language):
+            body = (_("Hello %(name)s,", name=user.name) + "\n\n"
                     + _("Someone (we hope you) asked to reset the password of your Partner Portal account.") + "\n"
                     + _open_within(_max_age()) + f"\n\n{link}\n\n"
                     + _("The link works once. Choosing a new password logs you out everywhere.") + "\n"
                     + _("If you did not ask for this, ignore this e-mail: your password stays as it is.") + "\n")
-            mail.send(address, _("Reset your Partner Portal password"), body)
-    except mail.MailError:
-        with write_transaction():
-            audit.record(None, "auth.password_reset_not_sent", "user", user_id, organisation_id)
+            subject = _("Reset your Partner Portal password")
+        # Not worth sending once the link is dead.
+        mail.queue(address, subject, body, kind="password_reset", reference_id=user_id, language=language,
+                   expires_at=expires_at)
     return token
+
+
+@mail.on_outcome("password_reset")
+def _not_sent(message, status: str) -> None:
+    """A reset e-mail given up (SMTP down until the link expired) is audited, never shown."""
+    if status == "failed":
+        user = db.session.get(User, message.reference_id)
+        audit.record(None, "auth.password_reset_not_sent", "user", message.reference_id,
+                     user.organisation_id if user is not None else None)
 
 
 def check_token(token) -> PasswordResetToken:

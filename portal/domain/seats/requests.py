@@ -10,8 +10,9 @@ taken since the request leaves the seats bought and the user not created, and
 says why. "Decided once" is a conditional UPDATE (``… WHERE status =
 'pending'``, as the seat counters claim seats): of two approvals at once, one
 changes the row and buys the seats, the other changes nothing and is refused
-(``Conflict``). The requester is told by e-mail, in their language, after the
-commit; a mail failure never undoes the decision.
+(``Conflict``). The requester is told by e-mail, in their language: the
+message is queued in the decision's transaction and sent by a worker
+(docs/rules.md rule 31); a mail failure never undoes the decision.
 """
 from dataclasses import dataclass
 
@@ -140,7 +141,7 @@ def approve(actor, request_id: int) -> Approval:
     user out (``user_not_created`` says why) and the seats bought. Refusals:
     ``NotFound``, ``Forbidden`` without subscriptions.manage at the site,
     ``Conflict`` when the request is already decided (also when another
-    approval or refusal won a race). The requester is e-mailed after the commit.
+    approval or refusal won a race). The requester's e-mail is queued with the decision.
     """
     seat_request = _decidable(actor, request_id)
     site, subscription_type = seat_request.site, seat_request.subscription_type
@@ -163,19 +164,18 @@ def approve(actor, request_id: int) -> Approval:
                      before={"status": "pending"},
                      after={"status": "approved", "quantity": quantity, "invoice_id": invoice_id,
                             "user_id": user_id, "user_not_created": user_not_created})
+        _tell_requester(request_id, user_not_created)
     if user is not None and send:
         invitations.send_invitation(actor, user)
-    seat_request = _reloaded(request_id)
-    _tell_requester(seat_request, user_not_created)
-    return Approval(seat_request, user_not_created)
+    return Approval(_reloaded(request_id), user_not_created)
 
 
 def decline(actor, request_id: int, reason) -> SeatRequest:
     """Decline a pending request, giving a ``reason`` (required, at most 2,000 characters).
 
     Refusals as ``approve``, plus ``Invalid`` for a missing or bad reason.
-    Commits with a ``seat_request.declined`` audit event; the requester is
-    e-mailed the reason after the commit.
+    Commits with a ``seat_request.declined`` audit event and the requester's
+    e-mail giving the reason.
     """
     reason = validation.text(reason, "reason", label=_l("reason"), max_length=MAX_NOTE_LENGTH, lines=True)
     seat_request = _decidable(actor, request_id)
@@ -184,9 +184,8 @@ def decline(actor, request_id: int, reason) -> SeatRequest:
         _decide(actor, request_id, "declined", reason=reason)
         audit.record(actor, "seat_request.declined", "seat_request", request_id, client_id,
                      before={"status": "pending"}, after={"status": "declined", "reason": reason})
-    seat_request = _reloaded(request_id)
-    _tell_requester(seat_request)
-    return seat_request
+        _tell_requester(request_id)
+    return _reloaded(request_id)
 
 
 def _decidable(actor, request_id: int) -> SeatRequest:
@@ -245,21 +244,23 @@ def _language(person: User) -> str:
     return person.language or person.organisation.language or "en"
 
 
-def _tell_requester(seat_request: SeatRequest, user_not_created: str | None = None) -> bool:
-    """E-mail the requester the decision, in their language; False when it could not be sent.
+def _tell_requester(request_id: int, user_not_created: str | None = None) -> bool:
+    """Inside the decision's transaction: queue the requester's e-mail, in their language; False if not built.
 
-    After the commit: the decision stands whatever happens here (docs/rules.md rule 41b).
+    A message that cannot be built is logged, never an error: the decision
+    stands whatever happens to its e-mail (docs/rules.md rule 41b).
     """
+    seat_request = _reloaded(request_id)
     requester = seat_request.requested_by
+    language = _language(requester)
     try:
-        with force_locale(_language(requester)):
+        with force_locale(language):
             subject, body = _decision_message(seat_request, user_not_created)
-            mail.send(requester.email, subject, body)
-    except mail.MailError:
+    except Exception:  # noqa: BLE001 - whatever it was, the decision stands
+        current_app.logger.exception("Seat request e-mail to %s could not be built", requester.email)
         return False
-    except Exception:  # noqa: BLE001 - whatever it was, the committed decision stands
-        current_app.logger.exception("Seat request e-mail to %s could not be built or sent", requester.email)
-        return False
+    mail.queue(requester.email, subject, body, kind="seat_request_decision", reference_id=request_id,
+               language=language)
     return True
 
 
