@@ -26,7 +26,6 @@
   themselves).
 """
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -34,10 +33,9 @@ from datetime import timedelta
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from portal.domain import audit
+from portal.domain import audit, sealing
 from portal.domain.accounts.passwords import check_password
 from portal.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from portal.domain.transactions import write_transaction
@@ -131,10 +129,7 @@ def set_requirement(actor: User, organisation: Organisation, required: bool) -> 
 
 
 def _fernet() -> Fernet:
-    config = current_app.config
-    key = config.get("TWO_STEP_KEY") or config["SECRET_KEY"]
-    derived = hashlib.sha256(b"partner-portal two-step secret\x00" + str(key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    return sealing.fernet(b"two-step secret", "TWO_STEP_KEY")
 
 
 def _encrypt(secret: str) -> str:

@@ -13,14 +13,14 @@ SECRET_KEY), so a copy of the database alone does not give it. Changing that
 key makes every stored secret unreadable: deliveries then fail until each
 endpoint is created again.
 """
-import base64
 import hashlib
 import hmac
 import secrets
 import time
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
+
+from portal.domain import sealing
 
 SIGNATURE_HEADER = "Portal-Signature"
 EVENT_ID_HEADER = "Portal-Event-Id"
@@ -38,10 +38,7 @@ def new_secret() -> str:
 
 
 def _fernet() -> Fernet:
-    config = current_app.config
-    key = config.get("WEBHOOK_KEY") or config["SECRET_KEY"]
-    derived = hashlib.sha256(b"partner-portal webhook secret\x00" + str(key).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    return sealing.fernet(b"webhook secret", "WEBHOOK_KEY")
 
 
 def seal(secret: str) -> str:
