@@ -7,7 +7,9 @@
 Steps: a fresh database (PostgreSQL: the ``public`` schema is DROPPED and
 recreated, so point it at a throw-away database), ``flask db upgrade``,
 ``demo load``; every entry of REQUESTS is measured; then ``demo scale`` (timed)
-and every entry again; then COMMANDS_AT_SCALE (timed). The targets are
+and every entry again; then COMMANDS_AT_SCALE (timed); then the task queue
+(bench/jobs.py: user creation while SMTP hangs, webhook throughput of one
+worker; ``--skip-jobs``, or ``--only-jobs`` for that section alone). The targets are
 printed PASS/MISS; the exit status is 0 whatever they say (only a broken setup
 exits non-zero).
 
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import billing as billing_bench  # noqa: E402 - bench/billing.py, beside this script
+import jobs as jobs_bench  # noqa: E402 - bench/jobs.py, beside this script
 
 FINANCE = "finance@northwind.example"
 PASSWORD = "demo-password"  # docs/rules.md section 7
@@ -141,7 +144,8 @@ def billing_linearity(log=print) -> list[dict]:
     for clients in LINEARITY_SIZES:
         tmpdir = tempfile.mkdtemp(prefix="portal-bench-lin-")
         try:
-            app = build_app("sqlite:///" + os.path.join(tmpdir, "portal.sqlite"))
+            app = build_app("sqlite:///" + os.path.join(tmpdir, "portal.sqlite"),
+                            JOBS_SQLITE_PATH=os.path.join(tmpdir, "jobs.sqlite"))
             with app.app_context():
                 upgrade()
             invoke(app, ("demo", "load"))
@@ -219,6 +223,7 @@ class Results:
     commands: dict[str, CommandResult] = field(default_factory=dict)
     setup_seconds: dict[str, float] = field(default_factory=dict)
     plans: dict[str, list[dict]] = field(default_factory=dict)
+    jobs: dict = field(default_factory=dict)  # bench/jobs.py's figures (issue 14)
 
 
 @dataclass
@@ -232,7 +237,7 @@ class Check:
 def targets(results: Results) -> list[Check]:
     checks = []
     demo, scale = results.phases.get("demo", {}), results.phases.get("scale", {})
-    for request in REQUESTS:
+    for request in REQUESTS if results.phases else ():  # none measured: --only-jobs
         small, large = demo.get(request.label), scale.get(request.label)
         if request.max_statements is not None:
             measured = small and large and small.statements and large.statements
@@ -258,6 +263,8 @@ def targets(results: Results) -> list[Check]:
             checks.append(Check(f"{command.label}: seconds", f"{command.seconds:.1f} s",
                                 f"<= {command.max_seconds:g} s",
                                 command.seconds <= command.max_seconds if command.exit_code == 0 else None))
+    if results.jobs:
+        checks += [Check(*check) for check in jobs_bench.targets(results.jobs)]
     return checks
 
 
@@ -292,13 +299,18 @@ def reset_database(url: str) -> None:
         engine.dispose()
 
 
-def build_app(url: str):
+def build_app(url: str, **overrides):
+    """The app on ``url``; ``overrides``: settings of one measurement (a queue of its own, a mail server…).
+
+    Give it JOBS_SQLITE_PATH (or REDIS_URL): by default the queue is the
+    instance folder's, which a ``make run`` worker on this checkout would drain.
+    """
     from portal import create_app
     from portal.config import TestingConfig
 
     # Testing-like settings, as tests/conftest.py: fixed secret, no CSRF, cheap Argon2.
     settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
-    settings.update(SQLALCHEMY_DATABASE_URI=url, SERVER_NAME=None)
+    settings.update(SQLALCHEMY_DATABASE_URI=url, SERVER_NAME=None, **overrides)
     return create_app(settings)
 
 
@@ -508,18 +520,21 @@ def report(results: Results, checks: list[Check], meta: dict) -> str:
                          str(result.status or "-"), result.statements_text,
                          _ms(result.median).strip(), _ms(result.p95).strip(),
                          (result.error or "").splitlines()[0][:100] if result.error else ""])
-    out.append(table(["size", "measurement", "request", "as", "status", "stmts", "median", "p95", "error"], rows))
-    out.append("")
+    if rows:  # none with --only-jobs
+        out.append(table(["size", "measurement", "request", "as", "status", "stmts", "median", "p95", "error"],
+                         rows))
+        out.append("")
     rows = [[name, f"{seconds:.2f} s"] for name, seconds in results.setup_seconds.items()]
     rows += [[c.label + ("" if c.exit_code == 0 else f" (exit {c.exit_code})"), f"{c.seconds:.2f} s"]
              for c in results.commands.values()]
     out.append(table(["step", "time"], rows))
     out.append("")
-    out.append("stmts: every before_cursor_execute on db.engine during the request, nothing excluded"
-               + ("; SQLite: includes the app's explicit BEGIN." if meta["dialect"] == "sqlite" else
-                  "; PostgreSQL: psycopg's BEGIN and the ROLLBACK that ends the request are "
-                  "round trips too but no cursor execution, so they are not counted."))
-    out.append("")
+    if results.phases:
+        out.append("stmts: every before_cursor_execute on db.engine during the request, nothing excluded"
+                   + ("; SQLite: includes the app's explicit BEGIN." if meta["dialect"] == "sqlite" else
+                      "; PostgreSQL: psycopg's BEGIN and the ROLLBACK that ends the request are "
+                      "round trips too but no cursor execution, so they are not counted."))
+        out.append("")
     out.append(table(["target", "measured", "target", "result"],
                      [[c.label, c.value, c.target, {True: "PASS", False: "MISS", None: "n/a"}[c.passed]]
                       for c in checks]))
@@ -527,6 +542,79 @@ def report(results: Results, checks: list[Check], meta: dict) -> str:
 
 
 # ---------------------------------------------------------------- main
+
+
+def pages_and_billing(app, engine, counter: StatementCounter, args, results: Results, log) -> list[str]:
+    """The pages at demo size and at scale, the billing run, exports, margin report and PDFs; the report's
+    extra lines."""
+    from sqlalchemy import text
+
+    log("demo size:")
+    results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
+    small_export = export_peak(app, 0, log)
+
+    command = scale_command(args)
+    log(f"{' '.join(command.args)} ...")
+    scaled = invoke(app, command.args, command.label, command.max_seconds)
+    results.commands[command.label] = scaled
+    log(f"  {scaled.output} ({scaled.seconds:.1f} s wall)")
+    if scaled.exit_code != 0:
+        raise RuntimeError(f"demo scale failed: {scaled.output}")
+
+    if args.analyze:
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        results.setup_seconds["ANALYZE after demo scale (--analyze)"] = time.perf_counter() - started
+
+    log(f"{args.clients} clients:")
+    results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
+
+    extra = []
+    if args.show_sql:
+        for result in results.phases["scale"].values():
+            extra.append(f"\nSQL of one '{result.label}' request at scale ({len(result.sql)} statements):")
+            extra += [f"  {n}. {sql}" for n, sql in enumerate(result.sql, 1)]
+    if args.explain:
+        results.plans = explain(app, counter)
+        alone = time_selects(app, counter)
+        for label, entries in results.plans.items():
+            extra.append(f"\nPlans of the SELECTs of '{label}' at scale:")
+            for entry, (median, _) in zip(entries, alone[label]):
+                entry["alone_median_ms"] = round(median, 3)
+                extra.append(f"  [{median:.2f} ms alone] {entry['sql']}")
+                extra += [f"      {line}" for line in entry["plan"]]
+
+    priced = billing_bench.set_prices(app)
+    log(f"price book: {priced['price_book_entries']} entries, {priced['client_prices']} clients with their own "
+        "price")
+    for command in COMMANDS_AT_SCALE:
+        log(f"{' '.join(command.args)} ...")
+        results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
+    run = results.commands["billing run"]
+    extra.append(f"\nbilling run at scale, with price book, client prices and tax: {run.seconds:.2f} s, "
+                 f"{1000 * run.seconds / args.clients:.2f} ms per client")
+
+    log("invoice export (streamed):")
+    exports = [small_export, export_peak(app, 0, log), export_peak(app, 9, log)]
+    extra.append("\ninvoice export, streamed (peak Python memory while reading the whole response):")
+    extra += [f"  {e['lines']:>7} lines  peak {e['peak_mb']:>6.1f} MB  {e['seconds']:.2f} s" for e in exports]
+    log("margin report over 12 months (after 10 months of invoices):")
+    report_figures = billing_bench.margin_report(app, counter, log)
+    extra.append(f"\nmargin report over 12 months, {report_figures['documents']} documents:")
+    extra += [f"  {label:<6} HTTP {f['status']}  {'/'.join(map(str, f['statements']))} statements  "
+              f"median {f['median_ms']:.1f} ms" for label, f in report_figures.items() if label != "documents"]
+    log("PDF rendering:")
+    pdf = billing_bench.pdf_rendering(app, log)
+    extra.append(f"\nPDF invoice ({pdf['lines']} lines, {pdf['bytes']} bytes): median {pdf['median_ms']:.0f} ms, "
+                 f"max {pdf['max_ms']:.0f} ms")
+    if not args.database_url:
+        log("billing run linearity:")
+        rows = billing_linearity(log)
+        extra.append("\nbilling run, first invoices, fresh SQLite databases (target: linear in clients):")
+        extra += [f"  {r['clients']:>5} clients  {r['seconds']:.2f} s  {r['ms_per_client']:.2f} ms per client"
+                  for r in rows]
+    return extra
 
 
 def parse_args(argv=None):
@@ -550,17 +638,27 @@ def parse_args(argv=None):
     parser.add_argument("--keep-db", action="store_true", help="keep the temporary SQLite file")
     parser.add_argument("--sequential", action="store_true",
                         help="measure all the requests of one page, then the next (default: round robin)")
+    jobs = parser.add_argument_group("task queue (bench/jobs.py, issue 14)")
+    skip = jobs.add_mutually_exclusive_group()
+    skip.add_argument("--skip-jobs", action="store_true", help="leave out the task-queue section")
+    skip.add_argument("--only-jobs", action="store_true",
+                      help="only the task-queue section, at demo size (no pages, demo scale or billing)")
+    jobs.add_argument("--jobs-requests", type=int, default=200,
+                      help="timed user creations per mail setup (after --jobs-warmup)")
+    jobs.add_argument("--jobs-warmup", type=int, default=20)
+    jobs.add_argument("--webhook-events", type=int, default=500, help="events drained by one worker per queue")
+    jobs.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                      help="Redis of the second webhook measurement (env BENCH_REDIS_URL); only a queue "
+                           "named portal-bench-* is written; skipped when it does not answer")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    tmpdir = None
-    url = args.database_url
-    if not url:
-        tmpdir = tempfile.mkdtemp(prefix="portal-bench-")
-        url = "sqlite:///" + os.path.join(tmpdir, "portal.sqlite")
+    # The SQLite database (without --database-url) and the task queues' files.
+    tmpdir = tempfile.mkdtemp(prefix="portal-bench-")
+    url = args.database_url or "sqlite:///" + os.path.join(tmpdir, "portal.sqlite")
     results = Results()
     try:
         from flask_migrate import upgrade
@@ -570,7 +668,7 @@ def main(argv=None) -> int:
 
         started = time.perf_counter()
         reset_database(url)
-        app = build_app(url)
+        app = build_app(url, JOBS_SQLITE_PATH=os.path.join(tmpdir, "jobs.sqlite"))
         with app.app_context():
             upgrade()
             engine = db.engine
@@ -588,71 +686,12 @@ def main(argv=None) -> int:
             raise RuntimeError(f"demo load failed: {load.output}")
         results.setup_seconds["demo load"] = load.seconds
 
-        log("demo size:")
-        results.phases["demo"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
-        small_export = export_peak(app, 0, log)
-
-        command = scale_command(args)
-        log(f"{' '.join(command.args)} ...")
-        scaled = invoke(app, command.args, command.label, command.max_seconds)
-        results.commands[command.label] = scaled
-        log(f"  {scaled.output} ({scaled.seconds:.1f} s wall)")
-        if scaled.exit_code != 0:
-            raise RuntimeError(f"demo scale failed: {scaled.output}")
-
-        if args.analyze:
-            started = time.perf_counter()
-            with engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
-            results.setup_seconds["ANALYZE after demo scale (--analyze)"] = time.perf_counter() - started
-
-        log(f"{args.clients} clients:")
-        results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
-
-        extra = []
-        if args.show_sql:
-            for result in results.phases["scale"].values():
-                extra.append(f"\nSQL of one '{result.label}' request at scale ({len(result.sql)} statements):")
-                extra += [f"  {n}. {sql}" for n, sql in enumerate(result.sql, 1)]
-        if args.explain:
-            results.plans = explain(app, counter)
-            alone = time_selects(app, counter)
-            for label, entries in results.plans.items():
-                extra.append(f"\nPlans of the SELECTs of '{label}' at scale:")
-                for entry, (median, _) in zip(entries, alone[label]):
-                    entry["alone_median_ms"] = round(median, 3)
-                    extra.append(f"  [{median:.2f} ms alone] {entry['sql']}")
-                    extra += [f"      {line}" for line in entry["plan"]]
-
-        priced = billing_bench.set_prices(app)
-        log(f"price book: {priced['price_book_entries']} entries, {priced['client_prices']} clients with their own "
-            "price")
-        for command in COMMANDS_AT_SCALE:
-            log(f"{' '.join(command.args)} ...")
-            results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
-        run = results.commands["billing run"]
-        extra.append(f"\nbilling run at scale, with price book, client prices and tax: {run.seconds:.2f} s, "
-                     f"{1000 * run.seconds / args.clients:.2f} ms per client")
-
-        log("invoice export (streamed):")
-        exports = [small_export, export_peak(app, 0, log), export_peak(app, 9, log)]
-        extra.append("\ninvoice export, streamed (peak Python memory while reading the whole response):")
-        extra += [f"  {e['lines']:>7} lines  peak {e['peak_mb']:>6.1f} MB  {e['seconds']:.2f} s" for e in exports]
-        log("margin report over 12 months (after 10 months of invoices):")
-        report_figures = billing_bench.margin_report(app, counter, log)
-        extra.append(f"\nmargin report over 12 months, {report_figures['documents']} documents:")
-        extra += [f"  {label:<6} HTTP {f['status']}  {'/'.join(map(str, f['statements']))} statements  "
-                  f"median {f['median_ms']:.1f} ms" for label, f in report_figures.items() if label != "documents"]
-        log("PDF rendering:")
-        pdf = billing_bench.pdf_rendering(app, log)
-        extra.append(f"\nPDF invoice ({pdf['lines']} lines, {pdf['bytes']} bytes): median {pdf['median_ms']:.0f} ms, "
-                     f"max {pdf['max_ms']:.0f} ms")
-        if not args.database_url:
-            log("billing run linearity:")
-            rows = billing_linearity(log)
-            extra.append("\nbilling run, first invoices, fresh SQLite databases (target: linear in clients):")
-            extra += [f"  {r['clients']:>5} clients  {r['seconds']:.2f} s  {r['ms_per_client']:.2f} ms per client"
-                      for r in rows]
+        extra = [] if args.only_jobs else pages_and_billing(app, engine, counter, args, results, log)
+        if not args.skip_jobs:
+            results.jobs = jobs_bench.run(lambda **settings: build_app(url, **settings), tmpdir,
+                                          count=args.jobs_requests, warmup=args.jobs_warmup,
+                                          events=args.webhook_events, redis_url=args.redis_url, log=log)
+            extra += jobs_bench.lines(results.jobs)
 
         meta = dict(dialect=dialect, server_version=version, database=engine.url.render_as_string(hide_password=True),
                     requests=args.requests, warmup=args.warmup, clients=args.clients,
@@ -672,6 +711,7 @@ def main(argv=None) -> int:
                 commands=[asdict(c) for c in results.commands.values()],
                 targets=[asdict(c) for c in checks],
                 plans=results.plans,
+                jobs=results.jobs,
             )
             Path(args.json).write_text(json.dumps(payload, indent=2, default=str) + "\n")
             log(f"wrote {args.json}")
@@ -679,9 +719,9 @@ def main(argv=None) -> int:
             db.engine.dispose()
         return 0
     finally:
-        if tmpdir and not args.keep_db:
+        if not args.keep_db:
             shutil.rmtree(tmpdir, ignore_errors=True)
-        elif tmpdir:
+        else:
             log(f"kept {tmpdir}")
 
 

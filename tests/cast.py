@@ -77,7 +77,7 @@ class Outbox:
         self._inbox = inbox
 
     def _sent(self) -> list[tuple[str, str, str]]:
-        return [(m["To"], m["Subject"], m.get_content()) for m in self._inbox.messages]
+        return [(m["To"], m["Subject"], m.get_body(("plain",)).get_content()) for m in self._inbox.messages]
 
     def __iter__(self):
         return iter(self._sent())

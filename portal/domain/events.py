@@ -34,7 +34,7 @@ unit_cost, margin, discount) removed at any depth (``sanitised``).
 """
 from sqlalchemy import select, update
 
-from portal.domain import handoff
+from portal.domain import handoff, notifications
 from portal.domain.webhooks import fanout
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -113,14 +113,22 @@ def add_for(audit_event: AuditEvent) -> OutboxEvent | None:
     kind = event_type(audit_event.action, audit_event.after)
     if kind is None:
         return None
-    event = OutboxEvent(
-        type=kind, organisation_id=audit_event.organisation_id,
-        partner_id=partner_of(audit_event.organisation_id), audit_event=audit_event,
-        data={"action": audit_event.action, "target_type": audit_event.target_type,
-              "target_id": audit_event.target_id, "organisation_id": audit_event.organisation_id,
-              "actor_id": audit_event.actor_id, "before": sanitised(audit_event.before),
-              "after": sanitised(audit_event.after)},
-    )
+    return add(kind, audit_event.organisation_id,
+               {"action": audit_event.action, "target_type": audit_event.target_type,
+                "target_id": audit_event.target_id, "organisation_id": audit_event.organisation_id,
+                "actor_id": audit_event.actor_id, "before": sanitised(audit_event.before),
+                "after": sanitised(audit_event.after)}, audit_event=audit_event)
+
+
+def add(kind: str, organisation_id: int | None, data: dict, *, audit_event: AuditEvent | None = None) -> OutboxEvent:
+    """Add an event of type ``kind`` about ``organisation_id`` to the current transaction.
+
+    Also for the events no audit event stands behind (``site.running_out``,
+    raised by the seat counters for rule 33). The caller commits; the relay
+    is asked to run once the transaction commits.
+    """
+    event = OutboxEvent(type=kind, organisation_id=organisation_id, partner_id=partner_of(organisation_id),
+                        audit_event=audit_event, data=data)
     db.session.add(event)
     handoff.after_commit("relay")
     return event
@@ -150,7 +158,8 @@ def relay(limit: int = 500) -> int:
     Each event is claimed by a conditional UPDATE (``… WHERE relayed_at IS
     NULL``) in the transaction that hands it on, so two relays running at once
     hand each event on once. Handing on is marking it and adding its webhook
-    deliveries (``webhooks.fanout``, rule 32) in the same transaction.
+    deliveries (``webhooks.fanout``, rule 32) and its e-mail notifications
+    (``notifications``, rule 33) in the same transaction.
     """
     relayed = 0
     while True:
@@ -166,8 +175,10 @@ def relay(limit: int = 500) -> int:
                 claimed = db.session.execute(
                     update(OutboxEvent).where(OutboxEvent.id == event_id, OutboxEvent.relayed_at.is_(None))
                     .values(relayed_at=now).execution_options(synchronize_session=False)).rowcount
-                if claimed:  # handed on once: its webhook deliveries join the claim's transaction (rule 32)
-                    fanout.fan_out(event_id)
+                if claimed:  # handed on once: its deliveries and e-mails join the claim's transaction
+                    event = db.session.get(OutboxEvent, event_id)
+                    fanout.fan_out(event)  # rule 32
+                    notifications.on_event(event)  # rule 33
                 done += claimed
         relayed += done
         if len(ids) < limit:

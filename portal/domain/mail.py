@@ -58,7 +58,43 @@ class Outcome:
     retry_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message."""
+
+    filename: str
+    media_type: str  # "application/pdf"
+    content: bytes
+
+
 _handlers: dict[str, Callable[[MailMessage, str], None]] = {}
+_builders: dict[str, Callable[[str], Attachment]] = {}
+
+
+def attachment_builder(kind: str):
+    """Register ``build(reference) -> Attachment`` for the attachments named ``"<kind>:<reference>"``.
+
+    It runs when the message is sent, in the worker, in the reader's language.
+    It raises ``MailError(permanent=True)`` when the file can no longer be
+    made for this reader (trying again cannot help); any other error is
+    retried like an SMTP failure. The web layer registers the invoice PDF
+    (the domain builds no documents).
+    """
+
+    def register(build):
+        _builders[kind] = build
+        return build
+
+    return register
+
+
+def build_attachment(name: str) -> Attachment:
+    """The file an ``attachment`` name stands for (see ``attachment_builder``)."""
+    kind, _, reference = name.partition(":")
+    build = _builders.get(kind)
+    if build is None:
+        raise MailError(f"no builder for the attachment {name!r}", permanent=True)
+    return build(reference)
 
 
 def on_outcome(kind: str):
@@ -79,15 +115,21 @@ def on_outcome(kind: str):
 
 
 def queue(to: str, subject: str, body: str, *, kind: str, reference_id: int | None = None,
-          language: str | None = None, expires_at: datetime | None = None) -> MailMessage:
+          language: str | None = None, expires_at: datetime | None = None,
+          attachment: str | None = None, due_since: datetime | None = None) -> MailMessage:
     """Add a message to the current transaction; it is handed to the task queue once that commits.
 
     ``subject`` and ``body`` are already in the reader's ``language`` (built
     inside ``force_locale``). Nothing is sent if the transaction rolls back.
+    ``attachment`` names a file built when the message is sent (see
+    ``attachment_builder``). ``due_since``: when the change that calls for it
+    happened, if earlier (a notification written by the relay), so a run of
+    every job due when it started sends it.
     """
     now = utcnow()
+    due = min(due_since or now, now)
     message = MailMessage(kind=kind, reference_id=reference_id, recipient=to, subject=subject, body=body,
-                          language=language, status="pending", attempts=0, next_attempt_at=now,
+                          language=language, attachment=attachment, status="pending", attempts=0, next_attempt_at=due,
                           expires_at=expires_at, queued_at=now, created_at=now)
     db.session.add(message)
     db.session.flush()
@@ -147,6 +189,7 @@ def deliver(message_id: int, *, cutoff: datetime | None = None, will_retry: bool
         return None
     message = db.session.get(MailMessage, message_id, populate_existing=True)
     to, subject, body, language = message.recipient, message.subject, message.body or "", message.language
+    attachment = message.attachment
     attempts, expires_at = message.attempts, message.expires_at
     db.session.rollback()  # no transaction held open while SMTP talks
     error, permanent = None, False
@@ -155,7 +198,7 @@ def deliver(message_id: int, *, cutoff: datetime | None = None, will_retry: bool
     else:
         try:
             with force_locale(language or "en"):
-                send(to, subject, body)
+                send(to, subject, body, [attachment] if attachment else [])
         except MailError as failure:
             error, permanent = str(failure) or type(failure).__name__, failure.permanent
         except Exception as failure:  # noqa: BLE001 - whatever it was, the message is tried again later
@@ -227,8 +270,9 @@ def recover(now: datetime | None = None) -> list[int]:
     return list(lost)
 
 
-def send(to: str, subject: str, body: str) -> None:
-    """Send one plain-text message now; raises ``MailError`` when SMTP fails.
+def send(to: str, subject: str, body: str, attachments: list[str] = ()) -> None:
+    """Send one plain-text message now, with the files its ``attachments`` name; raises ``MailError`` when
+    SMTP fails or a file cannot be made (see ``attachment_builder``).
 
     Without PORTAL_MAIL_SERVER the message is written to the log, so a demo
     needs no mail server. The caller runs it in the language of the reader
@@ -242,10 +286,7 @@ def send(to: str, subject: str, body: str) -> None:
         message["From"] = config.get("MAIL_DEFAULT_SENDER") or "Partner Portal <portal@localhost>"
         message["To"] = to  # the e-mail was validated: no line breaks can reach a header
         message["Subject"] = subject
-        message.set_content(body)  # it replaces every Content-* header: the language goes after it
-        language = get_locale()
-        if language is not None:
-            message["Content-Language"] = language.language
+        message.set_content(body)
     except (ValueError, TypeError) as error:
         # A header the email package refuses (a line separator in a name stored before names
         # were checked, a malformed sender setting): a failed delivery, never an error after the
@@ -253,9 +294,17 @@ def send(to: str, subject: str, body: str) -> None:
         current_app.logger.warning("E-mail to %s not built: %s", to, error)
         raise MailError(f"The message could not be built: {error}", permanent=True) from error
     server = config.get("MAIL_SERVER")
-    if not server:
-        current_app.logger.info("E-mail (no PORTAL_MAIL_SERVER set) to %s: %s\n%s", to, subject, body)
+    if not server:  # the files are not made for the log: an invoice's PDF costs a tenth of a second
+        current_app.logger.info("E-mail (no PORTAL_MAIL_SERVER set) to %s: %s\n%s%s", to, subject, body,
+                                "".join(f"\n[attached: {name}]" for name in attachments))
         return
+    for name in attachments:
+        file = build_attachment(name)
+        maintype, _, subtype = file.media_type.partition("/")
+        message.add_attachment(file.content, maintype=maintype, subtype=subtype, filename=file.filename)
+    language = get_locale()
+    if language is not None:  # last: set_content and add_attachment move the Content-* headers they find
+        message["Content-Language"] = language.language
     try:
         with smtplib.SMTP(server, int(config.get("MAIL_PORT", 25)),
                           timeout=float(config.get("MAIL_TIMEOUT") or 10)) as smtp:

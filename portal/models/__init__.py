@@ -4,6 +4,7 @@ from portal.models.audit import AuditEvent
 from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSequence
 from portal.models.catalogue import SubscriptionType
 from portal.models.invitation import Invitation, InvitationToken
+from portal.models.notifications import NOTIFICATION_TOPICS, NotificationOptOut
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
 from portal.models.outbox import MAIL_STATUSES, MailMessage, OutboxEvent
 from portal.models.prices import ClientPrice, PeriodPrice, PriceBookEntry
@@ -34,6 +35,8 @@ __all__ = [
     "LoginSession",
     "MAIL_STATUSES",
     "MailMessage",
+    "NOTIFICATION_TOPICS",
+    "NotificationOptOut",
     "ORGANISATION_KINDS",
     "Organisation",
     "OutboxEvent",

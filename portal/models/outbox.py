@@ -56,7 +56,10 @@ class MailMessage(db.Model):
     a password reset): it is erased once the message is sent, failed or
     cancelled. ``kind`` and ``reference_id`` say what it is about (an
     invitation's id, a user's, a seat request's), so its outcome can be
-    recorded there. ``queued_at`` is when a task for it was last put on the
+    recorded there. ``attachment`` names a file built when the message is sent
+    (``"invoice:<invoice id>:<reader's user id>"``: the invoice's PDF as that
+    reader may read it, rule 33), so no large file waits in the table.
+    ``queued_at`` is when a task for it was last put on the
     queue: a due message not queued for a while is queued again (a lost task).
     """
 
@@ -75,6 +78,7 @@ class MailMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(998))
     body: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
+    attachment: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

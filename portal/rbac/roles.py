@@ -94,3 +94,9 @@ ROLES = {
 
 def roles_for(organisation_kind: str) -> list[Role]:
     return [role for role in ROLES.values() if role.organisation_kind == organisation_kind]
+
+
+def role_codes_with(permission: str, organisation_kind: str) -> list[str]:
+    """The codes of the roles of ``organisation_kind`` that hold ``permission`` (whom to tell of what)."""
+    return [role.code for role in ROLES.values()
+            if role.organisation_kind == organisation_kind and permission in role.permissions]

@@ -15,6 +15,7 @@ is ``format_money`` and days ``format_day``, in the page's language.
 from datetime import date, datetime
 
 from portal.domain.audit_log import EventRow, Names
+from portal.domain.notifications import TOPICS
 from portal.i18n import LANGUAGE_NAMES, _l, format_basis_points, format_day, format_money, ngettext
 from portal.i18n import gettext as _
 from portal.rbac.roles import ROLES
@@ -30,7 +31,8 @@ ACTION_GROUPS = (
                    ("user.seat_moved", _l("Seat moved")), ("user.renamed", _l("User renamed")),
                    ("user.reactivated", _l("User reactivated")),
                    ("user.seat_released", _l("Seat released after a trial")),
-                   ("user.language_changed", _l("Language changed")))),
+                   ("user.language_changed", _l("Language changed")),
+                   ("user.notifications_changed", _l("E-mail notifications changed")))),
     (_l("Seat requests"), (("seat_request.", _l("Any seat request event")),
                            ("seat_request.created", _l("Seats requested")),
                            ("seat_request.approved", _l("Seat request approved")),
@@ -374,6 +376,13 @@ def _seat_request_approved(e: _Event) -> str:
                     e.after.get("quantity"), who=e.who)
 
 
+def _notifications_changed(e: _Event) -> str:
+    labels = [str(TOPICS[code].label) for code in e.after.get("turned_off") or () if code in TOPICS]
+    if labels:
+        return _("%(who)s turned off the e-mails: %(topics)s", who=e.who, topics="; ".join(labels))
+    return _("%(who)s turned on every e-mail notification", who=e.who)
+
+
 def _language_changed(e: _Event) -> str:
     language = LANGUAGE_NAMES.get(e.after.get("language"))
     if language:
@@ -487,6 +496,7 @@ _SENTENCES = {
                                 before=e.before.get("name"), after=e.after.get("name")),
     "user.seat_released": _seat_released,
     "user.language_changed": _language_changed,
+    "user.notifications_changed": _notifications_changed,
     "seat_request.created": _seat_request_created,
     "seat_request.approved": _seat_request_approved,
     "seat_request.declined": lambda e: _("%(who)s declined a seat request: %(reason)s", who=e.who,

@@ -3,7 +3,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wtforms import SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
+
 from portal.domain.errors import DomainError
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several values under one name, chosen with checkboxes (no JavaScript, no Ctrl-click multi-select)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 def add_error(form, error: DomainError, default_field: str) -> None:

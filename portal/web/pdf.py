@@ -16,7 +16,10 @@ from babel.dates import format_interval
 from flask import current_app, render_template
 from flask_babel import get_locale
 
-from portal.models import Invoice
+from portal.domain import mail
+from portal.extensions import db
+from portal.models import Invoice, User
+from portal.rbac.scoping import invoice_lines_in_reach
 from portal.web.labels import last_day, template_helpers
 
 MEDIA_TYPE = "application/pdf"
@@ -51,3 +54,19 @@ def pdf_response(invoice: Invoice, lines: list):
     # An invoice is personal data: no shared cache keeps it.
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@mail.attachment_builder("invoice")
+def invoice_attachment(reference: str) -> mail.Attachment:
+    """``invoice:<invoice id>:<user id>``: the invoice's PDF as that user may read it now, for the e-mail
+    telling them it was issued (docs/rules.md rule 33). A reader who left, or whose sites are no longer
+    on it, gets no PDF: the message fails for good rather than show them what they may not read."""
+    invoice_id, _, user_id = reference.partition(":")
+    invoice = db.session.get(Invoice, int(invoice_id)) if invoice_id.isdigit() else None
+    reader = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    lines = invoice_lines_in_reach(reader, invoice) if invoice and reader and reader.status == "active" else []
+    if not lines:
+        raise mail.MailError(f"invoice {invoice_id} is not for user {user_id} to read", permanent=True)
+    document = mail.Attachment(f"{invoice.number}.pdf", MEDIA_TYPE, invoice_pdf(invoice, lines))
+    db.session.rollback()  # no transaction held open while SMTP talks
+    return document

@@ -171,7 +171,12 @@ def test_finance_approves_buys_the_seats_creates_the_user_and_the_requester_is_t
     assert (user["email"], user["status"], user["site_id"]) == ("nadia@example.org", "invited", demo.lyon.id)
     invoice = api_as("nw_finance").get(f"/api/v1/invoices/{body['invoice_id']}").get_json()
     assert invoice["kind"] == "proration" and invoice["lines"][0]["quantity"] == 2
-    assert {to for to, _subject, _body in outbox} == {"nadia@example.org", "frontdesk@acme.example"}
+    # Nadia's invitation, the requester's answer, and the prorated invoice to Acme's readers of invoices.
+    assert sorted(to for to, _subject, _body in outbox) == [
+        "accountant@acme.example", "admin@acme.example", "frontdesk@acme.example", "nadia@example.org"]
+    number = invoice["number"]
+    assert {to for to, subject, _body in outbox if number in subject} == {"accountant@acme.example",
+                                                                          "admin@acme.example"}
     fresh()
     requester = demo.user("frontdesk@acme.example")
     told = next(m for m in outbox._inbox.messages if m["To"] == "frontdesk@acme.example")

@@ -89,7 +89,10 @@ def test_a_client_admin_asks_and_finance_approves_in_one_click(demo, client_admi
     fresh()
     nadia = demo.user("nadia@acme.example")
     assert (nadia.status, nadia.site_id) == ("invited", demo.paris.id)
-    assert sorted(to for to, _subject, _body in outbox) == ["admin@acme.example", "nadia@acme.example"]
+    # The answer to the requester and Nadia's invitation; the prorated invoice to Acme's readers of invoices.
+    mail = sorted((to, "NW-" in subject) for to, subject, _body in outbox)
+    assert mail == [("accountant@acme.example", True), ("admin@acme.example", False), ("admin@acme.example", True),
+                    ("nadia@acme.example", False)]
     page = finance.get(approved.headers["Location"]).get_data(as_text=True)
     assert "Approved: 2 Essentials seats at Paris" in page
     assert "No seat request is waiting for a decision." in page

@@ -4,6 +4,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, StopValidation
 
 from portal.i18n import LANGUAGE_NAMES, LANGUAGES, _l
+from portal.web.forms import CheckboxesField
 
 # docs/rules.md rule 40; the service checks the rest (common passwords, the e-mail).
 PASSWORD_LENGTH = Length(min=12, message=_l("Choose a password of at least 12 characters."))
@@ -42,6 +43,13 @@ class LanguageForm(FlaskForm):
     language = SelectField(_l("Language"), validators=[_sent], validate_choice=False, default="", choices=[
         SelectChoice("", _l("Follow my browser")),
         *(SelectChoice(code, LANGUAGE_NAMES[code], render_kw={"lang": code}) for code in LANGUAGES)])
+
+
+class NotificationsForm(FlaskForm):
+    """docs/rules.md rule 33: checkboxes ``notifications``, one per topic that concerns the user (the view
+    gives the choices); the topics left unticked are turned off. Which codes exist is the service's rule."""
+
+    notifications = CheckboxesField(_l("E-mail me when"), validate_choice=False)
 
 
 class NewTokenForm(FlaskForm):

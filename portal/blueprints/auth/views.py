@@ -4,10 +4,13 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
+from wtforms.fields.choices import SelectChoice
 
 from portal.blueprints.auth import bp
-from portal.blueprints.auth.forms import AcceptInvitationForm, ChangePasswordForm, LanguageForm, LoginForm, NewTokenForm
+from portal.blueprints.auth.forms import (AcceptInvitationForm, ChangePasswordForm, LanguageForm, LoginForm,
+                                         NewTokenForm, NotificationsForm)
 from portal.blueprints.auth.two_step import redirect_to_second_step
+from portal.domain import notifications
 from portal.domain.accounts import api_tokens, authentication, invitations, preferences, two_step
 from portal.domain.accounts import sessions as account_sessions
 from portal.domain.errors import DomainError, NotFound
@@ -117,8 +120,10 @@ def account():
     return _account_page(form=form, status=submission.status)
 
 
-def _account_page(*, form=None, token_form=None, language_form=None, new_secret=None, status=200):
+def _account_page(*, form=None, token_form=None, language_form=None, notifications_form=None, new_secret=None,
+                  status=200):
     return render_template("auth/account.html", form=form or ChangePasswordForm(formdata=None),
+                           notifications_form=notifications_form or _notifications_form(formdata=None),
                            token_form=token_form or NewTokenForm(formdata=None), new_secret=new_secret,
                            language_form=language_form or LanguageForm(
                                formdata=None, language=current_user.language or ""), roles=ROLES,
@@ -140,6 +145,37 @@ def set_language():
     flash(_("Language saved.") if submission.result else
           _("Language saved: the portal follows your browser's language."), "success")
     return redirect(url_for("auth.account", _anchor="language"), 303)
+
+
+def _notifications_form(*, posted: bool = False, **kwargs) -> NotificationsForm:
+    """The topics that concern the user, each ticked unless they turned it off (docs/rules.md rule 33).
+
+    ``posted``: the form as submitted, where no box ticked means every topic off (never the stored state).
+    """
+    topics = notifications.topics_for(current_user)
+    if posted:
+        form = NotificationsForm(**kwargs)
+    else:
+        off = notifications.turned_off(current_user)
+        form = NotificationsForm(**kwargs, notifications=[topic.code for topic in topics if topic.code not in off])
+    form.notifications.choices = [SelectChoice(topic.code, topic.label,
+                                               render_kw={"aria-describedby": f"hint-{topic.code}"})
+                                  for topic in topics]
+    form.hints = {topic.code: topic.hint for topic in topics}
+    return form
+
+
+@bp.route("/account/notifications", methods=["POST"])
+@login_required
+def set_notifications():
+    """The e-mail notifications this user receives: the ticked topics stay on, the others are turned off."""
+    form = _notifications_form(posted=True)
+    submission = submit(form, lambda: preferences.set_notifications(current_user, form.notifications.data or []),
+                        "notifications")
+    if not submission.done:
+        return _account_page(notifications_form=form, status=submission.status)
+    flash(_("E-mail notifications saved."), "success")
+    return redirect(url_for("auth.account", _anchor="notifications"), 303)
 
 
 @bp.route("/account/sessions/<id:session_id>/end", methods=["POST"])

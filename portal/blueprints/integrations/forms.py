@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, widgets
+from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.domain.events import EVENT_TYPES
 from portal.i18n import _l
 from portal.models.webhooks import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+from portal.web.forms import CheckboxesField
 
 
 # The event types in words (docs/rules.md rule 37); the API and the payloads name them by their codes.
@@ -21,13 +22,6 @@ EVENT_LABELS = {
     "seat_request.created": _l("Seats are requested"),
     "seat_request.decided": _l("A seat request is decided"),
 }
-
-
-class CheckboxesField(SelectMultipleField):
-    """A list of checkboxes (no JavaScript needed)."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 class WebhookForm(FlaskForm):

@@ -1,20 +1,13 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.i18n import _l
+from portal.web.forms import CheckboxesField
 
 # docs/rules.md screen 15e: the role select starts on this empty option, which cannot be submitted.
 NO_ROLE = SelectChoice("", _l("Choose a role…"))
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several values under one name, chosen with checkboxes rather than a Ctrl-click multi-select."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class GrantRoleForm(FlaskForm):

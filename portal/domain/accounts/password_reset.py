@@ -19,7 +19,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from portal.domain import audit, links, mail, validation
+from portal.domain import audit, links, mail, notifications, validation
 from portal.domain.accounts.passwords import hash_password
 from portal.domain.errors import DomainError
 from portal.domain.transactions import write_transaction
@@ -85,7 +85,7 @@ def request_reset(email) -> str | None:
         db.session.add(PasswordResetToken(user_id=user_id, token_hash=hash_token(token), created_at=now,
                                           expires_at=expires_at))
         audit.record(None, "auth.password_reset_requested", "user", user_id, user.organisation_id)
-        language = user.language or user.organisation.language or "en"
+        language = notifications.language_of(user)
         link = links.password_reset_link(token)
         with force_locale(language):
             body = (_("Hello %(name)s,", name=user.name) + "\n\n"

@@ -4,12 +4,15 @@ Every claim is one conditional UPDATE (``consumed < allocated`` in its WHERE
 clause): zero rows changed means no free seat. That holds under any number of
 concurrent requests on PostgreSQL (the row lock re-checks the condition) and
 on SQLite (``BEGIN IMMEDIATE`` serialises writers). Each change moves the
-partner's totals in the same transaction, so the overview never drifts.
+partner's totals in the same transaction, so the overview never drifts. A
+claim that leaves a site running out of a type raises the event that tells
+the partner's finance (rule 33), in the same transaction too.
 
 Everything here runs inside the caller's transaction and never commits.
 """
 from sqlalchemy import delete, func, insert, select, update
 
+from portal.domain import events, notifications
 from portal.domain.transactions import dialect_insert
 from portal.extensions import db
 from portal.models import Allocation, Organisation, PartnerSeatTotal, Site
@@ -43,24 +46,42 @@ def _match(site_id, subscription_type_id):
     return (Allocation.site_id == site_id) & (Allocation.subscription_type_id == subscription_type_id)
 
 
-def _move(site_id: int, subscription_type_id: int, allocated: int = 0, consumed: int = 0, *, only_if=None) -> bool:
-    """Move one allocation's counters, and its partner's totals with them.
+def _move(site_id: int, subscription_type_id: int, allocated: int = 0, consumed: int = 0, *, only_if=None):
+    """Move one allocation's counters, and its partner's totals with them; the row's new counts.
 
     ``only_if`` is an extra condition on the allocation row (e.g. a free seat
-    exists); when it does not hold, nothing moves and False is returned. Every
+    exists); when it does not hold, nothing moves and None is returned. Every
     counter change goes through here, so the partner totals never drift.
     """
     where = _match(site_id, subscription_type_id)
     if only_if is not None:
         where = where & only_if
-    changed = db.session.execute(
+    row = db.session.execute(
         update(Allocation).where(where)
         .values(allocated=Allocation.allocated + allocated, consumed=Allocation.consumed + consumed)
+        .returning(Allocation.allocated, Allocation.consumed)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed:
+    ).first()
+    if row is not None:
         _move_partner_totals(site_id, subscription_type_id, allocated, consumed)
-    return changed == 1
+    return row
+
+
+def _tell_if_running_out(site_id: int, subscription_type_id: int, now) -> None:
+    """After a seat was taken: raise ``site.running_out`` if it made the free seats cross a line (rule 33).
+
+    Only taking a seat runs a site out: buying or lowering seats is finance's
+    own doing. The counts before and after come from the row this claim
+    locked, so of many concurrent claims exactly one crosses each line: finance
+    is told once per crossing, not once per request.
+    """
+    level = notifications.crossed(now.allocated, now.consumed - 1, now.allocated, now.consumed)
+    if level is None:
+        return
+    client_id = db.session.scalar(select(Site.client_id).where(Site.id == site_id))
+    events.add(notifications.RUNNING_OUT, client_id,
+               {"site_id": site_id, "subscription_type_id": subscription_type_id, "level": level,
+                "allocated": now.allocated, "consumed": now.consumed})
 
 
 def _move_partner_totals(site_id, subscription_type_id, allocated: int, consumed: int) -> None:
@@ -89,7 +110,10 @@ def recount_partner_totals(partner_id: int) -> None:
 
 def claim_seat(site_id: int, subscription_type_id: int) -> bool:
     """Take one free seat; False if none is free."""
-    return _move(site_id, subscription_type_id, consumed=1, only_if=Allocation.consumed < Allocation.allocated)
+    now = _move(site_id, subscription_type_id, consumed=1, only_if=Allocation.consumed < Allocation.allocated)
+    if now is not None:
+        _tell_if_running_out(site_id, subscription_type_id, now)
+    return now is not None
 
 
 def add_seats(site_id: int, subscription_type_id: int, count: int, *, take: int = 0) -> None:
@@ -105,7 +129,7 @@ def add_seats(site_id: int, subscription_type_id: int, count: int, *, take: int 
 def remove_seats(site_id: int, subscription_type_id: int, count: int) -> bool:
     """Lower the seats bought by ``count``; False (nothing changes) if that would go below those in use."""
     return _move(site_id, subscription_type_id, allocated=-count,
-                 only_if=Allocation.allocated - count >= Allocation.consumed)
+                 only_if=Allocation.allocated - count >= Allocation.consumed) is not None
 
 
 def release_seat(site_id: int, subscription_type_id: int) -> None:

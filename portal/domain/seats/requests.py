@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from portal.domain import audit, mail, validation
+from portal.domain import audit, mail, notifications, validation
 from portal.domain.accounts import invitations, users
 from portal.domain.accounts.emails import EMAIL_IN_USE
 from portal.domain.billing import invoices
@@ -239,11 +239,6 @@ def _reloaded(request_id: int) -> SeatRequest | None:
 # ---------------------------------------------------------------- telling the requester
 
 
-def _language(person: User) -> str:
-    """The language a person reads their e-mail in: their own, else their organisation's, else English."""
-    return person.language or person.organisation.language or "en"
-
-
 def _tell_requester(request_id: int, user_not_created: str | None = None) -> bool:
     """Inside the decision's transaction: queue the requester's e-mail, in their language; False if not built.
 
@@ -252,7 +247,9 @@ def _tell_requester(request_id: int, user_not_created: str | None = None) -> boo
     """
     seat_request = _reloaded(request_id)
     requester = seat_request.requested_by
-    language = _language(requester)
+    if not notifications.wants(requester, "seat_request_decided"):
+        return True  # turned off on their account page (rule 33): the requests page still shows it
+    language = notifications.language_of(requester)
     try:
         with force_locale(language):
             subject, body = _decision_message(seat_request, user_not_created)

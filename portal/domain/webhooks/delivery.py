@@ -37,7 +37,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from portal.domain import audit, handoff, mail
+from portal.domain import audit, handoff, mail, notifications
 from portal.domain.errors import Forbidden
 from portal.domain.events import sanitised
 from portal.domain.transactions import write_transaction
@@ -50,7 +50,7 @@ from portal.models import Organisation, OutboxEvent, RoleAssignment, User, Webho
 from portal.models.mixins import utcnow
 from portal.models.webhooks import MAX_ERROR, MAX_EXCERPT
 from portal.rbac.permissions import manage_integrations, may
-from portal.rbac.roles import ROLES
+from portal.rbac.roles import role_codes_with
 
 PING = "ping"
 DEFAULT_RETRY_SECONDS = (60, 300, 1800, 7200, 21600, 86400)
@@ -318,7 +318,7 @@ def _disable(endpoint: WebhookEndpoint, now: datetime) -> None:
     audit.record(None, "webhook.disabled", "webhook", endpoint.id, endpoint.organisation_id,
                  before={"active": True}, after={"active": False, "reason": endpoint.disabled_reason})
     for admin in administrators(endpoint.organisation):
-        language = admin.language or "en"
+        language = notifications.language_of(admin)
         try:
             with force_locale(language):
                 subject = _("A webhook endpoint was disabled")
@@ -334,8 +334,7 @@ def _disable(endpoint: WebhookEndpoint, now: datetime) -> None:
 
 def administrators(organisation: Organisation) -> list[User]:
     """The active users of ``organisation`` holding integrations.manage through a role."""
-    codes = [role.code for role in ROLES.values()
-             if role.organisation_kind == organisation.kind and "integrations.manage" in role.permissions]
+    codes = role_codes_with("integrations.manage", organisation.kind)
     return list(db.session.scalars(
         select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
         .where(User.organisation_id == organisation.id, User.status == "active", RoleAssignment.role.in_(codes))
