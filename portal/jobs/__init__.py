@@ -92,6 +92,20 @@ class Jobs:
             return  # a relay that has not started yet will see this commit's events
         self.tasks[task](*args)
 
+    def waiting(self) -> "Waiting | None":
+        """How many tasks wait on the queue (and are scheduled for later); None when it cannot be reached."""
+        try:
+            return Waiting(pending=self.huey.pending_count(), scheduled=self.huey.scheduled_count())
+        except Exception:  # noqa: BLE001 - Redis down, SQLite file locked: the screen says "unreachable"
+            current_app.logger.warning("The task queue could not be read", exc_info=True)
+            return None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    pending: int
+    scheduled: int
+
 
 def build_huey(config, instance_path: str):
     """Huey on Redis (PORTAL_REDIS_URL) or on a SQLite file (PORTAL_JOBS_SQLITE_PATH, else the instance folder)."""

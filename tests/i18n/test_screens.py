@@ -127,6 +127,7 @@ SCREENS = {
     "operator.invite_administrator": (
         "operator", lambda d: f"/operator/partners/{d.org('Northwind Telecom').id}/administrators/new"),
     "operator.catalogue_list": ("operator", lambda d: "/operator/catalogue"),
+    "operator.jobs": ("operator", lambda d: "/operator/jobs"),
     "operator.new_subscription_type": ("operator", lambda d: "/operator/catalogue/new"),
     "operator.edit_prices": ("operator", lambda d: f"/operator/catalogue/{_first_type(d).id}/prices"),
     "reports.margins": ("nw_finance", lambda d: "/reports/margins"),

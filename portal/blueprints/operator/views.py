@@ -2,9 +2,11 @@
 from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 
+from portal import jobs as task_queue
 from portal.blueprints.operator import bp
 from portal.blueprints.operator.forms import (AdministratorForm, DiscountForm, NewPartnerForm, PricesForm,
                                              SubscriptionTypeForm)
+from portal.domain import queue_status
 from portal.domain.billing import catalogue, prices
 from portal.domain.billing.money import decimal_text
 from portal.domain.orgs import partners
@@ -67,6 +69,13 @@ def edit_prices(type_id):
         return redirect(url_for("operator.catalogue_list"), 303)
     return render("operator/type_form.html", submission.status, form=form, subscription_type=subscription_type,
                   tab="catalogue")
+
+
+@bp.route("/jobs")
+def jobs():
+    """What waits in the task queue and what failed (rules 30-32): e-mails, webhook deliveries, events."""
+    return render("operator/jobs.html", report=queue_status.queue_status(), queue=task_queue.jobs_of().waiting(),
+                  tab="jobs")
 
 
 @bp.route("/partners")
