@@ -11,6 +11,7 @@ from portal.models.prices import ClientPrice, PeriodPrice, PriceBookEntry
 from portal.models.seat_request import SEAT_REQUEST_STATUSES, SeatRequest
 from portal.models.security import PasswordResetToken, RecoveryCode, TwoStepAttempt
 from portal.models.site import Allocation, PartnerSeatTotal, Site
+from portal.models.usage import PartnerSeatChange, SeatChange
 from portal.models.user import (USER_STATUSES, KnownAddress, LoginFailure, LoginSession, RoleAssignment, User,
                                  role_assignment_sites)
 from portal.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
@@ -40,7 +41,9 @@ __all__ = [
     "ORGANISATION_KINDS",
     "Organisation",
     "OutboxEvent",
+    "PartnerSeatChange",
     "PartnerSeatTotal",
+    "SeatChange",
     "PasswordResetToken",
     "RecoveryCode",
     "RoleAssignment",

@@ -4,18 +4,21 @@ Every claim is one conditional UPDATE (``consumed < allocated`` in its WHERE
 clause): zero rows changed means no free seat. That holds under any number of
 concurrent requests on PostgreSQL (the row lock re-checks the condition) and
 on SQLite (``BEGIN IMMEDIATE`` serialises writers). Each change moves the
-partner's totals in the same transaction, so the overview never drifts. A
+partner's totals in the same transaction, so the overview never drifts, and
+writes the day's change into the history (rule 34), so a change that rolls
+back leaves no trace there either. A
 claim that leaves a site running out of a type raises the event that tells
 the partner's finance (rule 33), in the same transaction too.
 
 Everything here runs inside the caller's transaction and never commits.
 """
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Date, delete, func, insert, literal, select, update
 
+from portal import clock
 from portal.domain import events, notifications
 from portal.domain.transactions import dialect_insert
 from portal.extensions import db
-from portal.models import Allocation, Organisation, PartnerSeatTotal, Site
+from portal.models import Allocation, Organisation, PartnerSeatChange, PartnerSeatTotal, SeatChange, Site
 
 
 def free_seats(site_id: int, subscription_type_id: int) -> int:
@@ -64,6 +67,7 @@ def _move(site_id: int, subscription_type_id: int, allocated: int = 0, consumed:
     ).first()
     if row is not None:
         _move_partner_totals(site_id, subscription_type_id, allocated, consumed)
+        _record_history(site_id, subscription_type_id, allocated, consumed)
     return row
 
 
@@ -94,6 +98,34 @@ def _move_partner_totals(site_id, subscription_type_id, allocated: int, consumed
         set_={"allocated": PartnerSeatTotal.allocated + upsert.excluded.allocated,
               "consumed": PartnerSeatTotal.consumed + upsert.excluded.consumed},
     ))
+
+
+def _record_history(site_id, subscription_type_id, allocated: int, consumed: int) -> None:
+    """Add the change to today's history rows of the site and of its partner (rule 34).
+
+    Upserts, so many changes in one day make one row each; the row of the
+    allocation this change has locked is written after the lock, so on both
+    databases the day's sums are exact under concurrent changes.
+    """
+    day = clock.today()
+    upsert = dialect_insert()(SeatChange).from_select(
+        ["site_id", "subscription_type_id", "day", "client_id", "partner_id", "allocated_change", "consumed_change"],
+        select(Site.id, literal(subscription_type_id), literal(day, Date), Site.client_id, Organisation.parent_id,
+               literal(allocated), literal(consumed))
+        .join(Organisation, Organisation.id == Site.client_id).where(Site.id == site_id))
+    db.session.execute(upsert.on_conflict_do_update(
+        index_elements=["site_id", "subscription_type_id", "day"],
+        set_={"allocated_change": SeatChange.allocated_change + upsert.excluded.allocated_change,
+              "consumed_change": SeatChange.consumed_change + upsert.excluded.consumed_change}))
+    partner_id = (select(Organisation.parent_id).join(Site, Site.client_id == Organisation.id)
+                  .where(Site.id == site_id).scalar_subquery())
+    rollup = dialect_insert()(PartnerSeatChange).values(
+        partner_id=partner_id, subscription_type_id=subscription_type_id, day=day,
+        allocated_change=allocated, consumed_change=consumed)
+    db.session.execute(rollup.on_conflict_do_update(
+        index_elements=["partner_id", "subscription_type_id", "day"],
+        set_={"allocated_change": PartnerSeatChange.allocated_change + rollup.excluded.allocated_change,
+              "consumed_change": PartnerSeatChange.consumed_change + rollup.excluded.consumed_change}))
 
 
 def recount_partner_totals(partner_id: int) -> None:

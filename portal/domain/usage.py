@@ -1,0 +1,158 @@
+"""Seats over time (docs/rules.md rules 34-35): any past day's allocated and consumed, from the history.
+
+The history keeps each day's net change (``portal.models.usage``); the value
+at the end of day D is today's counter minus the changes of the days after D.
+So a range costs one read of today's counters and one grouped read of the
+changes since its first day, whatever the number of days or sites: a site
+reads its own rows, a client its rows through ``(client_id, day)``, a partner
+and the operator the per-partner rows.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.domain.errors import Invalid
+from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.i18n import ngettext
+from portal.models import Allocation, PartnerSeatChange, PartnerSeatTotal, SeatChange, Site, SubscriptionType
+
+MAX_DAYS = 400
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose seats: one site, one client (optionally only some of its sites), one partner, or every partner."""
+
+    kind: str  # "site", "client", "partner" or "all"
+    id: int | None = None
+    site_ids: frozenset[int] | None = None  # a client's sites in reach; None: all of them
+
+    @classmethod
+    def site(cls, site_id: int) -> "Scope":
+        return cls("site", site_id)
+
+    @classmethod
+    def client(cls, client_id: int, site_ids=None) -> "Scope":
+        return cls("client", client_id, None if site_ids is None else frozenset(site_ids))
+
+    @classmethod
+    def partner(cls, partner_id: int | None) -> "Scope":
+        """A partner's clients; ``None`` is every partner's (the operator)."""
+        return cls("all") if partner_id is None else cls("partner", partner_id)
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    day: date
+    subscription_type: SubscriptionType
+    allocated: int
+    consumed: int
+
+
+def day_range(start: date | None, end: date | None, *, today: date | None = None) -> tuple[date, date]:
+    """The days ``[start, end]`` a usage read covers; ``Invalid`` (naming ``from`` or ``to``) when it cannot.
+
+    Absent, ``end`` is today and ``start`` 29 days before it; days after today are clipped to today (the
+    future has no history yet). At most MAX_DAYS days, and ``end`` not before ``start``.
+    """
+    today = today or clock.today()
+    end = min(end or today, today)
+    start = min(start or end - timedelta(days=DEFAULT_DAYS - 1), today)
+    if end < start:
+        raise Invalid(_("The end date is before the start date."), field="to")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise Invalid(ngettext("A range covers at most %(num)d day; choose a shorter range.",
+                               "A range covers at most %(num)d days; choose a shorter range.", MAX_DAYS),
+                      field="to")
+    return start, end
+
+
+def usage(scope: Scope, start: date, end: date, *, today: date | None = None) -> list[DayUsage]:
+    """One row per day of ``[start, end]`` and per type the scope had seats of on any of those days.
+
+    Rows by day, then type; each holds the counts at the end of that UTC day
+    (today's: as they are now). Call ``day_range`` first: it checks the range.
+    """
+    today = today or clock.today()
+    series = _series(_current(scope), _changes(scope, start), start, end, today)
+    types = {t.id: t for t in db.session.scalars(select(SubscriptionType).where(SubscriptionType.id.in_(series)))}
+    rows = [DayUsage(day, types[type_id], allocated, consumed)
+            for type_id in sorted(series) for day, (allocated, consumed) in series[type_id]]
+    return sorted(rows, key=lambda row: (row.day, row.subscription_type.id))
+
+
+def daily_totals(rows: list[DayUsage]) -> list[tuple[date, int, int]]:
+    """(day, allocated, consumed) summed over the types, oldest first: what a chart draws."""
+    sums: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        sums[row.day][0] += row.allocated
+        sums[row.day][1] += row.consumed
+    return [(day, allocated, consumed) for day, (allocated, consumed) in sorted(sums.items())]
+
+
+def _series(current: dict, changes: dict, start: date, end: date, today: date) -> dict[int, list]:
+    """Walk back from today's counts, undoing each day's changes; keep the days of ``[start, end]``.
+
+    Types that had no seat on any day of the range are left out.
+    """
+    type_ids = set(current) | {type_id for type_id, _day in changes}
+    values = {type_id: list(current.get(type_id, (0, 0))) for type_id in type_ids}
+    kept: dict[int, list] = defaultdict(list)
+    day = today
+    while day >= start:
+        if day <= end:
+            for type_id, (allocated, consumed) in values.items():
+                kept[type_id].append((day, (allocated, consumed)))
+        for type_id in type_ids:  # the end of the day before = this day's end minus this day's changes
+            allocated_change, consumed_change = changes.get((type_id, day), (0, 0))
+            values[type_id][0] -= allocated_change
+            values[type_id][1] -= consumed_change
+        day -= timedelta(days=1)
+    return {type_id: points[::-1] for type_id, points in kept.items()
+            if any(allocated or consumed for _day, (allocated, consumed) in points)}
+
+
+def _current(scope: Scope) -> dict[int, tuple[int, int]]:
+    """Today's counters of the scope, per type id."""
+    if scope.kind in ("partner", "all"):
+        query = select(PartnerSeatTotal.subscription_type_id, func.sum(PartnerSeatTotal.allocated),
+                       func.sum(PartnerSeatTotal.consumed))
+        if scope.kind == "partner":
+            query = query.where(PartnerSeatTotal.partner_id == scope.id)
+        query = query.group_by(PartnerSeatTotal.subscription_type_id)
+    else:
+        query = (select(Allocation.subscription_type_id, func.sum(Allocation.allocated),
+                        func.sum(Allocation.consumed))
+                 .join(Site, Site.id == Allocation.site_id).where(_site_filter(scope, Site.id, Site.client_id))
+                 .group_by(Allocation.subscription_type_id))
+    return {type_id: (allocated or 0, consumed or 0) for type_id, allocated, consumed in db.session.execute(query)}
+
+
+def _changes(scope: Scope, start: date) -> dict[tuple[int, date], tuple[int, int]]:
+    """The net changes per (type id, day) of every day after ``start`` (those that undo into the range)."""
+    if scope.kind in ("partner", "all"):
+        table = PartnerSeatChange
+        where = PartnerSeatChange.day > start
+        if scope.kind == "partner":
+            where = where & (PartnerSeatChange.partner_id == scope.id)
+    else:
+        table = SeatChange
+        where = (SeatChange.day > start) & _site_filter(scope, SeatChange.site_id, SeatChange.client_id)
+    query = (select(table.subscription_type_id, table.day, func.sum(table.allocated_change),
+                    func.sum(table.consumed_change))
+             .where(where).group_by(table.subscription_type_id, table.day))
+    return {(type_id, day): (allocated, consumed) for type_id, day, allocated, consumed in db.session.execute(query)}
+
+
+def _site_filter(scope: Scope, site_column, client_column):
+    if scope.kind == "site":
+        return site_column == scope.id
+    where = client_column == scope.id
+    if scope.site_ids is not None:
+        where = where & site_column.in_(sorted(scope.site_ids))
+    return where

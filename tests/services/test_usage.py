@@ -1,0 +1,192 @@
+"""Seat history and usage over time (docs/rules.md rule 34), tested without HTTP."""
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.domain import usage
+from portal.domain.accounts import users
+from portal.domain.errors import Invalid, NoFreeSeat
+from portal.domain.seats import allocations
+from portal.domain.usage import Scope
+from portal.extensions import db
+from portal.models import PartnerSeatChange, SeatChange, Site, SubscriptionType, User
+from tests.factories import AllocationFactory, ClientFactory, SiteFactory
+
+MONDAY = date(2027, 3, 1)
+
+
+@pytest.fixture
+def lyon(acme, essentials):
+    """Lyon: 5 Essentials seats bought, 4 of them held, since before the history began."""
+    site = SiteFactory(client=acme, name="Lyon")
+    AllocationFactory(site=site, subscription_type=essentials, allocated=5, consumed=4)
+    return site
+
+
+def counts(rows, code=None):
+    """{day: (allocated, consumed)} of the rows (of one type when ``code`` is given)."""
+    return {row.day: (row.allocated, row.consumed) for row in rows
+            if code is None or row.subscription_type.code == code}
+
+
+def a_week_of_changes(on, finance, acme_admin, lyon, essentials):
+    """Tuesday: 5 → 7 bought; Wednesday: one user more, twice, and one removed; Friday: lowered to 6."""
+    on(MONDAY + timedelta(days=1))
+    allocations.set_allocation(finance, lyon, essentials, 7)
+    on(MONDAY + timedelta(days=2))
+    first = users.create_user(acme_admin, lyon, essentials, "one@acme.example", "One")
+    users.create_user(acme_admin, lyon, essentials, "two@acme.example", "Two")
+    users.deactivate_user(acme_admin, first)
+    on(MONDAY + timedelta(days=4))
+    allocations.set_allocation(finance, lyon, essentials, 6)
+
+
+def test_every_past_day_reads_its_end_of_day_counts(on, finance, acme_admin, lyon, essentials):
+    a_week_of_changes(on, finance, acme_admin, lyon, essentials)
+    on(MONDAY + timedelta(days=6))
+
+    rows = usage.usage(Scope.site(lyon.id), MONDAY, MONDAY + timedelta(days=6))
+
+    assert counts(rows) == {
+        MONDAY: (5, 4),
+        MONDAY + timedelta(days=1): (7, 4),
+        MONDAY + timedelta(days=2): (7, 5),  # +2 created, -1 deactivated
+        MONDAY + timedelta(days=3): (7, 5),
+        MONDAY + timedelta(days=4): (6, 5),
+        MONDAY + timedelta(days=5): (6, 5),
+        MONDAY + timedelta(days=6): (6, 5),
+    }
+    assert {row.subscription_type.code for row in rows} == {"essentials"}
+
+
+def test_a_day_of_many_changes_is_one_row_per_site_and_type(on, finance, acme_admin, lyon, essentials):
+    a_week_of_changes(on, finance, acme_admin, lyon, essentials)
+
+    wednesday = db.session.scalars(select(SeatChange).where(SeatChange.day == MONDAY + timedelta(days=2))).all()
+
+    assert [(row.allocated_change, row.consumed_change) for row in wednesday] == [(0, 1)]
+    this_week = (SeatChange.day >= MONDAY), (PartnerSeatChange.day >= MONDAY)  # the fixture's seats came before
+    assert db.session.scalar(select(func.count()).where(this_week[0])) == 3  # Tuesday, Wednesday, Friday
+    assert db.session.scalar(select(func.count()).where(this_week[1])) == 3
+
+
+def test_client_and_partner_totals_come_from_the_same_history(on, northwind, finance, acme, acme_admin, lyon,
+                                                              essentials):
+    paris = SiteFactory(client=acme, name="Paris")
+    AllocationFactory(site=paris, subscription_type=essentials, allocated=2, consumed=0)
+    globex = ClientFactory(parent=northwind, name="Globex")
+    berlin = SiteFactory(client=globex, name="Berlin")
+    AllocationFactory(site=berlin, subscription_type=essentials, allocated=1, consumed=1)
+    from portal.domain.seats import counters
+    counters.recount_partner_totals(northwind.id)
+    on(MONDAY)
+    allocations.set_allocation(finance, paris, essentials, 3)
+    allocations.set_allocation(finance, berlin, essentials, 4)
+    on(MONDAY + timedelta(days=1))
+    start, end = MONDAY - timedelta(days=1), MONDAY + timedelta(days=1)
+
+    client = counts(usage.usage(Scope.client(acme.id), start, end))
+    only_paris = counts(usage.usage(Scope.client(acme.id, {paris.id}), start, end))
+    partner = counts(usage.usage(Scope.partner(northwind.id), start, end))
+    everyone = counts(usage.usage(Scope.partner(None), start, end))
+
+    assert client == {start: (7, 4), MONDAY: (8, 4), end: (8, 4)}
+    assert only_paris == {start: (2, 0), MONDAY: (3, 0), end: (3, 0)}
+    assert partner == {start: (8, 5), MONDAY: (12, 5), end: (12, 5)}
+    assert everyone == partner  # one partner in this world
+
+
+def test_a_change_that_fails_or_rolls_back_leaves_no_history(on, finance, acme_admin, lyon, essentials):
+    on(MONDAY)
+    users.create_user(acme_admin, lyon, essentials, "last@acme.example", "Last")  # the last free seat
+    with pytest.raises(NoFreeSeat):
+        users.create_user(acme_admin, lyon, essentials, "more@acme.example", "More")
+    allocations.set_allocation(finance, lyon, essentials, 9)
+    today = select(SeatChange).where(SeatChange.day == MONDAY)  # the fixture's seats were bought before
+    assert [(row.allocated_change, row.consumed_change) for row in db.session.scalars(today)] == [(4, 1)]
+
+    from portal.domain.seats import counters
+    counters.add_seats(lyon.id, essentials.id, 3)
+    db.session.rollback()
+
+    assert [(row.allocated_change, row.consumed_change) for row in db.session.scalars(today)] == [(4, 1)]
+    assert counts(usage.usage(Scope.site(lyon.id), MONDAY - timedelta(days=1), MONDAY)) == {
+        MONDAY - timedelta(days=1): (5, 4), MONDAY: (9, 5)}
+
+
+def test_types_without_seats_in_the_range_are_left_out(on, finance, lyon, essentials):
+    on(MONDAY)
+    support = SubscriptionType(code="support", name="Support", monthly_price=500, annual_price=5000, currency="EUR")
+    db.session.add(support)
+    db.session.commit()
+    allocations.set_allocation(finance, lyon, support, 2)
+    on(MONDAY + timedelta(days=10))
+
+    later = usage.usage(Scope.site(lyon.id), MONDAY + timedelta(days=5), MONDAY + timedelta(days=6))
+    before = usage.usage(Scope.site(lyon.id), MONDAY - timedelta(days=3), MONDAY - timedelta(days=2))
+
+    assert {row.subscription_type.code for row in later} == {"essentials", "support"}
+    assert {row.subscription_type.code for row in before} == {"essentials"}
+    assert len(before) == 2
+
+
+def test_the_range_ends_today_when_asked_for_the_future():
+    today = date(2027, 3, 10)
+    assert usage.day_range(date(2027, 4, 1), date(2027, 5, 1), today=today) == (today, today)
+    assert usage.day_range(date(2026, 2, 3), date(2027, 3, 9), today=today)[0] == date(2026, 2, 3)  # 400 days
+
+
+def test_the_range_defaults_to_thirty_days_and_clips_the_future():
+    today = date(2027, 3, 10)
+    assert usage.day_range(None, None, today=today) == (date(2027, 2, 9), today)
+    assert usage.day_range(date(2027, 3, 1), date(2027, 12, 31), today=today) == (date(2027, 3, 1), today)
+    assert usage.day_range(date(2026, 2, 4), date(2027, 3, 9), today=today) == (date(2026, 2, 4), date(2027, 3, 9))
+
+
+@pytest.mark.parametrize("start, end, field", [
+    (date(2027, 3, 5), date(2027, 3, 4), "to"),
+    (date(2026, 2, 2), date(2027, 3, 9), "to"),  # 401 days
+])
+def test_a_range_backwards_or_over_400_days_is_refused(start, end, field):
+    with pytest.raises(Invalid) as refused:
+        usage.day_range(start, end, today=date(2027, 3, 10))
+    assert refused.value.field == field
+
+
+def test_racing_claims_write_exactly_their_history(app, on, acme_admin, acme, essentials):
+    """Twelve threads race for three free seats: the day's history says +3, as the counter does."""
+    lyon = SiteFactory(client=acme, name="Lyon")
+    AllocationFactory(site=lyon, subscription_type=essentials, allocated=7, consumed=4)
+    on(MONDAY)
+    site_id, type_id, admin_id = lyon.id, essentials.id, acme_admin.id
+    barrier = threading.Barrier(12)
+    created = []
+
+    def create(n):
+        with app.app_context():
+            admin = db.session.get(User, admin_id)
+            site, subscription_type = db.session.get(Site, site_id), db.session.get(SubscriptionType, type_id)
+            barrier.wait()
+            try:
+                users.create_user(admin, site, subscription_type, f"racer{n}@acme.example", f"Racer {n}")
+                created.append(n)
+            except NoFreeSeat:
+                pass
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.session.rollback()
+
+    assert len(created) == 3
+    [row] = db.session.scalars(select(SeatChange).where(SeatChange.site_id == site_id,
+                                                        SeatChange.day == MONDAY)).all()
+    assert (row.day, row.allocated_change, row.consumed_change) == (MONDAY, 0, 3)
+    assert counts(usage.usage(Scope.site(site_id), MONDAY - timedelta(days=1), MONDAY)) == {
+        MONDAY - timedelta(days=1): (7, 4), MONDAY: (7, 7)}
