@@ -134,6 +134,11 @@ def view_subscriptions(target):
     return permission("subscriptions.view", target)
 
 
+def view_subscriptions_within(client):
+    """subscriptions.view on the whole client or on one of its sites: its seats over time, summed over those."""
+    return permission_within("subscriptions.view", client)
+
+
 def manage_seats(target):
     return permission("subscriptions.manage", target)
 
@@ -236,7 +241,7 @@ def view_invoices(organisation):
 
 
 TEMPLATE_HELPERS["view_invoices"] = view_invoices
-TEMPLATE_HELPERS["view_subscriptions_within"] = lambda client: permission_within("subscriptions.view", client)
+TEMPLATE_HELPERS["view_subscriptions_within"] = view_subscriptions_within
 TEMPLATE_HELPERS["manage_client"] = manage_client
 
 

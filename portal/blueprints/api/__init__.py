@@ -15,4 +15,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 from portal.blueprints.api import errors, auth, ratelimit  # noqa: E402,F401,I001
 from portal.blueprints.api import catalogue, clients, sites, users, invoices, audit, openapi  # noqa: E402,F401,I001
 from portal.blueprints.api import seat_requests, partners, reports, prices  # noqa: E402,F401,I001
-from portal.blueprints.api import webhooks  # noqa: E402,F401,I001
+from portal.blueprints.api import webhooks, usage, insights  # noqa: E402,F401,I001

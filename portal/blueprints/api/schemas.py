@@ -124,6 +124,14 @@ class MarginsQuery(Query):
                      BeforeValidator(_day)]
 
 
+class UsageQuery(Query):
+    since: Annotated[date, Field(alias="from", description="The first day (ISO 8601); absent: 29 days before `to`.",
+                                 json_schema_extra=_absent_is_not_null), BeforeValidator(_day)] = None
+    until: Annotated[date, Field(alias="to", description="The last day, included (ISO 8601); absent or in the "
+                                                         "future: today. At most 400 days from `from`.",
+                                 json_schema_extra=_absent_is_not_null), BeforeValidator(_day)] = None
+
+
 class SeatRequestsQuery(PageQuery):
     status: Annotated[Literal[SEAT_REQUEST_STATUSES], Field(description="Only requests with this status.",
                                                             json_schema_extra=_absent_is_not_null)] = None
@@ -261,6 +269,20 @@ class TypeSeats(Out):
 
 class Summary(Out):
     items: list[TypeSeats]
+
+
+CalendarDay = date  # a field below is named ``date``, as the API contract names it
+
+
+class DayUsageOut(Out):
+    date: CalendarDay = Field(description="A UTC day; the counts are those at its end (today's: as they are now).")
+    subscription_type: str
+    allocated: int
+    consumed: int
+
+
+class UsageOut(Out):
+    items: list[DayUsageOut]
 
 
 class ClientOut(Out):

@@ -12,6 +12,7 @@ from portal.domain.billing import cycles, invoices, price_book
 from portal.domain.errors import DomainError
 from portal.domain.orgs import clients
 from portal.domain.seats import queries, sync
+from portal.domain.usage import Scope
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import ngettext
@@ -22,6 +23,7 @@ from portal.rbac.scoping import get_user_or_404, site_ids_in_reach
 from portal.web.forms import Submission, submit
 from portal.web.pagination import requested
 from portal.web.rendering import is_htmx, render, render_page_or_partial
+from portal.web.seat_trend import seat_trend
 
 # The client page is made of parts; each builds only the context of its own fragment, so a
 # fragment answering htmx costs its own queries, and the whole page is every part together.
@@ -58,6 +60,14 @@ def _totals_part(client, reach) -> dict:
     return dict(totals=queries.client_totals(client, reach(permissions.view_subscriptions)))
 
 
+def _trend_part(client, reach) -> dict:
+    """The seats over time (``_macros/charts.html``), for those who see the seat totals; None hides it."""
+    if not permissions.view_subscriptions(client).can():
+        return dict(trend=None)
+    scope = Scope.client(client.id, reach(permissions.view_subscriptions))
+    return dict(trend=seat_trend(scope, name=client.name, chart_id="client-usage"))
+
+
 def _sites_part(client, reach) -> dict:
     return dict(sites=queries.site_rows(client, reach(permissions.view_client)))
 
@@ -84,7 +94,8 @@ def _users_part(client, reach) -> dict:
     return dict(users=listing)
 
 
-_PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _totals_part, _sites_part, _invitations_part, _users_part)
+_PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _totals_part, _trend_part, _sites_part, _invitations_part,
+               _users_part)
 
 
 def _client_page(partial: str, part, status: int = 200, **given):

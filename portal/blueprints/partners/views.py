@@ -5,6 +5,7 @@ from portal.blueprints.partners import bp
 from portal.blueprints.partners.forms import NewClientForm
 from portal.domain.orgs import clients, partners
 from portal.domain.seats import queries
+from portal.domain.usage import Scope
 from portal.i18n import gettext as _
 from portal.rbac import permissions
 from portal.rbac.decorators import login_required, require
@@ -12,6 +13,7 @@ from portal.rbac.scoping import reaches_several_partners
 from portal.web.forms import submit
 from portal.web.pagination import requested_page
 from portal.web.rendering import render, render_page_or_partial
+from portal.web.seat_trend import seat_trend
 
 
 @bp.route("/overview")
@@ -29,6 +31,8 @@ def overview():
     context = dict(organisation=organisation, show_seats=show_seats, tab=tab)
     if tab == "totals":
         context["totals"] = queries.partner_totals(current_user)
+        context["trend"] = seat_trend(Scope.partner(None if organisation.kind == "operator" else organisation.id),
+                                      name=organisation.name, chart_id="partner-usage")
         return render_page_or_partial("partners/overview.html", "partners/_totals.html", **context)
     context["listing"] = queries.client_page(
         current_user,

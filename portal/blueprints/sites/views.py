@@ -9,6 +9,7 @@ from portal.domain.accounts import queries as people
 from portal.domain.billing import invoices
 from portal.domain.errors import DomainError
 from portal.domain.seats import allocations, queries
+from portal.domain.usage import Scope
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import format_money, ngettext
@@ -16,6 +17,7 @@ from portal.models import User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
 from portal.web.rendering import is_htmx, render
+from portal.web.seat_trend import seat_trend
 
 SITE_USERS_SHOWN = 100
 
@@ -44,7 +46,9 @@ def _site_page(status: int = 200, errors=None, announce=None, billing_note=None)
     # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
     holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
                                  .limit(SITE_USERS_SHOWN)).all()
-    return render("sites/detail.html", status, users=holders, **_seat_panel(errors))
+    trend = (seat_trend(Scope.site(g.site.id), name=g.site.name, chart_id="site-usage")
+             if permissions.view_subscriptions(g.site).can() else None)
+    return render("sites/detail.html", status, users=holders, trend=trend, **_seat_panel(errors))
 
 
 @bp.route("")
