@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import billing as billing_bench  # noqa: E402 - bench/billing.py, beside this script
+import history as history_bench  # noqa: E402 - bench/history.py, beside this script
 import jobs as jobs_bench  # noqa: E402 - bench/jobs.py, beside this script
 
 FINANCE = "finance@northwind.example"
@@ -77,6 +78,10 @@ REQUESTS = [
     Request("api summary", "GET", "/api/v1/summary", FINANCE, auth="token", max_growth=2.0),
     Request("price book", "GET", "/price-book", FINANCE, max_growth=2.0),
     Request("api price book", "GET", "/api/v1/price-book", FINANCE, auth="token", max_growth=2.0),
+    # Issue 15: the partner's 12-month chart and the insight page, read from the seat history.
+    Request("overview 12 months", "GET", "/overview?range=12m", FINANCE, max_vs=("login page", 3.0)),
+    Request("insights page", "GET", "/insights", FINANCE, max_vs=("login page", 3.0)),
+    Request("api usage", "GET", "/api/v1/usage", FINANCE, auth="token", max_growth=2.0),
 ]
 
 
@@ -570,7 +575,7 @@ def pages_and_billing(app, engine, counter: StatementCounter, args, results: Res
     log(f"{args.clients} clients:")
     results.phases["scale"] = measure(app, counter, REQUESTS, args.requests, args.warmup, log, args.sequential)
 
-    extra = []
+    extra = history_bench.lines(history_bench.size(app, log))
     if args.show_sql:
         for result in results.phases["scale"].values():
             extra.append(f"\nSQL of one '{result.label}' request at scale ({len(result.sql)} statements):")
