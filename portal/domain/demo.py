@@ -4,6 +4,7 @@ from sqlalchemy import func, insert, select
 from portal import clock
 from portal.domain.accounts.passwords import hash_password
 from portal.domain.billing import invoices, periods
+from portal.domain.demo_history import write_demo_history, write_scale_history
 from portal.domain.seats.counters import recount_partner_totals
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -137,7 +138,8 @@ def reset_demo() -> None:
 
 
 def _load(password_hash: str) -> None:
-    """The demo data, in the caller's transaction."""
+    """The demo data, with its last 90 days of seat history (portal.domain.demo_history), in the caller's
+    transaction."""
     types = {}
     for code, name, monthly, annual in CATALOGUE:
         types[code], _ = _get_or_add(SubscriptionType, code=code, defaults=dict(
@@ -146,6 +148,7 @@ def _load(password_hash: str) -> None:
     db.session.add(operator)
     db.session.flush()
     _user("operator@portal.example", "Olga Operator", operator, password_hash, ["operator_admin"])
+    partner_ids = []
     for partner_name, (staff, clients) in DEMO.items():
         partner = Organisation(kind="partner", name=partner_name, parent_id=operator.id,
                                language=LANGUAGES.get(partner_name, DEFAULT_LANGUAGE),
@@ -159,6 +162,8 @@ def _load(password_hash: str) -> None:
         for client_name, (cycle, domain, client_staff, sites) in clients.items():
             _load_client(partner, client_name, cycle, domain, client_staff, sites, types, password_hash)
         recount_partner_totals(partner.id)
+        partner_ids.append(partner.id)
+    write_demo_history(partner_ids)
 
 
 def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):
@@ -189,8 +194,9 @@ def _load_client(partner, name, cycle, domain, staff, sites, types, password_has
 def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
     """Add synthetic clients to Northwind Telecom with bulk inserts; returns users added.
 
-    Each site gets ``users_per_site`` Essentials users and two spare seats; each
-    client's period starts today, not yet invoiced (a billing run issues it).
+    Each site gets ``users_per_site`` Essentials users and two spare seats, and a
+    year of seat history ending today; each client's period starts today, not yet
+    invoiced (a billing run issues it).
     """
     partner = db.session.scalar(select(Organisation).where(
         Organisation.kind == "partner", Organisation.name == "Northwind Telecom"))
@@ -216,6 +222,7 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
         db.session.execute(insert(Allocation), [
             dict(site_id=sid, subscription_type_id=essentials.id,
                  allocated=users_per_site + 2, consumed=users_per_site) for sid in site_ids])
+        write_scale_history(partner.id, site_ids, essentials.id, users_per_site + 2, users_per_site)
         db.session.execute(insert(User), [
             dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=essentials.id,
                  email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
