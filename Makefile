@@ -5,7 +5,9 @@
 #   make test    venv + the test extras, pytest on SQLite; also on PostgreSQL when TEST_POSTGRES_URL is set
 #   make bench   bench/run.py
 #   make translations  extract the words, update the fr and pl catalogues (English is the source), compile
-#   make clean   remove the venv, node_modules, vendored assets and caches
+#   make htmx    copy htmx from node_modules into portal/static/vendor/ after its version changed in
+#                package.json (commit the file: a pip install serves it, docs/rules.md rule 42)
+#   make clean   remove the venv, node_modules and caches
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
@@ -37,7 +39,7 @@ DEMO_LOGINS := operator@portal.example admin@northwind.example finance@northwind
 	frontdesk@acme.example admin@globex.example admin@southwind.example \
 	admin@initech.example
 
-.PHONY: help venv test-venv assets run test bench translations clean
+.PHONY: help venv test-venv assets htmx run test bench translations clean
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://$(HOST):$(PORT) (and a worker)"
@@ -45,8 +47,9 @@ help:
 	@echo "make bench  - run bench/run.py"
 	@echo "make venv   - create $(VENV) and install the project (what running needs)"
 	@echo "make test-venv - the same, plus the test extras"
-	@echo "make assets - npm ci and vendor htmx into portal/static/vendor/"
-	@echo "make clean  - remove $(VENV), node_modules, vendored assets and caches"
+	@echo "make assets - npm ci (htmx, axe-core for the accessibility tests)"
+	@echo "make htmx   - copy htmx from node_modules into portal/static/vendor/ (then commit it)"
+	@echo "make clean  - remove $(VENV), node_modules and caches"
 
 # ---------------------------------------------------------------- Python venv
 venv: $(STAMP)
@@ -69,15 +72,23 @@ $(TEST_STAMP): $(STAMP)
 	@touch $@
 
 # --------------------------------------------------------------- htmx assets
-assets: $(HTMX)
+# portal/static/vendor/htmx.min.js is committed, so a pip install serves it (docs/rules.md rule 42).
+# `assets` never overwrites it (it only restores a deleted one): in CI the committed file must meet
+# node_modules as npm ci installed it from package-lock.json, or tests/test_assets.py could not see
+# a version bump whose new htmx.min.js was not committed. After changing htmx's version in
+# package.json (and the lock), `make htmx` copies the new file; commit it.
+assets: $(NPM_STAMP) | $(HTMX)
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-$(HTMX): $(NPM_STAMP)
+$(HTMX): | $(NPM_STAMP)
 	@mkdir -p $(@D)
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+htmx: $(NPM_STAMP)
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
 
 # ------------------------------------------------------------------------ run
 run: export FLASK_DEBUG := 1
@@ -129,6 +140,6 @@ bench: venv assets
 
 # ---------------------------------------------------------------------- clean
 clean:
-	rm -rf $(VENV) node_modules portal/static/vendor .pytest_cache build .bench
+	rm -rf $(VENV) node_modules .pytest_cache build .bench
 	rm -rf *.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -9,13 +9,18 @@ from werkzeug.routing import IntegerConverter
 from portal import cli, jobs, rbac, web
 from portal.config import DEV_SECRET_KEY, Config, flag, from_environment, proxy_count
 from portal.extensions import csrf, db, htmx, limiter, migrate
+from portal.web import assets, request_log
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` (a mapping) overrides the environment."""
     app = Flask(__name__, instance_relative_config=True)
+    assets.check_built_assets(app)  # htmx and the catalogues, or a sentence naming the command (rule 42)
     load_config(app, test_config)
     trust_proxies(app)
+    # The request id before any other hook, so every log line of the request carries it (rule 43);
+    # its after-request hook, registered first, runs last and logs the final status.
+    request_log.init_app(app)
     # Identity first: its before-request hook must run before CSRF's, so that a
     # CSRF error page rendered for a logged-in user can still ask permissions.
     rbac.init_app(app)
@@ -44,10 +49,18 @@ def load_config(app: Flask, test_config: dict | None) -> None:
             "outside debug mode (python -c 'import secrets; print(secrets.token_hex(32))')."
         )
     check_link_host(app)
+    share_rate_limits(app)
     secure = app.config.get("SESSION_COOKIE_SECURE")
     # docs/rules.md rule 41b: HTTPS-only cookies unless debugging, testing or told otherwise.
     secure = not (app.debug or app.testing) if secure is None else flag(secure, "SESSION_COOKIE_SECURE")
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
+
+
+def share_rate_limits(app: Flask) -> None:
+    """With PORTAL_REDIS_URL, the rate limits count in Redis too, across every app server (docs/rules.md
+    rule 44), unless PORTAL_RATELIMIT_STORAGE_URI names a store (memory:// counts per process)."""
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
 
 
 def check_link_host(app: Flask) -> None:
@@ -110,7 +123,7 @@ def register_extensions(app: Flask) -> None:
     from portal.domain.transactions import configure_engine
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+    migrate.init_app(app, db, directory=assets.migrations_directory(app),
                      compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -129,11 +142,11 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import (audit, auth, clients, integrations, invoices, members, operator, partners, prices,
-                                   reports, seat_requests, sites)
+    from portal.blueprints import (audit, auth, clients, health, integrations, invoices, members, operator, partners,
+                                   prices, reports, seat_requests, sites)
 
     for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports,
-                   prices, integrations):
+                   prices, integrations, health):
         app.register_blueprint(module.bp)
     register_api(app)
 

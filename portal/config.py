@@ -38,7 +38,12 @@ class Config:
     # create_app refuses to start otherwise (docs/rules.md rule 41b). Set
     # PORTAL_TRUSTED_HOSTS='["portal.example.com"]'.
     TRUSTED_HOSTS = None
-    RATELIMIT_STORAGE_URI = "memory://"
+    # None: in PORTAL_REDIS_URL's Redis when it is set, across every app server (docs/rules.md rule 44),
+    # else memory:// (per process). If the store stops answering, each server counts on its own
+    # meanwhile rather than refusing every request.
+    RATELIMIT_STORAGE_URI = None
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Per address: offices share one address, so these stay generous (rule 20).
     LOGIN_RATE_LIMIT = "120 per minute"
     INVITATION_RATE_LIMIT = "30 per minute"

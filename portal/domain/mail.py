@@ -27,6 +27,7 @@ from flask import current_app
 from flask_babel import get_locale
 from sqlalchemy import select, update
 
+from portal import metrics
 from portal.domain import handoff
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -204,7 +205,10 @@ def deliver(message_id: int, *, cutoff: datetime | None = None, will_retry: bool
         except Exception as failure:  # noqa: BLE001 - whatever it was, the message is tried again later
             current_app.logger.exception("E-mail %s to %s not sent", message_id, to)
             error = f"{type(failure).__name__}: {failure}"
-    return _record(message_id, now, attempts, expires_at, error, permanent, will_retry)
+    outcome = _record(message_id, now, attempts, expires_at, error, permanent, will_retry)
+    if outcome is not None:
+        metrics.count_attempt("mail", outcome.status)
+    return outcome
 
 
 def _record(message_id: int, claimed_at: datetime, attempts: int, expires_at, error: str | None, permanent: bool,

@@ -235,15 +235,19 @@ def run_until_empty(app: Flask | None = None) -> RunReport:
 
 
 def relay_now(app: Flask) -> None:
-    """The relay: hand on the outbox's events, release dead workers' claims, queue lost e-mails again."""
+    """The relay: hand on the outbox's events, release dead workers' claims, queue lost e-mails and
+    webhook deliveries again."""
     jobs = jobs_of(app)
     jobs.huey.delete(RELAY_WAITING)  # from now on a commit asks for another relay
     with app.app_context():
         events.relay()
         lost = mail.recover()
+        lost_deliveries = webhooks.lost()
     if draining.get() is None:  # a run until empty sends every due message itself
         for message_id in lost:
             jobs.tasks["send_mail"](message_id)
+        for delivery_id in lost_deliveries:
+            jobs.tasks["deliver_webhook"](delivery_id)
 
 
 def run_worker(app: Flask, workers: int = 1) -> None:

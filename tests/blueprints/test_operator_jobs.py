@@ -75,7 +75,9 @@ def test_only_the_operator_sees_the_queue(demo, login_as):
 
 
 def test_a_queue_that_cannot_be_reached_is_said_so(demo, testing_settings):
-    down = create_app({**testing_settings, "REDIS_URL": f"redis://127.0.0.1:{mail_server.free_port()}/0"})
+    # The rate limits stay in memory: the suite's limiter is shared by every app it builds.
+    down = create_app({**testing_settings, "REDIS_URL": f"redis://127.0.0.1:{mail_server.free_port()}/0",
+                       "RATELIMIT_STORAGE_URI": "memory://"})
     client = down.test_client()
     assert client.post("/login", data={"email": "operator@portal.example", "password": DEMO_PASSWORD}).status_code == 302
 

@@ -21,6 +21,17 @@ def test_a_static_file_is_cached_for_a_year(client):
     assert response.cache_control.immutable
 
 
+def test_a_file_asked_for_under_another_version_is_not_cached(client):
+    """During a rolling upgrade a page from a server of another release names another hash
+    (docs/deploy.md): the file this server has must not be cached under that URL."""
+    for url in ("/static/portal.css?v=000000000000", "/static/portal.css"):
+        response = client.get(url, buffered=True)
+        response.close()
+        assert response.status_code == 200
+        assert response.cache_control.no_cache and not response.cache_control.immutable
+        assert not response.cache_control.max_age
+
+
 def test_a_changed_file_gets_a_new_url(app, tmp_path):
     static = tmp_path / "static"
     static.mkdir()

@@ -149,8 +149,9 @@ def _stop(process) -> None:
             process.wait(timeout=5)
 
 
-TRACEBACK = re.compile(r"^Traceback \(most recent call last\)|^\S*(Error|Exception): |\[CRITICAL\]|WORKER TIMEOUT",
-                       re.MULTILINE)
+# The app logs JSON lines (docs/rules.md rule 43): an error it logged is a line at level ERROR or CRITICAL.
+TRACEBACK = re.compile(r"^Traceback \(most recent call last\)|^\S*(Error|Exception): |\[CRITICAL\]|WORKER TIMEOUT"
+                       r'|"level": "(ERROR|CRITICAL)"', re.MULTILINE)
 
 
 @dataclass

@@ -147,7 +147,8 @@ SCREENS = {
 }
 # Not pages a person reads: downloads, redirects, and the second step of a login in progress.
 NOT_SCREENS = {"audit.export", "invoices.export", "reports.margins_csv", "auth.home", "operator.index",
-               "auth.login_two_step", "invoices.pdf"}
+               "auth.login_two_step", "invoices.pdf", "health.healthz", "health.readyz",
+               "health.metrics_text"}
 LANGUAGES = ("en", "fr", "pl")
 # Names of things, not words of the portal.
 # Languages are named in their own words on purpose ("Français" on an English page).

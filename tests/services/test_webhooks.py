@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal import jobs
 from portal.domain import audit
 from portal.domain.errors import Forbidden, Invalid
 from portal.domain.transactions import write_transaction
@@ -417,3 +418,24 @@ def test_a_fanned_out_delivery_is_due_since_its_change(hook, acme, nw_admin):
     db.session.rollback()
     assert db.session.get(WebhookDelivery, delivery_id).next_attempt_at == event.created_at
     assert delivery_id in delivery.due(event.created_at)
+
+
+def test_a_delivery_whose_task_was_lost_is_queued_again_by_the_relay(app, hook, receiver, acme, nw_admin):
+    """Redis restarted empty: the minute relay finds the deliveries due for over LOST_AFTER and queues them."""
+    (delivery_id,) = fanned(change(nw_admin, acme))
+    huey = jobs.jobs_of(app).huey
+    huey.flush()  # the queue lost its tasks
+    assert delivery.lost() == []  # due a moment ago: its task may still be on its way
+    with write_transaction():
+        lost_one = db.session.get(WebhookDelivery, delivery_id)
+        lost_one.next_attempt_at = utcnow() - delivery.LOST_AFTER
+        db.session.get(OutboxEvent, lost_one.event_id).relayed_at = utcnow()  # fanned out above, as the relay does
+
+    jobs.relay_now(app)
+
+    assert huey.pending_count() >= 1
+    while huey.pending_count():
+        huey.execute(huey.dequeue())
+    lost_one = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    assert lost_one.status == "succeeded"
+    assert [r.headers["Portal-Event-Id"] for r in receiver.received].count(str(lost_one.event_id)) == 1

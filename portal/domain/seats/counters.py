@@ -14,7 +14,7 @@ Everything here runs inside the caller's transaction and never commits.
 """
 from sqlalchemy import Date, delete, func, insert, literal, select, update
 
-from portal import clock
+from portal import clock, metrics
 from portal.domain import events, notifications
 from portal.domain.transactions import dialect_insert
 from portal.extensions import db
@@ -143,9 +143,11 @@ def recount_partner_totals(partner_id: int) -> None:
 def claim_seat(site_id: int, subscription_type_id: int) -> bool:
     """Take one free seat; False if none is free."""
     now = _move(site_id, subscription_type_id, consumed=1, only_if=Allocation.consumed < Allocation.allocated)
-    if now is not None:
-        _tell_if_running_out(site_id, subscription_type_id, now)
-    return now is not None
+    if now is None:
+        metrics.SEAT_CLAIMS_REFUSED.inc()
+        return False
+    _tell_if_running_out(site_id, subscription_type_id, now)
+    return True
 
 
 def add_seats(site_id: int, subscription_type_id: int, count: int, *, take: int = 0) -> None:

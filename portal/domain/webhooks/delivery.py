@@ -37,6 +37,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from portal import metrics
 from portal.domain import audit, handoff, mail, notifications
 from portal.domain.errors import Forbidden
 from portal.domain.events import sanitised
@@ -157,7 +158,10 @@ def deliver(delivery_id: int, *, cutoff: datetime | None = None) -> Outcome | No
         answer = Answer(None, None, "The endpoint is paused: not sent.")
     else:
         answer = attempt(url, stored, event_id, body)
-    return _record(delivery_id, now, answer, retry=active)
+    outcome = _record(delivery_id, now, answer, retry=active)
+    if outcome is not None:
+        metrics.count_attempt("webhook", outcome.status)
+    return outcome
 
 
 def attempt(url: str, stored_secret: str, event_id: int, body: bytes) -> Answer:
@@ -412,13 +416,25 @@ def deliveries_of(endpoint: WebhookEndpoint):
 # ---------------------------------------------------------------- for the queue's relay and run-until-empty
 
 
-def due(cutoff: datetime) -> list[int]:
+LOST_AFTER = timedelta(minutes=10)
+MAX_RECOVERED = 500  # per relay: a long backlog is queued again a slice at a time, never all at once
+
+
+def lost(now: datetime | None = None) -> list[int]:
+    """Deliveries due for over LOST_AFTER and not claimed by a live worker: their task was lost (Redis
+    restarted empty, a queue file deleted), so the relay queues them again. A delivery still waiting
+    in a long queue may be queued twice; its claim sends it once."""
+    now = now or utcnow()
+    return due(now - LOST_AFTER, limit=MAX_RECOVERED, now=now)
+
+
+def due(cutoff: datetime, *, limit: int | None = None, now: datetime | None = None) -> list[int]:
     """The pending deliveries due by ``cutoff`` and not claimed by a live worker, oldest first."""
-    now = utcnow()
+    now = now or utcnow()
     ids = db.session.scalars(
         select(WebhookDelivery.id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= cutoff,
                or_(WebhookDelivery.claimed_at.is_(None), WebhookDelivery.claimed_at < now - CLAIM_LEASE))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)).all()
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)).all()
     db.session.rollback()
     return list(ids)
