@@ -142,11 +142,11 @@ class DatabaseId(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseId
-    from portal.blueprints import (audit, auth, clients, health, integrations, invoices, members, operator, partners,
-                                   prices, reports, seat_requests, sites)
+    from portal.blueprints import (audit, auth, clients, health, insights, integrations, invoices, members, operator,
+                                   partners, prices, reports, seat_requests, sites)
 
     for module in (auth, partners, clients, sites, invoices, members, audit, operator, seat_requests, reports,
-                   prices, integrations, health):
+                   prices, integrations, insights, health):
         app.register_blueprint(module.bp)
     register_api(app)
 

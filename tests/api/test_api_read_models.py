@@ -113,6 +113,10 @@ def test_each_operation_documents_its_permission():
     assert documented == {
         "api.list_subscription_types": "any",
         "api.summary": "subscriptions.view",
+        "api.site_usage": "subscriptions.view",
+        "api.client_usage": "subscriptions.view",
+        "api.all_usage": "subscriptions.view",
+        "api.get_insights": "subscriptions.view",
         "api.list_clients": "clients.view",
         "api.create_client": "clients.manage",
         "api.get_client": "clients.view",

@@ -131,6 +131,7 @@ SCREENS = {
     "operator.new_subscription_type": ("operator", lambda d: "/operator/catalogue/new"),
     "operator.edit_prices": ("operator", lambda d: f"/operator/catalogue/{_first_type(d).id}/prices"),
     "reports.margins": ("nw_finance", lambda d: "/reports/margins"),
+    "insights.index": ("acme_admin", lambda d: "/insights"),  # (nw_finance sees the site "Main": an English word)
     "reports.margins#operator": ("operator", lambda d: "/reports/margins"),
     "clients.legal_details": ("nw_admin", lambda d: f"/clients/{d.acme.id}/legal"),
     "partners.legal_details": ("nw_admin", lambda d: "/partner/legal"),
@@ -147,7 +148,7 @@ SCREENS = {
 }
 # Not pages a person reads: downloads, redirects, and the second step of a login in progress.
 NOT_SCREENS = {"audit.export", "invoices.export", "reports.margins_csv", "auth.home", "operator.index",
-               "auth.login_two_step", "invoices.pdf", "health.healthz", "health.readyz",
+               "auth.login_two_step", "invoices.pdf", "insights.export", "health.healthz", "health.readyz",
                "health.metrics_text"}
 LANGUAGES = ("en", "fr", "pl")
 # Names of things, not words of the portal.
