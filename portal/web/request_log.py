@@ -14,6 +14,7 @@ import uuid
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import inspect
 
 from portal import metrics
 
@@ -78,9 +79,13 @@ def init_app(app: Flask) -> None:
 
 
 def _user_id() -> int | None:
-    """The logged-in user's (or the API token's) id, without a database read the request did not make."""
-    api_user = g.get("api_user")
-    if api_user is not None:
-        return api_user.id
-    user = g.get("_login_user")  # Flask-Login's cache: set only if the request looked at the user
-    return getattr(user, "id", None) if user is not None and user.is_authenticated else None
+    """The logged-in user's (or the API token's) id, without a database read.
+
+    Read from the identity map: after a failed transaction the user's attributes are expired, and
+    ``user.id`` would reload them from a database that may be down (the 503 answer must still go out).
+    """
+    for user in (g.get("api_user"), g.get("_login_user")):  # Flask-Login's cache: set only if the request used it
+        state = inspect(user, raiseerr=False) if user is not None else None
+        if state is not None and state.identity:
+            return state.identity[0]
+    return None

@@ -11,7 +11,7 @@ from portal import create_app
 from portal.domain.accounts import users
 from portal.domain.errors import NoFreeSeat
 from portal.extensions import db
-from portal.web.request_log import _PortalJsonHandler
+from portal.web.request_log import _PortalJsonHandler, configure_logging
 from tests.test_migrations import empty_database_url  # noqa: F401 - the fixture
 
 TOKEN = "metrics-secret-0123456789"
@@ -186,3 +186,20 @@ def test_readyz_stays_ready_on_a_database_newer_than_the_code(empty_database_url
         db.engine.dispose()
 
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_the_access_line_names_the_api_tokens_user(app, demo, token_for):
+    secret = token_for("finance@northwind.example")
+    configure_logging(app)  # again: an earlier test's alembic upgrade reconfigured the root logger (alembic.ini)
+    [handler] = [h for h in logging.getLogger().handlers if isinstance(h, _PortalJsonHandler)]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        response = app.test_client().get("/api/v1/summary", headers={"Authorization": f"Bearer {secret}"})
+    finally:
+        handler.setStream(previous)
+
+    assert response.status_code == 200
+    [access] = [json.loads(line) for line in stream.getvalue().splitlines() if '"portal.access"' in line]
+    assert access["user_id"] == demo.user("finance@northwind.example").id
+    assert access["path"] == "/api/v1/summary" and access["request_id"] == response.headers["X-Request-ID"]
