@@ -13,6 +13,7 @@ presentation attributes (``fill=``, ``stroke=``…), which the policy allows, as
 for segno's QR code. The exact numbers are the table under the chart
 (templates/_macros/charts.html), for screen readers and for anyone who wants them.
 """
+import functools
 import math
 import sys
 from collections.abc import Iterator, Sequence
@@ -63,7 +64,17 @@ def usage_chart(points: Sequence[UsagePoint], *, title: str, chart_id: str = "us
     """
     if not points:
         return Markup("")
-    locale = get_locale() or "en"
+    return _drawn(tuple(points), title, chart_id, allocated_label, consumed_label, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=256)
+def _drawn(points: tuple[UsagePoint, ...], title: str, chart_id: str, allocated_label: str, consumed_label: str,
+           locale: str) -> Markup:
+    """The SVG of exactly these points, words and language, drawn once per process while it is asked for.
+
+    Drawing is most of a chart page's time (pygal lays out every point), and a page reloaded while
+    its seats did not move asks for the same SVG: the points are the key, so any change draws anew.
+    """
     labels = x_labels([point.day for point in points], locale)
     ticks = y_ticks(max(max(point.allocated, point.consumed) for point in points))
     chart = pygal.Line(

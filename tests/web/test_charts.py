@@ -224,3 +224,16 @@ def test_no_history_shows_the_empty_state_instead_of_a_figure():
     assert page.find("figure") is None and page.find("table") is None
     assert page.find("p", class_="empty").text == "No seat history for this period yet."
     assert page.find("nav", class_="chart-ranges") is not None  # another period may have some
+
+
+def test_a_chart_is_drawn_again_when_its_numbers_change():
+    """Drawings are kept per process by their points: the same numbers give the same drawing, new ones a new one."""
+    points = days(30)
+    moved = points[:-1] + [UsagePoint(points[-1].day, points[-1].allocated + 7, points[-1].consumed)]
+
+    first, again, changed = chart(points), chart(list(points)), chart(moved)
+
+    assert again == first
+    assert changed != first
+    top = max(int(label) for label in axis_labels(parsed(changed), "y") if label.isdigit())
+    assert top >= points[-1].allocated + 7
