@@ -5,12 +5,13 @@ built at import time, as form labels are); the catalogues live in ``portal/trans
 The API answers in English whatever the browser asks (its messages are a contract).
 Money and days follow the language as CLDR writes them: ``15,00 €``, ``1 déc. 2026``.
 """
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_percent
 from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
-from flask_babel import format_date as _format_date
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_money",
            "gettext", "_l", "language_or_none", "ngettext"]
@@ -49,4 +50,10 @@ def format_day(day: date | datetime | None) -> str:
         return "—"
     if isinstance(day, datetime):
         day = day.date()
-    return _format_date(day, "medium")
+    return _medium_day(day, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _medium_day(day: date, locale: str) -> str:
+    """Kept per (day, language): a chart's table writes 365 days per page, and CLDR formatting is slow."""
+    return babel_format_date(day, "medium", locale=locale)
