@@ -86,3 +86,5 @@ def test_a_queue_that_cannot_be_reached_is_said_so(demo, testing_settings):
     assert response.status_code == 200
     assert "unreachable" in response.get_data(as_text=True)
     db.session.rollback()
+    with down.app_context():
+        db.engine.dispose()  # this app's own pool: closed now, not by the garbage collector in a later test

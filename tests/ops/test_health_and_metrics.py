@@ -162,6 +162,8 @@ def test_log_lines_are_json_and_carry_the_request_id(testing_settings):
         app.test_client().get("/_test/log", headers={"X-Request-ID": "trace-me-42"})
     finally:
         handler.setStream(previous)
+        with app.app_context():
+            db.engine.dispose()  # this app's own pool: closed now, not by the garbage collector in a later test
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     inside = next(line for line in lines if line["message"] == "inside the request")
