@@ -20,11 +20,9 @@ references. Without htmx in the wheel that page asks for a script that answers 4
 import os
 import re
 import secrets
-import signal
 import site
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from html.parser import HTMLParser
@@ -34,11 +32,12 @@ from types import SimpleNamespace
 import pytest
 from babel.messages.pofile import read_po
 
+from tests.e2e.conftest import _stop as stop
+from tests.e2e.conftest import _wait_until_serving as wait_until_serving
 from tests.mail_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDORED_HTMX = ROOT / "portal" / "static" / "vendor" / "htmx.min.js"
-SERVER_START_TIMEOUT = 30
 
 pytestmark = [
     pytest.mark.slow,
@@ -116,30 +115,10 @@ def served(installed) -> str:
             cwd=installed.cwd, env=installed.env, stdout=output, stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_serving(process, url, log)
+        wait_until_serving(process, url, port, log)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _wait_until_serving(process, url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
-        try:
-            with urllib.request.urlopen(url + "/login", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer on {url} within {SERVER_START_TIMEOUT} s:\n{log.read_text()}",
-                pytrace=False)
+        stop(process)
 
 
 def _get(url: str, **headers) -> tuple[int, str, bytes]:

@@ -88,9 +88,14 @@ def _tell_if_running_out(site_id: int, subscription_type_id: int, now) -> None:
                 "allocated": now.allocated, "consumed": now.consumed})
 
 
+def _partner_of(site_id):
+    """The site's partner id, as a subquery inside the statement that needs it (no round trip of its own)."""
+    return (select(Organisation.parent_id).join(Site, Site.client_id == Organisation.id)
+            .where(Site.id == site_id).scalar_subquery())
+
+
 def _move_partner_totals(site_id, subscription_type_id, allocated: int, consumed: int) -> None:
-    partner_id = (select(Organisation.parent_id).join(Site, Site.client_id == Organisation.id)
-                  .where(Site.id == site_id).scalar_subquery())
+    partner_id = _partner_of(site_id)
     upsert = dialect_insert()(PartnerSeatTotal).values(
         partner_id=partner_id, subscription_type_id=subscription_type_id, allocated=allocated, consumed=consumed)
     db.session.execute(upsert.on_conflict_do_update(
@@ -117,8 +122,7 @@ def _record_history(site_id, subscription_type_id, allocated: int, consumed: int
         index_elements=["site_id", "subscription_type_id", "day"],
         set_={"allocated_change": SeatChange.allocated_change + upsert.excluded.allocated_change,
               "consumed_change": SeatChange.consumed_change + upsert.excluded.consumed_change}))
-    partner_id = (select(Organisation.parent_id).join(Site, Site.client_id == Organisation.id)
-                  .where(Site.id == site_id).scalar_subquery())
+    partner_id = _partner_of(site_id)
     rollup = dialect_insert()(PartnerSeatChange).values(
         partner_id=partner_id, subscription_type_id=subscription_type_id, day=day,
         allocated_change=allocated, consumed_change=consumed)
