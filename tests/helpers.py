@@ -191,3 +191,41 @@ def audit_events(action: str) -> int:
     """How many audit events of ``action`` are committed now."""
     db.session.rollback()
     return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == action))
+
+
+# --- races -----------------------------------------------------------------------
+
+
+def race_user_creations(app, admin_id: int, site_id: int, type_id: int, threads: int = 12) -> list[str]:
+    """``threads`` threads create one user each at the site, released together by a barrier: each
+    outcome, "created" or "no seat" (racerN@acme.example). The test's own session is rolled back
+    afterwards, so it sees the racers' commits."""
+    import threading
+
+    from portal.domain.accounts import users
+    from portal.domain.errors import NoFreeSeat
+    from portal.models import Site, SubscriptionType, User
+
+    barrier = threading.Barrier(threads)
+    outcomes = []
+
+    def create(n):
+        with app.app_context():
+            admin = db.session.get(User, admin_id)
+            site, subscription_type = db.session.get(Site, site_id), db.session.get(SubscriptionType, type_id)
+            barrier.wait()
+            try:
+                users.create_user(admin, site, subscription_type, f"racer{n}@acme.example", f"Racer {n}")
+                outcomes.append("created")
+            except NoFreeSeat:
+                outcomes.append("no seat")
+            finally:
+                db.session.remove()
+
+    racers = [threading.Thread(target=create, args=(n,)) for n in range(threads)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    db.session.rollback()
+    return outcomes

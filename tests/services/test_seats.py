@@ -1,5 +1,4 @@
 """The seat service, tested without HTTP."""
-import threading
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -9,7 +8,7 @@ from portal.domain.accounts import users
 from portal.domain.errors import BelowConsumed, Invalid, NoFreeSeat
 from portal.domain.seats import allocations, sync
 from portal.extensions import db
-from portal.models import Allocation, AuditEvent, Organisation, PartnerSeatTotal, Site, SubscriptionType, User
+from portal.models import Allocation, AuditEvent, Organisation, PartnerSeatTotal, Site, User
 from tests.factories import (
     AllocationFactory,
     ClientFactory,
@@ -17,6 +16,7 @@ from tests.factories import (
     SiteFactory,
     SubscriptionTypeFactory,
 )
+from tests.helpers import race_user_creations
 
 
 def counters(site, code):
@@ -123,30 +123,8 @@ def test_concurrent_creations_never_oversell(app, acme_admin, acme, essentials):
     """Twelve threads race for two free seats: exactly two users are created."""
     lyon = SiteFactory(client=acme, name="Lyon")
     AllocationFactory(site=lyon, subscription_type=essentials, allocated=6, consumed=4)  # 2 free
-    site_id, type_id, admin_id = lyon.id, essentials.id, acme_admin.id
-    barrier = threading.Barrier(12)
-    outcomes = []
-
-    def create(n):
-        with app.app_context():
-            admin = db.session.get(User, admin_id)
-            site, subscription_type = db.session.get(Site, site_id), db.session.get(SubscriptionType, type_id)
-            barrier.wait()
-            try:
-                users.create_user(admin, site, subscription_type, f"racer{n}@acme.example", f"Racer {n}")
-                outcomes.append("created")
-            except NoFreeSeat:
-                outcomes.append("no seat")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race_user_creations(app, acme_admin.id, lyon.id, essentials.id)
     assert sorted(outcomes) == ["created"] * 2 + ["no seat"] * 10
-    db.session.rollback()  # end this thread's read snapshot so it sees the racers' commits
     assert counters(lyon, "essentials") == (6, 6)
     assert db.session.scalar(select(func.count(User.id)).where(User.email.like("racer%"))) == 2
 

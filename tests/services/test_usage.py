@@ -1,5 +1,4 @@
 """Seat history and usage over time (docs/rules.md rule 34), tested without HTTP."""
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -11,8 +10,9 @@ from portal.domain.errors import Invalid, NoFreeSeat
 from portal.domain.seats import allocations
 from portal.domain.usage import Scope
 from portal.extensions import db
-from portal.models import PartnerSeatChange, SeatChange, Site, SubscriptionType, User
+from portal.models import PartnerSeatChange, SeatChange, SubscriptionType
 from tests.factories import AllocationFactory, ClientFactory, SiteFactory
+from tests.helpers import race_user_creations
 
 MONDAY = date(2027, 3, 1)
 
@@ -160,31 +160,10 @@ def test_racing_claims_write_exactly_their_history(app, on, acme_admin, acme, es
     lyon = SiteFactory(client=acme, name="Lyon")
     AllocationFactory(site=lyon, subscription_type=essentials, allocated=7, consumed=4)
     on(MONDAY)
-    site_id, type_id, admin_id = lyon.id, essentials.id, acme_admin.id
-    barrier = threading.Barrier(12)
-    created = []
+    site_id = lyon.id
+    outcomes = race_user_creations(app, acme_admin.id, site_id, essentials.id)
 
-    def create(n):
-        with app.app_context():
-            admin = db.session.get(User, admin_id)
-            site, subscription_type = db.session.get(Site, site_id), db.session.get(SubscriptionType, type_id)
-            barrier.wait()
-            try:
-                users.create_user(admin, site, subscription_type, f"racer{n}@acme.example", f"Racer {n}")
-                created.append(n)
-            except NoFreeSeat:
-                pass
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.session.rollback()
-
-    assert len(created) == 3
+    assert outcomes.count("created") == 3
     [row] = db.session.scalars(select(SeatChange).where(SeatChange.site_id == site_id,
                                                         SeatChange.day == MONDAY)).all()
     assert (row.day, row.allocated_change, row.consumed_change) == (MONDAY, 0, 3)
