@@ -4,6 +4,7 @@ import time
 import click
 from flask.cli import AppGroup
 
+from portal.cli.progress import progress_bar
 from portal.domain.billing.run import run_billing
 
 billing = AppGroup("billing", help="Invoicing.")
@@ -15,7 +16,8 @@ billing = AppGroup("billing", help="Invoicing.")
 def billing_run(today):
     """Close ended periods, apply pending cycles and issue period invoices (idempotent)."""
     started = time.perf_counter()
-    report = run_billing(today.date() if today else None)
+    with progress_bar("Billing run", "clients") as progress:
+        report = run_billing(today.date() if today else None, progress)
     click.echo(f"Billing run for {report.today}: {report.clients} clients rolled forward, "
                f"{len(report.invoices)} invoices issued, {report.cycles_applied} cycle changes applied, "
                f"{report.seats_released} trial seats released in {time.perf_counter() - started:.1f} s.")

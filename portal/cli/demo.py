@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from portal.cli.progress import progress_bar
 from portal.domain import demo as demo_data
 
 demo = AppGroup("demo", help="Demo and benchmark data.")
@@ -43,7 +44,8 @@ def demo_scale(clients, sites_per_client, users_per_site):
     """Add synthetic clients to Northwind Telecom (bulk inserts)."""
     started = time.perf_counter()
     try:
-        users = demo_data.scale_demo(clients, sites_per_client, users_per_site)
+        with progress_bar("demo scale", "clients") as progress:
+            users = demo_data.scale_demo(clients, sites_per_client, users_per_site, progress)
     except LookupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Added {clients} clients, {clients * sites_per_client} sites, {users} users "

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal import jobs as queue
+from portal.cli.progress import progress_bar
 
 jobs = AppGroup("jobs", help="The task queue: e-mails and the outbox's relay.")
 
@@ -21,7 +22,8 @@ def jobs_run(until_empty, workers):
     app = current_app._get_current_object()
     if until_empty:
         started = time.perf_counter()
-        report = queue.run_until_empty(app)
+        with progress_bar("Jobs", "jobs") as progress:
+            report = queue.run_until_empty(app, progress)
         click.echo(f"{report.tasks} tasks run; e-mails: {report.sent} sent, {report.retrying} to retry later, "
                    f"{report.failed} failed, in {time.perf_counter() - started:.1f} s.")
         return

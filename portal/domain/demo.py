@@ -1,10 +1,12 @@
 """The demo data of docs/rules.md section 7, and synthetic bulk data for benchmarks."""
+from dataclasses import dataclass
+
 from sqlalchemy import func, insert, select
 
 from portal import clock
 from portal.domain.accounts.passwords import hash_password
 from portal.domain.billing import invoices, periods
-from portal.domain.demo_history import write_demo_history, write_scale_history
+from portal.domain.demo_history import scale_history, write_demo_history
 from portal.domain.seats.counters import recount_partner_totals
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -191,12 +193,17 @@ def _load_client(partner, name, cycle, domain, staff, sites, types, password_has
     invoices.start_billing(None, client, clock.today())
 
 
-def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
+SCALE_BATCH = 1000  # clients per batch of ``demo scale``'s inserts (one transaction in all)
+
+
+def scale_demo(clients: int, sites_per_client: int, users_per_site: int, progress=None) -> int:
     """Add synthetic clients to Northwind Telecom with bulk inserts; returns users added.
 
     Each site gets ``users_per_site`` Essentials users and two spare seats, and a
     year of seat history ending today; each client's period starts today, not yet
-    invoiced (a billing run issues it).
+    invoiced (a billing run issues it). One transaction, written in batches of
+    ``SCALE_BATCH`` clients: ``progress(done, total)``, if given, is told of
+    the clients written after each (``portal.cli.progress``).
     """
     partner = db.session.scalar(select(Organisation).where(
         Organisation.kind == "partner", Organisation.name == "Northwind Telecom"))
@@ -204,29 +211,52 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int) -> int:
         raise LookupError("Load the demo data first: flask --app wsgi demo load")
     essentials = db.session.scalar(select(SubscriptionType).where(SubscriptionType.code == "essentials"))
     password_hash = db.session.scalar(select(User.password_hash).where(User.email == "admin@northwind.example"))
-    today = clock.today()
-    ends = {cycle: periods.add_period(today, cycle) for cycle in ("monthly", "annual")}
+    batch = _ScaleBatch(partner.id, essentials.id, sites_per_client, users_per_site, password_hash)
     with write_transaction():
         start = db.session.scalar(select(func.count()).where(
             Organisation.parent_id == partner.id, Organisation.name.like("Scale client %")))
+        with scale_history(partner.id, essentials.id, users_per_site + 2, users_per_site) as write_history:
+            for first in range(0, clients, SCALE_BATCH):
+                size = min(SCALE_BATCH, clients - first)
+                write_history(batch.write(start + first, size))
+                if progress is not None:
+                    progress(first + size, clients)
+        recount_partner_totals(partner.id)
+    return clients * sites_per_client * users_per_site
+
+
+@dataclass(frozen=True)
+class _ScaleBatch:
+    """What every batch of ``demo scale`` writes alike."""
+
+    partner_id: int
+    type_id: int
+    sites_per_client: int
+    users_per_site: int
+    password_hash: str
+
+    def write(self, number: int, clients: int) -> list[int]:
+        """``clients`` clients named from ``number`` on, with their sites, seats and users; their site ids."""
+        today = clock.today()
+        ends = {cycle: periods.add_period(today, cycle) for cycle in ("monthly", "annual")}
         client_ids = db.session.scalars(
             insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
-            [dict(kind="client", name=f"Scale client {start + i:06d}", parent_id=partner.id,
+            [dict(kind="client", name=f"Scale client {number + i:06d}", parent_id=self.partner_id,
                   billing_cycle=cycle, billing_anchor_day=today.day, period_start=today, period_end=ends[cycle],
                   language=DEFAULT_LANGUAGE)
-             for i in range(clients) for cycle in ["monthly" if i % 4 else "annual"]],
+             for i in range(clients) for cycle in ["monthly" if (number + i) % 4 else "annual"]],
         ).all()
-        site_rows = [dict(client_id=cid, name=f"Site {s + 1}") for cid in client_ids for s in range(sites_per_client)]
+        site_rows = [dict(client_id=cid, name=f"Site {s + 1}")
+                     for cid in client_ids for s in range(self.sites_per_client)]
         site_ids = db.session.scalars(
             insert(Site).returning(Site.id, sort_by_parameter_order=True), site_rows).all()
         db.session.execute(insert(Allocation), [
-            dict(site_id=sid, subscription_type_id=essentials.id,
-                 allocated=users_per_site + 2, consumed=users_per_site) for sid in site_ids])
-        write_scale_history(partner.id, site_ids, essentials.id, users_per_site + 2, users_per_site)
-        db.session.execute(insert(User), [
-            dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=essentials.id,
-                 email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
-                 status="active", password_hash=password_hash)
-            for n, sid in enumerate(site_ids) for u in range(users_per_site)])
-        recount_partner_totals(partner.id)
-    return len(site_ids) * users_per_site
+            dict(site_id=sid, subscription_type_id=self.type_id,
+                 allocated=self.users_per_site + 2, consumed=self.users_per_site) for sid in site_ids])
+        if self.users_per_site:
+            db.session.execute(insert(User), [
+                dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=self.type_id,
+                     email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
+                     status="active", password_hash=self.password_hash)
+                for n, sid in enumerate(site_ids) for u in range(self.users_per_site)])
+        return list(site_ids)

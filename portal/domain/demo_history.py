@@ -17,6 +17,7 @@ as ``recount_partner_totals`` rebuilds the partner counters.
 """
 import random
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
@@ -34,7 +35,7 @@ STORIES = 128  # the different years ``demo scale`` deals out to its sites
 JOINS = 0.6
 
 
-# Not in the app's metadata: created and dropped inside ``write_scale_history``'s transaction.
+# Not in the app's metadata: created and dropped inside ``scale_history``'s transaction.
 _stories = Table("demo_scale_stories", MetaData(), Column("story", Integer), Column("day", Date),
                  Column("allocated_change", Integer), Column("consumed_change", Integer), prefixes=["TEMPORARY"])
 
@@ -97,33 +98,38 @@ def write_demo_history(partner_ids: list[int]) -> None:
     write_partner_history(partner_ids)
 
 
-def write_scale_history(partner_id: int, site_ids: list[int], subscription_type_id: int, allocated: int,
-                        consumed: int) -> None:
-    """A year of history, ending today, for ``demo scale``'s new sites (all with the same counters).
+@contextmanager
+def scale_history(partner_id: int, subscription_type_id: int, allocated: int, consumed: int):
+    """Yields ``write(site_ids)``: a year of history, ending today, for a batch of ``demo scale``'s new sites.
 
-    A change on roughly one day in seven per site, a net growth of about one
-    user in five changes. ``STORIES`` made-up years are written to a
-    temporary table and dealt to the sites in turn by one INSERT … SELECT:
-    binding half a million rows from Python took five times as long on
-    SQLite. The same scale run gives the same history.
+    Every site has the same counters; a change on roughly one day in seven
+    per site, a net growth of about one user in five changes. ``STORIES``
+    made-up years are written once to a temporary table and dealt to each
+    batch's sites in turn by one INSERT … SELECT: binding half a million rows
+    from Python took five times as long on SQLite. The partner's rows are
+    rebuilt once, at the end. The same scale run gives the same history.
     """
-    if not site_ids:
-        return
     days, rng = _days(SCALE_DAYS), random.Random("demo scale")
     connection = db.session.connection()
     _stories.create(connection)
     db.session.execute(insert(_stories), [
         dict(story=story, day=days[ago], allocated_change=allocated_change, consumed_change=consumed_change)
-        for story in range(min(STORIES, len(site_ids)))
+        for story in range(STORIES)
         for ago, (allocated_change, consumed_change) in _grown(allocated, consumed, SCALE_DAYS, rng).items()])
-    first, last = min(site_ids), max(site_ids)  # one INSERT … RETURNING wrote them: benchmark data, no other writer
-    rows = (select(Site.id, literal(subscription_type_id), _stories.c.day, Site.client_id, literal(partner_id),
-                   _stories.c.allocated_change, _stories.c.consumed_change)
-            .join(_stories, _stories.c.story == (Site.id - first) % STORIES)
-            .where(Site.id.between(first, last)).order_by(Site.id, _stories.c.day))
-    db.session.execute(insert(SeatChange).from_select(
-        ["site_id", "subscription_type_id", "day", "client_id", "partner_id", "allocated_change",
-         "consumed_change"], rows))
+
+    def write(site_ids: list[int]) -> None:
+        if not site_ids:
+            return
+        first, last = min(site_ids), max(site_ids)  # one INSERT … RETURNING wrote them: no other writer
+        rows = (select(Site.id, literal(subscription_type_id), _stories.c.day, Site.client_id,
+                       literal(partner_id), _stories.c.allocated_change, _stories.c.consumed_change)
+                .join(_stories, _stories.c.story == (Site.id - first) % STORIES)
+                .where(Site.id.between(first, last)).order_by(Site.id, _stories.c.day))
+        db.session.execute(insert(SeatChange).from_select(
+            ["site_id", "subscription_type_id", "day", "client_id", "partner_id", "allocated_change",
+             "consumed_change"], rows))
+
+    yield write
     _stories.drop(connection)
     write_partner_history([partner_id])
 

@@ -192,7 +192,7 @@ class RunReport:
             self.failed += 1
 
 
-def run_until_empty(app: Flask | None = None) -> RunReport:
+def run_until_empty(app: Flask | None = None, progress=None) -> RunReport:
     """Do every job due now, then return: ``flask jobs run --until-empty``.
 
     The relay first (events handed on, claims of dead workers released, lost
@@ -200,7 +200,9 @@ def run_until_empty(app: Flask | None = None) -> RunReport:
     when the run started, then every message still due then (a task lost on
     the way). A message is tried at most once per run: a failed attempt is
     rescheduled on PORTAL_MAIL_RETRY_SECONDS and waits for the next run,
-    even with a delay of 0.
+    even with a delay of 0. ``progress(done, total)``, if given, is told of
+    each job done; the total is what is done plus what waits on the queue now,
+    so it grows as jobs queue others (``portal.cli.progress``).
     """
     app = app or current_app._get_current_object()
     jobs = jobs_of(app)
@@ -209,6 +211,14 @@ def run_until_empty(app: Flask | None = None) -> RunReport:
     run = Draining(started)
     token = draining.set(run)
     report = RunReport()
+    done = 0
+
+    def one_done(waiting: int) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, done + waiting)
+
     try:
         while True:
             before = (report.tasks, report.sent, report.retrying, report.failed)
@@ -221,13 +231,18 @@ def run_until_empty(app: Flask | None = None) -> RunReport:
                 for task in batch:
                     report.tasks += 1
                     report.count(huey.execute(task, huey_time(utcnow())))
+                    one_done(huey.pending_count() if progress is not None else 0)
             with app.app_context():
-                for message_id in mail.due(started):
+                messages = mail.due(started)
+                for index, message_id in enumerate(messages, start=1):
                     if run.first_try(message_id):
                         report.count(mail.deliver(message_id, cutoff=started, will_retry=False))
-                for delivery_id in webhooks.due(started):
+                        one_done(len(messages) - index)
+                deliveries = webhooks.due(started)
+                for index, delivery_id in enumerate(deliveries, start=1):
                     if run.first_try(("webhook", delivery_id)):
                         report.count(webhooks.deliver(delivery_id, cutoff=started))
+                        one_done(len(deliveries) - index)
             if (report.tasks, report.sent, report.retrying, report.failed) == before:
                 return report
     finally:

@@ -42,23 +42,27 @@ def _due_clients(today: date) -> list[int]:
     ))
 
 
-def run_billing(today: date | None = None) -> RunReport:
+def run_billing(today: date | None = None, progress=None) -> RunReport:
     """Close every period ended on or before ``today`` and invoice the periods opened.
 
     Catches up one invoice per missed period. Each client is rolled forward in
     its own transaction (fully, or not at all); running again issues nothing.
+    ``progress(done, total)``, if given, is told of each client done
+    (``portal.cli.progress``).
     """
     today = today or clock.today()
     report = RunReport(today)
     currency = invoices.catalogue_currency()
-    for client_id in _due_clients(today):
+    due = _due_clients(today)
+    for done, client_id in enumerate(due, start=1):
         try:
             with write_transaction():
                 _roll_forward(client_id, today, currency, report)
+            report.clients += 1
         except IntegrityError:
-            # A concurrent run issued this client's invoice first: nothing left to do.
-            continue
-        report.clients += 1
+            pass  # a concurrent run issued this client's invoice first: nothing left to do
+        if progress is not None:
+            progress(done, len(due))
     return report
 
 
