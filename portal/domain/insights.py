@@ -27,7 +27,7 @@ Definitions, with the choices made where the rule is silent:
   minus the largest net change from some day of the window to today (or 0).
   Listed when above 0. ``saving_per_period`` = idle seats × the client's unit
   price of the type for its next period: the price as now set (client price,
-  else price book, else list: ``price_book._now_set``) in the next period's
+  else price book, else list: ``price_book.price_as_now_set``) in the next period's
   cycle (a pending cycle change taking effect at the period's end, else the
   billing cycle; a client in trial: its first period, in its billing cycle,
   as ``invoices.next_period_preview``), in the type's currency.
@@ -59,26 +59,26 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    join,
     literal,
     null,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
 
 from portal import clock
 from portal.domain.billing import invoices
-from portal.domain.billing.price_book import _now_set
+from portal.domain.billing.price_book import price_as_now_set, with_prices_as_now_set
 from portal.domain.errors import Forbidden
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.models import (
     Allocation,
+    ClientPrice,
     Organisation,
     PeriodPrice,
+    PriceBookEntry,
     SeatChange,
     Site,
     SubscriptionType,
@@ -291,8 +291,8 @@ def _history(kind: str, limited: bool, dialect: str, *, with_peak: bool, allocat
 def _allocations(history, *columns):
     """A select of ``columns`` over the allocations of ``history``, with their site, client and type.
 
-    The client is ``Organisation`` itself (``client_scope`` and ``_now_set`` name it
-    so); the type is an alias, apart from the catalogue the price tables read.
+    The client is ``Organisation`` itself (``client_scope`` and ``_Prices`` name it
+    so); the type is an alias (``_type_alias``), whose list prices ``_Prices`` reads.
     """
     kind_ = _type_alias()
     return (select(*columns)
@@ -309,32 +309,28 @@ def _type_alias():
 
 
 class _Prices:
-    """The prices as now set (``price_book._now_set``) of every client in reach and catalogue type, per cycle.
+    """The prices as now set (``price_book.price_as_now_set``) of each allocation's client and type.
 
-    Two derived tables (monthly, annual) of one row per client and type, joined
-    to the allocations by client and type: the rule stays in ``_now_set``
-    (client price, else price book, else list), read set-based rather than
-    once per allocation.
+    Joined to the allocation rows themselves (the client's price and the
+    partner's price book entry, one row each at most, through their keys):
+    the rule stays in ``price_book``, read set-based rather than once per
+    allocation, and without a derived table of every client and type.
     """
 
-    def __init__(self, kind: str):
-        self.tables = {cycle: (_now_set(Organisation.id, Organisation.parent_id, cycle)
-                               .add_columns(Organisation.id.label("client_id"))
-                               .select_from(join(Organisation, SubscriptionType, true()))
-                               .where(client_scope(kind, bindparam("scope_id", type_=Integer)))
-                               .subquery(f"prices_{cycle}"))
-                       for cycle in ("monthly", "annual")}
+    def __init__(self):
+        self.client_price = aliased(ClientPrice, name="client_price")
+        self.book_entry = aliased(PriceBookEntry, name="book_entry")
 
     def joined(self, query):
-        for table in self.tables.values():
-            query = query.outerjoin(table, (table.c.client_id == Organisation.id)
-                                    & (table.c.subscription_type_id == Allocation.subscription_type_id))
-        return query
+        return with_prices_as_now_set(query, Organisation.id, Organisation.parent_id,
+                                      Allocation.subscription_type_id, self.client_price, self.book_entry)
 
     def in_cycle(self, cycle_column):
         """The allocation's price as now set in the cycle ``cycle_column`` names."""
-        return case((cycle_column == "monthly", self.tables["monthly"].c.unit_price),
-                    else_=self.tables["annual"].c.unit_price)
+        def price(cycle):
+            return price_as_now_set(self.client_price, self.book_entry, _type_alias(), cycle)
+
+        return case((cycle_column == "monthly", price("monthly")), else_=price("annual"))
 
 
 def _next_cycle():
@@ -372,7 +368,7 @@ def _idle_rows(history, kind: str):
     peak = func.coalesce(history.c.peak, 0)
     idle = (Allocation.allocated - Allocation.consumed) - case((peak > 0, peak), else_=0)
     next_cycle = _next_cycle()
-    prices = _Prices(kind)
+    prices = _Prices()
     saving = cast(idle, BigInteger) * prices.in_cycle(next_cycle)
     return (prices.joined(_allocations(
         history, Organisation.id.label("client_id"), Organisation.name.label("client_name"),
@@ -403,7 +399,7 @@ def _revenue_rows(history, kind: str):
     """Per client in reach (not in trial today) and currency: its MRR now and its change over the window."""
     kind_ = _type_alias()
     today, then = bindparam("today", type_=Date), bindparam("then", type_=Date)
-    prices = _Prices(kind)
+    prices = _Prices()
     # What the current period bills: its lock, else the price as now set in the billing cycle.
     price = func.coalesce(PeriodPrice.unit_price, prices.in_cycle(Organisation.billing_cycle))
     allocated_then = Allocation.allocated - func.coalesce(history.c.allocated_growth, 0)

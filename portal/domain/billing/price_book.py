@@ -70,15 +70,28 @@ def _cycle_price(model, cycle: str):
 
 def _now_set(client_id, partner_id, cycle: str):
     """Per catalogue type, the price a period opened now would lock: client, else price book, else list."""
-    return (
+    return with_prices_as_now_set(
         select(SubscriptionType.id.label("subscription_type_id"),
-               func.coalesce(_cycle_price(ClientPrice, cycle), _cycle_price(PriceBookEntry, cycle),
-                             _cycle_price(SubscriptionType, cycle)).label("unit_price"))
-        .outerjoin(ClientPrice, (ClientPrice.client_id == client_id)
-                   & (ClientPrice.subscription_type_id == SubscriptionType.id))
-        .outerjoin(PriceBookEntry, (PriceBookEntry.partner_id == partner_id)
-                   & (PriceBookEntry.subscription_type_id == SubscriptionType.id))
-    )
+               price_as_now_set(ClientPrice, PriceBookEntry, SubscriptionType, cycle).label("unit_price")),
+        client_id, partner_id, SubscriptionType.id)
+
+
+def with_prices_as_now_set(query, client_id, partner_id, type_id, client_price=ClientPrice,
+                           book_entry=PriceBookEntry):
+    """``query`` outer-joined to the client's own price and the partner's price book entry of the type
+    ``type_id`` (columns or parameters): what ``price_as_now_set`` reads, one row each at most."""
+    return (query
+            .outerjoin(client_price, (client_price.client_id == client_id)
+                       & (client_price.subscription_type_id == type_id))
+            .outerjoin(book_entry, (book_entry.partner_id == partner_id)
+                       & (book_entry.subscription_type_id == type_id)))
+
+
+def price_as_now_set(client_price, book_entry, subscription_type, cycle: str):
+    """The rule, as a column over rows joined by ``with_prices_as_now_set``: the client's price in
+    ``cycle``, else the price book's, else the list price of ``subscription_type``."""
+    return func.coalesce(_cycle_price(client_price, cycle), _cycle_price(book_entry, cycle),
+                         _cycle_price(subscription_type, cycle))
 
 
 def coming_prices(client: Organisation, cycle: str):
