@@ -56,6 +56,7 @@ def main_pages(server) -> list[tuple[str, str]]:
         ("invoices", "/invoices"),
         ("invoice", f"/invoices/{invoice}"),
         ("audit log", "/audit?include_logins=1"),
+        ("insight", "/insights"),
     ]
 
 
