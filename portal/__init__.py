@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 from portal import cli, jobs, rbac, web
 from portal.config import DEV_SECRET_KEY, Config, flag, from_environment, proxy_count
 from portal.extensions import csrf, db, htmx, limiter, migrate
-from portal.web import assets, request_log
+from portal.web import assets, probes, request_log
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     assets.check_built_assets(app)  # htmx and the catalogues, or a sentence naming the command (rule 42)
     load_config(app, test_config)
     trust_proxies(app)
+    probes.init_app(app)  # after the host check is configured: probes answer whatever Host they send
     # The request id before any other hook, so every log line of the request carries it (rule 43);
     # its after-request hook, registered first, runs last and logs the final status.
     request_log.init_app(app)

@@ -83,6 +83,29 @@ def test_readyz_says_unavailable_when_the_database_is_down(tmp_path):
     assert app.test_client().get("/healthz").status_code == 200  # alive, not ready
 
 
+def test_a_balancer_probing_by_address_is_answered_while_other_paths_keep_the_host_check(testing_settings):
+    app = create_app({**testing_settings, "TRUSTED_HOSTS": [".portal.example"]})
+    client = app.test_client()
+    by_address = {"Host": "10.0.3.7:8000"}
+    try:
+        with app.app_context():
+            live = client.get("/healthz", headers=by_address)
+            ready = client.get("/readyz", headers=by_address)
+            page = client.get("/login", headers=by_address)
+            named = client.get("/login", headers={"Host": "eu.portal.example"})
+            posted = client.post("/healthz", headers=by_address)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+    assert live.status_code == 200 and live.get_json() == {"status": "ok"}
+    # Reached and checked (the test tables are made without migrations, so it is not ready), not refused.
+    assert ready.status_code == 503 and ready.get_json()["status"] == "unavailable"
+    assert page.status_code == 400  # a page still refuses a Host it does not trust
+    assert named.status_code == 200
+    assert posted.status_code == 400  # only a probe's GET or HEAD is let in
+
+
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer"])
 def test_metrics_need_the_bearer_token(app, monkeypatch, authorization):
     monkeypatch.setitem(app.config, "METRICS_TOKEN", TOKEN)
