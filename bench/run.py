@@ -9,7 +9,9 @@ recreated, so point it at a throw-away database), ``flask db upgrade``,
 ``demo load``; every entry of REQUESTS is measured; then ``demo scale`` (timed)
 and every entry again; then COMMANDS_AT_SCALE (timed); then the task queue
 (bench/jobs.py: user creation while SMTP hangs, webhook throughput of one
-worker; ``--skip-jobs``, or ``--only-jobs`` for that section alone). The targets are
+worker; ``--skip-jobs``, or ``--only-jobs`` for that section alone); then the write path
+under load on PostgreSQL (bench/write_load.py, issue 17; ``--skip-write-load``,
+``--only-write-load``). The targets are
 printed PASS/MISS; the exit status is 0 whatever they say (only a broken setup
 exits non-zero).
 
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import billing as billing_bench  # noqa: E402 - bench/billing.py, beside this script
 import history as history_bench  # noqa: E402 - bench/history.py, beside this script
 import jobs as jobs_bench  # noqa: E402 - bench/jobs.py, beside this script
+import write_load as write_load_bench  # noqa: E402 - bench/write_load.py, beside this script
 
 FINANCE = "finance@northwind.example"
 PASSWORD = "demo-password"  # docs/rules.md section 7
@@ -229,6 +232,7 @@ class Results:
     setup_seconds: dict[str, float] = field(default_factory=dict)
     plans: dict[str, list[dict]] = field(default_factory=dict)
     jobs: dict = field(default_factory=dict)  # bench/jobs.py's figures (issue 14)
+    write_load: dict = field(default_factory=dict)  # bench/write_load.py's figures (issue 17)
 
 
 @dataclass
@@ -270,6 +274,8 @@ def targets(results: Results) -> list[Check]:
                                 command.seconds <= command.max_seconds if command.exit_code == 0 else None))
     if results.jobs:
         checks += [Check(*check) for check in jobs_bench.targets(results.jobs)]
+    if results.write_load:
+        checks += [Check(*check) for check in write_load_bench.targets(results.write_load)]
     return checks
 
 
@@ -656,6 +662,7 @@ def parse_args(argv=None):
     jobs.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
                       help="Redis of the second webhook measurement (env BENCH_REDIS_URL); only a queue "
                            "named portal-bench-* is written; skipped when it does not answer")
+    write_load_bench.add_section_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -692,12 +699,16 @@ def main(argv=None) -> int:
             raise RuntimeError(f"demo load failed: {load.output}")
         results.setup_seconds["demo load"] = load.seconds
 
-        extra = [] if args.only_jobs else pages_and_billing(app, engine, counter, args, results, log)
-        if not args.skip_jobs:
+        only_one = args.only_jobs or args.only_write_load
+        extra = [] if only_one else pages_and_billing(app, engine, counter, args, results, log)
+        if not (args.skip_jobs or args.only_write_load):
             results.jobs = jobs_bench.run(lambda **settings: build_app(url, **settings), tmpdir,
                                           count=args.jobs_requests, warmup=args.jobs_warmup,
                                           events=args.webhook_events, redis_url=args.redis_url, log=log)
             extra += jobs_bench.lines(results.jobs)
+        if not (args.skip_write_load or args.only_jobs):
+            results.write_load = write_load_bench.section(args, args.database_url, log)
+            extra += write_load_bench.lines(results.write_load)
 
         meta = dict(dialect=dialect, server_version=version, database=engine.url.render_as_string(hide_password=True),
                     requests=args.requests, warmup=args.warmup, clients=args.clients,
