@@ -33,7 +33,14 @@ def format_money(amount: int | None, currency: str = "EUR") -> str:
     """Minor units for people, in the page's language: 164500 → "€1,645.00" / "1 645,00 €" (— for none)."""
     if amount is None:
         return "—"
-    return format_currency(Decimal(int(amount)).scaleb(-2), currency, locale=get_locale())
+    return _money(int(amount), currency, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(amount: int, currency: str, locale: str) -> str:
+    """Kept per (amount, currency, language), as ``_medium_day``: the insight page writes some 150 amounts,
+    mostly the same few, and CLDR formatting costs about 50 µs each."""
+    return format_currency(Decimal(amount).scaleb(-2), currency, locale=locale)
 
 
 def format_basis_points(basis_points: int | None) -> str:

@@ -7,6 +7,7 @@ from portal import clock
 from portal.domain.accounts.passwords import hash_password
 from portal.domain.billing import invoices, periods
 from portal.domain.demo_history import scale_history, write_demo_history
+from portal.domain.insights import baselines as insight_baselines
 from portal.domain.seats.counters import recount_partner_totals
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -166,6 +167,8 @@ def _load(password_hash: str) -> None:
         recount_partner_totals(partner.id)
         partner_ids.append(partner.id)
     write_demo_history(partner_ids)
+    for partner_id in partner_ids:  # insight reads them from the first page (rule 36)
+        insight_baselines.build(partner_id)
 
 
 def _load_client(partner, name, cycle, domain, staff, sites, types, password_hash):
@@ -222,6 +225,7 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int, progres
                 if progress is not None:
                     progress(first + size, clients)
         recount_partner_totals(partner.id)
+        insight_baselines.build(partner.id)  # bulk inserts leave no event: the old baseline would be read
     return clients * sites_per_client * users_per_site
 
 

@@ -2,6 +2,7 @@
 from huey import crontab
 
 from portal.domain import mail
+from portal.domain.insights import baselines as insight_baselines
 from portal.domain.webhooks import delivery as webhooks
 
 
@@ -42,5 +43,11 @@ def register(huey, app) -> dict:
     @huey.periodic_task(crontab(), name="relay_every_minute")
     def relay_every_minute():
         jobs.relay_now(app)
+
+    @huey.periodic_task(crontab(), name="insight_baselines_every_minute")
+    def insight_baselines_every_minute():
+        """Build the insight baselines that are missing, of another day or outdated (docs/rules.md rule 36)."""
+        with app.app_context():
+            insight_baselines.refresh()
 
     return {"send_mail": send_mail, "deliver_webhook": deliver_webhook, "relay": relay}

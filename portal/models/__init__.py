@@ -3,6 +3,7 @@ from portal.models.api import ApiToken, IdempotencyKey
 from portal.models.audit import AuditEvent
 from portal.models.billing import INVOICE_KINDS, Invoice, InvoiceLine, InvoiceSequence
 from portal.models.catalogue import SubscriptionType
+from portal.models.insight import InsightBaseline, RevenueBaseline, RevenueTotalBaseline, SeatBaseline
 from portal.models.invitation import Invitation, InvitationToken
 from portal.models.notifications import NOTIFICATION_TOPICS, NotificationOptOut
 from portal.models.organisation import BILLING_CYCLES, ORGANISATION_KINDS, Organisation
@@ -21,6 +22,10 @@ __all__ = [
     "IdempotencyKey",
     "AuditEvent",
     "INVOICE_KINDS",
+    "InsightBaseline",
+    "RevenueBaseline",
+    "RevenueTotalBaseline",
+    "SeatBaseline",
     "Invitation",
     "InvitationToken",
     "LoginFailure",

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from portal.domain import insights
+from portal.domain.insights import baselines
 from portal.domain.accounts import users
 from portal.domain.billing import cycles, price_book
 from portal.domain.billing.money import half_up
@@ -27,6 +28,23 @@ from tests.factories import (
 )
 
 TODAY = date(2027, 6, 30)
+
+
+@pytest.fixture(params=["live", "baseline"], autouse=True)
+def read_path(request, monkeypatch):
+    """Every test twice: insight read live, and read from the partner's baseline (``insights.baselines``),
+    built when insight is read, so from the very rows the test made."""
+    if request.param == "baseline":
+        usable = baselines.usable
+        monkeypatch.setattr(baselines, "SETTLE", timedelta(0))  # the test's events are seconds old
+
+        def built_then_usable(partner_id, today):
+            baselines.build(partner_id, today)
+            assert usable(partner_id, today)
+            return True
+
+        monkeypatch.setattr(baselines, "usable", built_then_usable)
+    return request.param
 DAY0 = TODAY - timedelta(days=60)  # the world is built then: its seats were bought long before the window
 
 

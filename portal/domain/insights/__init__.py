@@ -51,7 +51,7 @@ from datetime import date, timedelta
 from portal import clock
 from portal.domain.billing import invoices
 from portal.domain.errors import Forbidden
-from portal.domain.insights import statements
+from portal.domain.insights import baselines, statements
 from portal.domain.insights.statements import ORDERS, WINDOW_DAYS
 from portal.extensions import db
 from portal.i18n import gettext as _
@@ -237,6 +237,23 @@ def _params(reach: _Reach, today: date, limit: int | None) -> dict:
     return params
 
 
+def _lists(reach: _Reach, name: str | None, today: date | None, limit: int | None) -> dict:
+    """One list (``name``) or all three (None), read as ``_read`` returns them.
+
+    A partner's staff read the partner's baseline of the day when it is usable
+    (``baselines``: the same rows in a few reads); anyone else, or without one,
+    reads live from the counters and the history.
+    """
+    today = today or clock.today()
+    if reach.kind == "partner" and baselines.usable(reach.organisation_id, today):
+        statement = baselines.page_statement() if name is None else baselines.list_statement(name)
+    elif name is None:
+        statement = statements.page_statement(*reach.shape)
+    else:
+        statement = statements.list_statement(name, *reach.shape)
+    return _read(statement, _params(reach, today, limit))
+
+
 def _revenue(lists: dict, with_clients: bool) -> Revenue:
     sums = lists["mrr_totals"]
     currency = invoices.catalogue_currency()
@@ -255,8 +272,7 @@ def idle_seats(actor, *, limit: int | None = None, today: date | None = None) ->
     the service clock's day (the counters read are today's). ``Forbidden``
     without subscriptions.view.
     """
-    reach = _reach(actor)
-    return _read(statements.list_statement("idle", *reach.shape), _params(reach, today or clock.today(), limit))["idle"]
+    return _lists(_reach(actor), "idle", today, limit)["idle"]
 
 
 def running_out(actor, *, limit: int | None = None, today: date | None = None) -> Listing:
@@ -264,9 +280,7 @@ def running_out(actor, *, limit: int | None = None, today: date | None = None) -
 
     ``limit``, ``today`` and ``Forbidden`` as ``idle_seats``.
     """
-    reach = _reach(actor)
-    return _read(statements.list_statement("running_out", *reach.shape),
-                 _params(reach, today or clock.today(), limit))["running_out"]
+    return _lists(_reach(actor), "running_out", today, limit)["running_out"]
 
 
 def recurring_revenue(actor, *, limit: int | None = None, with_clients: bool = True,
@@ -281,14 +295,11 @@ def recurring_revenue(actor, *, limit: int | None = None, with_clients: bool = T
     in practice the only one), the others are in ``totals``. ``Forbidden``
     without subscriptions.view.
     """
-    reach = _reach(actor)
-    params = _params(reach, today or clock.today(), limit if with_clients else 0)
-    return _revenue(_read(statements.list_statement("mrr", *reach.shape), params), with_clients)
+    return _revenue(_lists(_reach(actor), "mrr", today, limit if with_clients else 0), with_clients)
 
 
 def insights(actor, *, limit: int | None = None, today: date | None = None) -> Insights:
     """The three lists at once (the page: ``limit=PAGE_ROWS``), in one statement and one for the catalogue
     currency: the window's history is read once for the three. ``Forbidden`` without subscriptions.view."""
-    reach = _reach(actor)
-    lists = _read(statements.page_statement(*reach.shape), _params(reach, today or clock.today(), limit))
+    lists = _lists(_reach(actor), None, today, limit)
     return Insights(lists["idle"], lists["running_out"], _revenue(lists, True))

@@ -246,19 +246,20 @@ def _nothing(type_):
     return cast(null(), type_)
 
 
-def branch(name: str, rows):
-    """One list (``rows``: a subquery of ``_idle_rows``, ``_running_out_rows`` or ``_revenue_rows``) in the
+def branch(name: str, rows, listed=None):
+    """One list (``rows``: a subquery of ``idle_rows``, ``running_out_rows`` or ``revenue_rows``) in the
     columns every list shares: its first ``limit`` rows in the list's order, each with the count of them all.
 
     Columns: ``list``, ``rank``, ``listed``, the client, site and type (NULL where the
     list has none), ``currency``, ``cycle`` and four numbers: idle (idle seats,
     saving), running_out (allocated, free, growth, days left), mrr (MRR, its
-    change). The count is a window function, evaluated before the LIMIT.
+    change). The count is a window function, evaluated before the LIMIT, unless
+    ``listed`` (an expression) says how many rows the list has in all.
     """
     c = rows.c
     order = ORDERS[name](c)
     columns = [literal(name).label("list"), func.row_number().over(order_by=order).label("rank"),
-               func.count().over().label("listed"), c.client_id, c.client_name]
+               (func.count().over() if listed is None else listed).label("listed"), c.client_id, c.client_name]
     if name == "mrr":
         columns += [_nothing(Integer).label("site_id"), _nothing(String).label("site_name"),
                     _nothing(String).label("subscription_type"), _nothing(String).label("subscription_type_name"),
