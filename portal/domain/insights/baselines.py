@@ -75,9 +75,12 @@ from portal.models.mixins import utcnow
 # names, sites, the catalogue, and any type added later) makes it wait for its next build.
 SEAT_EVENT_TYPES = ("allocation.changed", "user.created", "user.updated", "user.deactivated",
                     "seat_request.created", "seat_request.decided", "site.running_out", "invitation.sent")
-# An event is "settled" once no transaction that wrote an older one can still be open: on PostgreSQL ids are
-# given at insert, not at commit, so the newest id alone could hide a slower transaction's event.
-SETTLE = timedelta(minutes=5)
+# An event is "settled" once no transaction that wrote an older one can still be open. SQLite serialises
+# writers (and a build runs in a write transaction), so there every event the build can see is settled. On
+# PostgreSQL ids are given at insert, not at commit: an event inserted before the build and committed after
+# it could carry a smaller id than the newest one the build saw; events of the last minute are not counted
+# as settled (a write transaction of the portal lasts milliseconds).
+SETTLE = timedelta(minutes=1)
 # ``refresh`` builds a baseline again when its partner's seats moved and it is older than this, so the rows a
 # request works out live stay few on a busy day.
 REBUILD_AFTER = timedelta(minutes=10)
@@ -192,8 +195,7 @@ def build(partner_id: int, today: date | None = None) -> None:
     """
     today = today or clock.today()
     params = _params(partner_id, today)
-    settled = db.session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))
-                                .where(OutboxEvent.created_at <= utcnow() - SETTLE))
+    settled = _settled_event_id()
     forget(partner_id)
     db.session.execute(insert(SeatBaseline.__table__).from_select(_SEAT_COLUMNS, _seat_rows(_fixed())), params)
     # The lists' rows now, by the live statements' row functions over the fixed figures just stored.
@@ -223,6 +225,13 @@ def build(partner_id: int, today: date | None = None) -> None:
         running_out_listed=count(SeatBaseline, _RUNNING_OUT),
         revenue_listed=count(RevenueBaseline)))
     db.session.flush()
+
+
+def _settled_event_id() -> int:
+    newest = select(func.coalesce(func.max(OutboxEvent.id), 0))
+    if db.session.get_bind().dialect.name != "sqlite":
+        newest = newest.where(OutboxEvent.created_at <= utcnow() - SETTLE)
+    return db.session.scalar(newest)
 
 
 def forget(partner_id: int) -> None:
