@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from portal import clock
 from portal.domain import insights
-from portal.domain.accounts import users
 from portal.domain.billing import price_book
 from portal.domain.insights import baselines
 from portal.domain.seats import allocations
@@ -47,7 +46,7 @@ def assert_same(from_baseline, live):
 
 
 @pytest.fixture
-def moving_world(on, world):
+def moving_world(on, world):  # noqa: F811 - the fixture imported above
     """Acme's sites with 30 days behind them, then today's baseline of Northwind."""
     acme, admin, essentials = world["acme"], world["admin"], world["essentials"]
     sites = dict(steady=site_with(acme, "Steady", essentials, 5, 2), full=site_with(acme, "Full", essentials, 3, 3),
