@@ -28,12 +28,13 @@ def settled_at_once(monkeypatch):
     monkeypatch.setattr(baselines, "SETTLE", timedelta(0))
 
 
-def read_both(actor, monkeypatch, **keywords):
-    """Insight read from the actor's partner's baseline (which must be usable), and read live."""
-    assert baselines.usable(actor.organisation_id, clock.today())
+def read_both(actor, monkeypatch, moved=True, **keywords):
+    """Insight read from the actor's partner's baseline (which must be usable, with allocations ``moved``
+    since it was built or not), and read live."""
+    assert baselines.reading(actor.organisation_id, clock.today()) == ("moved" if moved else "still")
     from_baseline = insights.insights(actor, **keywords)
     with monkeypatch.context() as live_only:
-        live_only.setattr(baselines, "usable", lambda partner_id, today: False)
+        live_only.setattr(baselines, "reading", lambda partner_id, today: None)
         live = insights.insights(actor, **keywords)
     return from_baseline, live
 
@@ -63,7 +64,7 @@ def moving_world(on, world):  # noqa: F811 - the fixture imported above
 def test_seats_taken_given_back_and_lowered_after_the_build_read_as_live(monkeypatch, moving_world):
     w = moving_world
     finance, admin, essentials = w["finance"], w["admin"], w["essentials"]
-    assert_same(*read_both(finance, monkeypatch))
+    assert_same(*read_both(finance, monkeypatch, moved=False))
     before = insights.insights(finance)
 
     leaving = Person(admin, w["roomy"], essentials)  # Roomy: one seat fewer idle from today
@@ -107,7 +108,7 @@ def test_a_price_change_makes_insight_read_live_until_the_baseline_is_built_agai
     assert insights.idle_seats(finance).rows[0].saving_per_period != saving_before  # live: the new price
     assert baselines.refresh() == [northwind.id]
     assert baselines.due(TODAY) == []
-    assert_same(*read_both(finance, monkeypatch))
+    assert_same(*read_both(finance, monkeypatch, moved=False))
     assert insights.idle_seats(finance).rows[0].saving_per_period == 4000 * insights.idle_seats(finance).rows[0].idle_seats
 
 

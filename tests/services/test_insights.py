@@ -35,15 +35,15 @@ def read_path(request, monkeypatch):
     """Every test twice: insight read live, and read from the partner's baseline (``insights.baselines``),
     built when insight is read, so from the very rows the test made."""
     if request.param == "baseline":
-        usable = baselines.usable
+        reading = baselines.reading
         monkeypatch.setattr(baselines, "SETTLE", timedelta(0))  # the test's events are seconds old
 
-        def built_then_usable(partner_id, today):
+        def built_then_read(partner_id, today):
             baselines.build(partner_id, today)
-            assert usable(partner_id, today)
-            return True
+            assert reading(partner_id, today) == "still"
+            return "still"
 
-        monkeypatch.setattr(baselines, "usable", built_then_usable)
+        monkeypatch.setattr(baselines, "reading", built_then_read)
     return request.param
 DAY0 = TODAY - timedelta(days=60)  # the world is built then: its seats were bought long before the window
 

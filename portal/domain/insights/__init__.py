@@ -245,8 +245,10 @@ def _lists(reach: _Reach, name: str | None, today: date | None, limit: int | Non
     reads live from the counters and the history.
     """
     today = today or clock.today()
-    if reach.kind == "partner" and baselines.usable(reach.organisation_id, today):
-        statement = baselines.page_statement() if name is None else baselines.list_statement(name)
+    reading = baselines.reading(reach.organisation_id, today) if reach.kind == "partner" else None
+    if reading is not None:
+        moved = reading == "moved"
+        statement = baselines.page_statement(moved) if name is None else baselines.list_statement(name, moved)
     elif name is None:
         statement = statements.page_statement(*reach.shape)
     else:

@@ -47,6 +47,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     union_all,
     update,
 )
@@ -252,12 +253,21 @@ def _newer_event(settled_event_id, partner_id, *, any_type: bool):
     return exists().where(newer)
 
 
-def usable(partner_id: int, today: date) -> bool:
-    """Whether the partner has a baseline for ``today`` that no change other than a seat's has outdated."""
-    baseline = select(InsightBaseline.partner_id).where(
+def reading(partner_id: int, today: date) -> str | None:
+    """How insight may read the partner's baseline for ``today`` (one statement): None when there is none that
+    no change other than a seat's has outdated; else "still" when no seat moved since it was built, "moved"
+    when some did (their rows are worked out live)."""
+    moved = exists(_changed_select().params(scope_id=partner_id, today=today))
+    baseline = select(moved).where(
         InsightBaseline.partner_id == partner_id, InsightBaseline.day == today,
         ~_newer_event(InsightBaseline.settled_event_id, partner_id, any_type=False))
-    return db.session.scalar(baseline) is not None
+    found = db.session.execute(baseline).first()
+    return None if found is None else ("moved" if found[0] else "still")
+
+
+def usable(partner_id: int, today: date) -> bool:
+    """Whether the partner has a baseline for ``today`` that no change other than a seat's has outdated."""
+    return reading(partner_id, today) is not None
 
 
 def due(today: date) -> list[int]:
@@ -293,6 +303,10 @@ def refresh(today: date | None = None) -> list[int]:
 
 
 def _changed():
+    return _changed_select().cte("changed")
+
+
+def _changed_select():
     """The partner's allocations whose counters moved since the build: today's history row differs (or is new)."""
     moved = or_(SeatBaseline.site_id.is_(None),
                 SeatChange.allocated_change != SeatBaseline.today_allocated_change,
@@ -300,12 +314,13 @@ def _changed():
     return (select(SeatChange.site_id, SeatChange.subscription_type_id, SeatChange.client_id)
             .outerjoin(SeatBaseline, (SeatBaseline.site_id == SeatChange.site_id)
                        & (SeatBaseline.subscription_type_id == SeatChange.subscription_type_id))
-            .where(SeatChange.partner_id == _scope(), SeatChange.day == _today(), moved)
-            .cte("changed"))
+            .where(SeatChange.partner_id == _scope(), SeatChange.day == _today(), moved))
 
 
-def _is_changed(changed, site_id, type_id):
-    return exists().where(changed.c.site_id == site_id, changed.c.subscription_type_id == type_id)
+def _not_moved(changed, site_id, type_id):
+    """The allocation has not moved: a row-value NOT IN, which both databases check against a hashed set while
+    reading the list's index in order (an anti-join made PostgreSQL read and sort the whole list)."""
+    return tuple_(site_id, type_id).not_in(select(changed.c.site_id, changed.c.subscription_type_id))
 
 
 def _live_history(allocations):
@@ -357,23 +372,34 @@ def _limit():
     return bindparam("limit", type_=Integer)
 
 
-def _listed(counted: str, kept_out, live_rows):
+def _listed(counted: str, kept_out=None, live_rows=None):
     """A list's count: the baseline's (its ``counted`` column), less its rows worked out live, plus those rows."""
     baseline_count = select(getattr(InsightBaseline, counted)).where(InsightBaseline.partner_id == _scope())
+    if live_rows is None:
+        return baseline_count.scalar_subquery()
     return (baseline_count.scalar_subquery()
             - select(func.count()).select_from(kept_out).scalar_subquery()
             + select(func.count()).select_from(live_rows).scalar_subquery())
 
 
+def _kept(kept, changed, site_id, type_id):
+    """``kept`` (the baseline's rows of a list) without the allocations that moved, if any did."""
+    return kept if changed is None else kept.where(_not_moved(changed, site_id, type_id))
+
+
 def _idle_branch(changed):
+    """The idle list: the baseline's rows (of the allocations that did not move, with ``changed``) and the
+    moved allocations' rows worked out live."""
     b = SeatBaseline
-    kept = (select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
-                   b.subscription_type, b.subscription_type_name, b.currency, b.cycle, b.idle_seats,
-                   b.saving_per_period)
-            .where(b.partner_id == _scope(), _IDLE, ~_is_changed(changed, b.site_id, b.subscription_type_id))
-            .order_by(b.saving_per_period.desc(), b.idle_seats.desc(), b.client_name, b.client_id, b.site_name,
-                      b.site_id, b.subscription_type_id)
+    kept = _kept(select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
+                        b.subscription_type, b.subscription_type_name, b.currency, b.cycle, b.idle_seats,
+                        b.saving_per_period)
+                 .where(b.partner_id == _scope(), _IDLE), changed, b.site_id, b.subscription_type_id)
+    kept = (kept.order_by(b.saving_per_period.desc(), b.idle_seats.desc(), b.client_name, b.client_id, b.site_name,
+                          b.site_id, b.subscription_type_id)
             .limit(_limit()))
+    if changed is None:
+        return statements.branch("idle", kept.subquery("idle"), _listed("idle_listed"))
     moved = statements.idle_rows(_live_history(_moved(changed)), "partner").cte("moved_idle")
     rows = union_all(select(kept.subquery()), select(moved)).subquery("idle")
     kept_out = _baseline_rows_of(changed, _IDLE)
@@ -381,14 +407,16 @@ def _idle_branch(changed):
 
 
 def _running_out_branch(changed):
+    """The running-out list, as ``_idle_branch``."""
     b = SeatBaseline
-    kept = (select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
-                   b.subscription_type, b.subscription_type_name, b.allocated, b.free, b.growth, b.days_left)
-            .where(b.partner_id == _scope(), _RUNNING_OUT,
-                   ~_is_changed(changed, b.site_id, b.subscription_type_id))
-            .order_by(b.days_left, b.free, b.client_name, b.client_id, b.site_name, b.site_id,
-                      b.subscription_type_id)
+    kept = _kept(select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
+                        b.subscription_type, b.subscription_type_name, b.allocated, b.free, b.growth, b.days_left)
+                 .where(b.partner_id == _scope(), _RUNNING_OUT), changed, b.site_id, b.subscription_type_id)
+    kept = (kept.order_by(b.days_left, b.free, b.client_name, b.client_id, b.site_name, b.site_id,
+                          b.subscription_type_id)
             .limit(_limit()))
+    if changed is None:
+        return statements.branch("running_out", kept.subquery("running_out"), _listed("running_out_listed"))
     moved = statements.running_out_rows(_live_history(_moved(changed))).cte("moved_short")
     rows = union_all(select(kept.subquery()), select(moved)).subquery("running_out")
     kept_out = _baseline_rows_of(changed, _RUNNING_OUT)
@@ -399,27 +427,32 @@ def _revenue_branches(changed):
     """The MRR list and its totals: the clients none of whose allocations moved from the baseline, the others
     worked out live over all their allocations."""
     r, t = RevenueBaseline, RevenueTotalBaseline
+    kept = select(r.client_id, r.client_name, r.cycle, r.currency, r.mrr, r.change_30d).where(r.partner_id == _scope())
+    order = (r.mrr.desc(), r.client_name, r.client_id, r.currency)
+    totals = select(t.currency, t.mrr, t.change_30d).where(t.partner_id == _scope())
+    if changed is None:
+        return (statements.branch("mrr", kept.order_by(*order).limit(_limit()).subquery("mrr"),
+                                  _listed("revenue_listed")),
+                statements.totals_branch(totals.subquery("sums")))
     moved_clients = select(changed.c.client_id)
-    kept = (select(r.client_id, r.client_name, r.cycle, r.currency, r.mrr, r.change_30d)
-            .where(r.partner_id == _scope(), r.client_id.not_in(moved_clients))
-            .order_by(r.mrr.desc(), r.client_name, r.client_id, r.currency)
-            .limit(_limit()))
+    kept = kept.where(r.client_id.not_in(moved_clients)).order_by(*order).limit(_limit())
     moved = statements.revenue_rows(_live_history(_of_moved_clients(changed)), "partner").cte("moved_revenue")
     rows = union_all(select(kept.subquery()), select(moved)).subquery("mrr")
     kept_out = select(r.client_id).where(r.partner_id == _scope(), r.client_id.in_(moved_clients)).subquery()
     listed = _listed("revenue_listed", kept_out, moved)
     # Totals: the baseline's, less the moved clients' rows there, plus their rows now.
     sums = union_all(
-        select(t.currency, t.mrr, t.change_30d).where(t.partner_id == _scope()),
+        totals,
         select(r.currency, -r.mrr, -r.change_30d).where(r.partner_id == _scope(), r.client_id.in_(moved_clients)),
         select(moved.c.currency, moved.c.mrr, moved.c.change_30d)).subquery("sums")
     return statements.branch("mrr", rows, listed), statements.totals_branch(sums)
 
 
 @functools.cache
-def list_statement(name: str):
-    """One list from the partner's baseline (the MRR: with its totals), in ``statements.union``'s columns."""
-    changed = _changed()
+def list_statement(name: str, moved: bool):
+    """One list from the partner's baseline (the MRR: with its totals), in ``statements.union``'s columns;
+    ``moved``: some allocations moved since the build (``reading``), whose rows are worked out live."""
+    changed = _changed() if moved else None
     if name == "idle":
         return statements.union(_idle_branch(changed))
     if name == "running_out":
@@ -428,7 +461,8 @@ def list_statement(name: str):
 
 
 @functools.cache
-def page_statement():
-    """The three lists and the MRR's totals from the partner's baseline, in one statement."""
-    changed = _changed()
+def page_statement(moved: bool):
+    """The three lists and the MRR's totals from the partner's baseline, in one statement (``moved`` as
+    ``list_statement``)."""
+    changed = _changed() if moved else None
     return statements.union(_idle_branch(changed), _running_out_branch(changed), *_revenue_branches(changed))
