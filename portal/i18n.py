@@ -13,7 +13,7 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_percent
 from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
 
-__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_money",
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in", "format_money",
            "gettext", "_l", "language_or_none", "ngettext"]
 
 # The languages the portal is written in; English is the default and the API's.
@@ -58,6 +58,11 @@ def format_day(day: date | datetime | None) -> str:
     if isinstance(day, datetime):
         day = day.date()
     return _medium_day(day, str(get_locale() or "en"))
+
+
+def format_day_in(day: date, locale: str) -> str:
+    """``format_day`` in the language ``locale`` names ("fr"), for text built once for every reader of it."""
+    return _medium_day(day, locale)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -29,6 +29,8 @@ from flask_babel import get_locale
 from markupsafe import Markup
 from pygal.style import Style
 
+from portal.i18n import format_day_in
+
 # pygal puts a finder for its map plugins (pygal.maps.*, unused here) on sys.meta_path; it only has the
 # find_module() that Python 3.4 deprecated, so every later import warns (ImportWarning), and pytest turns
 # that warning into an error. Take it off again.
@@ -65,6 +67,23 @@ def usage_chart(points: Sequence[UsagePoint], *, title: str, chart_id: str = "us
     if not points:
         return Markup("")
     return _drawn(tuple(points), title, chart_id, allocated_label, consumed_label, str(get_locale() or "en"))
+
+
+def usage_rows(points: Sequence[UsagePoint]) -> Markup:
+    """The rows of the table behind the chart (a day, allocated, consumed each), in the page's language.
+
+    Kept per process like the drawing: a 12-month table is 365 rows, and writing them through the
+    template cost about a quarter of the partner page's time.
+    """
+    return _rows(tuple(points), str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=256)
+def _rows(points: tuple[UsagePoint, ...], locale: str) -> Markup:
+    row = Markup('<tr><th scope="row"><time datetime="{}">{}</time></th>'
+                 '<td class="num">{}</td><td class="num">{}</td></tr>\n')
+    return Markup("").join(row.format(point.day.isoformat(), format_day_in(point.day, locale), point.allocated,
+                                      point.consumed) for point in points)
 
 
 @functools.lru_cache(maxsize=256)

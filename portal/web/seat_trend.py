@@ -16,7 +16,7 @@ from portal.domain import usage
 from portal.i18n import _l
 from portal.i18n import gettext as _
 from portal.i18n import ngettext
-from portal.web.charts import UsagePoint, usage_chart
+from portal.web.charts import UsagePoint, usage_chart, usage_rows
 
 # (key in ?range=, days shown, label of its link)
 RANGES = (("30d", 30, _l("30 days")), ("90d", 90, _l("90 days")), ("12m", 365, _l("12 months")))
@@ -29,6 +29,7 @@ class Trend:
     points: list[UsagePoint]
     caption: str
     range_links: list[tuple[str, str, bool]]
+    rows: Markup  # the table behind the chart (charts.usage_rows)
 
 
 def chosen_range() -> tuple[str, int]:
@@ -49,7 +50,7 @@ def seat_trend(scope: usage.Scope, *, name: str, chart_id: str) -> Trend:
                         "Seats allocated and consumed over the last %(num)d days", days))
     svg = usage_chart(points, title=f"{caption} — {name}", chart_id=chart_id,
                       allocated_label=_("Allocated"), consumed_label=_("Consumed"))
-    return Trend(svg, points, caption, _range_links(key))
+    return Trend(svg, points, caption, _range_links(key), usage_rows(points))
 
 
 def _range_links(current: str) -> list[tuple[str, str, bool]]:

@@ -13,7 +13,7 @@ import pytest
 from flask import current_app, render_template_string
 from markupsafe import Markup
 
-from portal.web.charts import ALLOCATED_COLOUR, CONSUMED_COLOUR, MAX_X_LABELS, UsagePoint, usage_chart, y_ticks
+from portal.web.charts import ALLOCATED_COLOUR, CONSUMED_COLOUR, MAX_X_LABELS, UsagePoint, usage_chart, usage_rows, y_ticks
 from tests.helpers import parse_html
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -169,14 +169,14 @@ def test_no_points_draw_nothing_so_the_page_shows_its_empty_state():
 # --- the macro ------------------------------------------------------------------------
 
 MACRO = ('{% from "_macros/charts.html" import usage_chart %}'
-         '{{ usage_chart(svg, points, caption, range_links) }}')
+         '{{ usage_chart(svg, points, rows, caption, range_links) }}')
 
 
 def render_macro(points, language="en", range_links=()):
     svg = chart(points, language)
     with _page(language):
-        return parse_html(render_template_string(MACRO, svg=svg, points=points, caption="Seats at Lyon, last 30 days",
-                                                 range_links=range_links))
+        return parse_html(render_template_string(MACRO, svg=svg, points=points, rows=usage_rows(points),
+                                                 caption="Seats at Lyon, last 30 days", range_links=range_links))
 
 
 def test_the_figure_holds_the_chart_its_caption_and_the_numbers_behind_it():
