@@ -6,6 +6,7 @@ after: seats taken, given back and lowered, a new allocation; then a price,
 which no seat row carries, so the baseline must stand aside until it is built
 again. Each time the lists must be exactly those insight works out live.
 """
+import threading
 from datetime import timedelta
 
 import pytest
@@ -145,3 +146,30 @@ def test_a_change_committed_just_before_the_build_is_settled_on_sqlite_and_waits
     # commit, so the newest minute's could hide an older id still being written.
     expected = db.session.get_bind().dialect.name == "sqlite"
     assert baselines.usable(w["northwind"].id, TODAY) is expected
+
+
+def test_two_workers_refreshing_at_once_build_each_partners_baseline_once(app, demo):
+    # Every worker runs the refresh every minute: two builds of one partner at once must not collide.
+    partners = db.session.scalars(select(InsightBaseline.partner_id).order_by(InsightBaseline.partner_id)).all()
+    for partner_id in partners:
+        baselines.forget(partner_id)
+    db.session.commit()
+    barrier, built = threading.Barrier(2), []
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            try:
+                built.extend(baselines.refresh())
+            finally:
+                db.session.remove()
+
+    workers = [threading.Thread(target=worker) for _ in range(2)]
+    for each in workers:
+        each.start()
+    for each in workers:
+        each.join()
+    db.session.rollback()
+
+    assert sorted(built) == partners  # each built by one worker; none failed
+    assert all(baselines.usable(partner_id, clock.today()) for partner_id in partners)

@@ -196,6 +196,7 @@ def build(partner_id: int, today: date | None = None) -> None:
     """
     today = today or clock.today()
     params = _params(partner_id, today)
+    _lock(partner_id)
     settled = _settled_event_id()
     forget(partner_id)
     db.session.execute(insert(SeatBaseline.__table__).from_select(_SEAT_COLUMNS, _seat_rows(_fixed())), params)
@@ -226,6 +227,16 @@ def build(partner_id: int, today: date | None = None) -> None:
         running_out_listed=count(SeatBaseline, _RUNNING_OUT),
         revenue_listed=count(RevenueBaseline)))
     db.session.flush()
+
+
+def _lock(partner_id: int) -> None:
+    """Hold the partner's baseline until the transaction ends: every worker refreshes every minute, and two
+    builds of one partner at once would both insert its rows. SQLite's write transaction already is one."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_CLASS, partner_id)))
+
+
+_ADVISORY_CLASS = 36  # the first key of the two-key advisory lock: rule 36's baselines
 
 
 def _settled_event_id() -> int:
@@ -270,8 +281,9 @@ def usable(partner_id: int, today: date) -> bool:
     return reading(partner_id, today) is not None
 
 
-def due(today: date) -> list[int]:
-    """The partners whose baseline ``refresh`` should build: none for today, outdated, or old and moved since."""
+def due(today: date, partner_id: int | None = None) -> list[int]:
+    """The partners (or the one given) whose baseline ``refresh`` should build: none for today, outdated, or
+    old and moved since."""
     baseline = InsightBaseline
     partners = (select(Organisation.id)
                 .outerjoin(baseline, baseline.partner_id == Organisation.id)
@@ -281,6 +293,8 @@ def due(today: date) -> list[int]:
                            and_(baseline.built_at < utcnow() - REBUILD_AFTER,
                                 _newer_event(baseline.settled_event_id, Organisation.id, any_type=True))))
                 .order_by(Organisation.id))
+    if partner_id is not None:
+        partners = partners.where(Organisation.id == partner_id)
     return list(db.session.scalars(partners))
 
 
@@ -292,11 +306,14 @@ def refresh(today: date | None = None) -> list[int]:
     live insight page of that partner.
     """
     today = today or clock.today()
-    partner_ids = due(today)
-    for partner_id in partner_ids:
+    built = []
+    for partner_id in due(today):
         with write_transaction():
-            build(partner_id, today)
-    return partner_ids
+            _lock(partner_id)
+            if due(today, partner_id):  # not built meanwhile by another worker's refresh
+                build(partner_id, today)
+                built.append(partner_id)
+    return built
 
 
 # ---------------------------------------------------------------- reading
