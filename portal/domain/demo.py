@@ -254,11 +254,12 @@ class _ScaleBatch:
                      for cid in client_ids for s in range(self.sites_per_client)]
         site_ids = db.session.scalars(
             insert(Site).returning(Site.id, sort_by_parameter_order=True), site_rows).all()
-        db.session.execute(insert(Allocation), [
+        # Core inserts (the tables, not the mapped classes): the ORM's bulk path cost a second per 200,000 rows.
+        db.session.execute(insert(Allocation.__table__), [
             dict(site_id=sid, subscription_type_id=self.type_id,
                  allocated=self.users_per_site + 2, consumed=self.users_per_site) for sid in site_ids])
         if self.users_per_site:
-            db.session.execute(insert(User), [
+            db.session.execute(insert(User.__table__), [
                 dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=self.type_id,
                      email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
                      status="active", password_hash=self.password_hash)
