@@ -119,6 +119,10 @@ def scale_history(partner_id: int, subscription_type_id: int, allocated: int, co
         for story, changes in enumerate(stories)
         for ago, (allocated_change, consumed_change) in changes.items()])
     dealt = Counter()  # story -> sites given it
+    # The range indexes are built once after the load: kept during it, each row's entries landed at scattered
+    # places of two big indexes (SQLite: 40 % of the history's time at 20,000 clients).
+    for index in _RANGE_INDEXES:
+        index.drop(connection)
 
     def write(site_ids: list[int]) -> None:
         if not site_ids:
@@ -135,7 +139,12 @@ def scale_history(partner_id: int, subscription_type_id: int, allocated: int, co
 
     yield write
     _stories.drop(connection)
+    for index in _RANGE_INDEXES:
+        index.create(connection)
     _add_partner_history(partner_id, subscription_type_id, days, stories, dealt)
+
+
+_RANGE_INDEXES = sorted(SeatChange.__table__.indexes, key=lambda index: index.name)  # (client, day), (partner, day)
 
 
 def _add_partner_history(partner_id, subscription_type_id, days, stories, dealt) -> None:

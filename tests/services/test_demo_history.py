@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from portal import clock
 from portal.domain import demo as demo_data
@@ -233,3 +233,10 @@ def test_the_partner_series_still_sums_its_clients_after_scaling(scaled):
 
     assert len(clients) == 5
     assert by_day_and_type(Scope.partner(northwind.id), SCALE_DAYS) == summed
+
+
+def test_scaling_leaves_the_history_indexes_in_place(scaled):
+    # demo scale drops the range indexes for its load and builds them again at the end.
+    names = {index["name"] for index in inspect(db.session.connection()).get_indexes("seat_history")}
+
+    assert {"ix_seat_history_client_id_day", "ix_seat_history_partner_id_day"} <= names
