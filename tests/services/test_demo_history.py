@@ -235,8 +235,11 @@ def test_the_partner_series_still_sums_its_clients_after_scaling(scaled):
     assert by_day_and_type(Scope.partner(northwind.id), SCALE_DAYS) == summed
 
 
-def test_scaling_leaves_the_history_indexes_in_place(scaled):
-    # demo scale drops the range indexes for its load and builds them again at the end.
-    names = {index["name"] for index in inspect(db.session.connection()).get_indexes("seat_history")}
+def test_scaling_leaves_the_history_indexes_and_keys_in_place(scaled):
+    # demo scale drops the range indexes (and on PostgreSQL the foreign keys) for its load, and puts them back.
+    inspector = inspect(db.session.connection())
+    names = {index["name"] for index in inspector.get_indexes("seat_history")}
+    keys = {(key["referred_table"], tuple(key["constrained_columns"])) for key in inspector.get_foreign_keys("seat_history")}
 
     assert {"ix_seat_history_client_id_day", "ix_seat_history_partner_id_day"} <= names
+    assert keys == {("sites", ("site_id",)), ("subscription_types", ("subscription_type_id",))}
