@@ -156,15 +156,20 @@ class Topology:
             thread.start()
         for thread in stopping:
             thread.join()
-        import redis
+        forget_redis_keys(self.redis_url, self.name)
 
-        connection = redis.Redis.from_url(self.redis_url)
-        try:
-            keys = list(connection.scan_iter(match=f"*{self.name}*", count=1000))
-            if keys:
-                connection.delete(*keys)
-        finally:
-            connection.close()
+
+def forget_redis_keys(redis_url: str, name: str) -> None:
+    """Delete a run's Redis keys: its queue and its rate-limit counts (every key containing its name)."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(connection.scan_iter(match=f"*{name}*", count=1000))
+        if keys:
+            connection.delete(*keys)
+    finally:
+        connection.close()
 
 
 # ---------------------------------------------------------------- the clients

@@ -198,17 +198,10 @@ def start_server(env: dict, app_dir: Path, scratch: Path, workers: int, threads:
 def forget_queue(env: dict, redis_url: str | None) -> None:
     """Delete this run's Redis keys (its queue of unsent invitations, its rate-limit counters)."""
     name = env.get("PORTAL_JOBS_QUEUE_NAME")
-    if not (redis_url and name):
-        return
-    import redis
+    if redis_url and name:
+        from two_servers import forget_redis_keys
 
-    connection = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(connection.scan_iter(match=f"*{name}*", count=1000))
-        if keys:
-            connection.delete(*keys)
-    finally:
-        connection.close()
+        forget_redis_keys(redis_url, name)
 
 
 # ---------------------------------------------------------------- the load and the lock sampler
