@@ -33,6 +33,7 @@ the operator, whose reach is narrower or wider, read live.
 """
 import functools
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import (
     Date,
@@ -404,40 +405,33 @@ def _kept(kept, changed, site_id, type_id):
     return kept if changed is None else kept.where(_not_moved(changed, site_id, type_id))
 
 
-def _idle_branch(changed):
-    """The idle list: the baseline's rows (of the allocations that did not move, with ``changed``) and the
-    moved allocations' rows worked out live."""
-    b = SeatBaseline
-    kept = _kept(select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
-                        b.subscription_type, b.subscription_type_name, b.currency, b.cycle, b.idle_seats,
-                        b.saving_per_period)
-                 .where(b.partner_id == _scope(), _IDLE), changed, b.site_id, b.subscription_type_id)
-    kept = (kept.order_by(b.saving_per_period.desc(), b.idle_seats.desc(), b.client_name, b.client_id, b.site_name,
-                          b.site_id, b.subscription_type_id)
-            .limit(_limit()))
-    if changed is None:
-        return statements.branch("idle", kept.subquery("idle"), _listed("idle_listed"))
-    moved = statements.idle_rows(_live_history(_moved(changed)), "partner").cte("moved_idle")
-    rows = union_all(select(kept.subquery()), select(moved)).subquery("idle")
-    kept_out = _baseline_rows_of(changed, _IDLE)
-    return statements.branch("idle", rows, _listed("idle_listed", kept_out, moved))
+# Per seat list: its columns of the baseline (after the client, site and type), the condition of its partial
+# index, the row function that works a moved allocation's row out live, and the baseline's count of it.
+_SEAT_LISTS = {
+    "idle": (("currency", "cycle", "idle_seats", "saving_per_period"), _IDLE,
+             lambda history: statements.idle_rows(history, "partner"), "idle_listed"),
+    "running_out": (("allocated", "free", "growth", "days_left"), _RUNNING_OUT,
+                    statements.running_out_rows, "running_out_listed"),
+}
 
 
-def _running_out_branch(changed):
-    """The running-out list, as ``_idle_branch``."""
+def _seat_branch(name: str, changed):
+    """A seat list (idle or running out): the baseline's first rows in the list's order (``statements.ORDERS``,
+    which the partial index holds), less the allocations that moved if ``changed``, and those worked out live."""
+    columns, listed, live_rows, counted = _SEAT_LISTS[name]
     b = SeatBaseline
     kept = _kept(select(b.client_id, b.client_name, b.site_id, b.site_name, b.subscription_type_id.label("type_id"),
-                        b.subscription_type, b.subscription_type_name, b.allocated, b.free, b.growth, b.days_left)
-                 .where(b.partner_id == _scope(), _RUNNING_OUT), changed, b.site_id, b.subscription_type_id)
-    kept = (kept.order_by(b.days_left, b.free, b.client_name, b.client_id, b.site_name, b.site_id,
-                          b.subscription_type_id)
-            .limit(_limit()))
+                        b.subscription_type, b.subscription_type_name, *(getattr(b, each) for each in columns))
+                 .where(b.partner_id == _scope(), listed), changed, b.site_id, b.subscription_type_id)
+    in_order = SimpleNamespace(type_id=b.subscription_type_id,
+                               **{each: getattr(b, each) for each in ("client_name", "client_id", "site_name",
+                                                                      "site_id", *columns)})
+    kept = kept.order_by(*statements.ORDERS[name](in_order)).limit(_limit())
     if changed is None:
-        return statements.branch("running_out", kept.subquery("running_out"), _listed("running_out_listed"))
-    moved = statements.running_out_rows(_live_history(_moved(changed))).cte("moved_short")
-    rows = union_all(select(kept.subquery()), select(moved)).subquery("running_out")
-    kept_out = _baseline_rows_of(changed, _RUNNING_OUT)
-    return statements.branch("running_out", rows, _listed("running_out_listed", kept_out, moved))
+        return statements.branch(name, kept.subquery(name), _listed(counted))
+    moved = live_rows(_live_history(_moved(changed))).cte(f"moved_{name}")
+    rows = union_all(select(kept.subquery()), select(moved)).subquery(name)
+    return statements.branch(name, rows, _listed(counted, _baseline_rows_of(changed, listed), moved))
 
 
 def _revenue_branches(changed):
@@ -445,7 +439,7 @@ def _revenue_branches(changed):
     worked out live over all their allocations."""
     r, t = RevenueBaseline, RevenueTotalBaseline
     kept = select(r.client_id, r.client_name, r.cycle, r.currency, r.mrr, r.change_30d).where(r.partner_id == _scope())
-    order = (r.mrr.desc(), r.client_name, r.client_id, r.currency)
+    order = statements.ORDERS["mrr"](r)  # the list's order, which the index holds
     totals = select(t.currency, t.mrr, t.change_30d).where(t.partner_id == _scope())
     if changed is None:
         return (statements.branch("mrr", kept.order_by(*order).limit(_limit()).subquery("mrr"),
@@ -470,10 +464,8 @@ def list_statement(name: str, moved: bool):
     """One list from the partner's baseline (the MRR: with its totals), in ``statements.union``'s columns;
     ``moved``: some allocations moved since the build (``reading``), whose rows are worked out live."""
     changed = _changed() if moved else None
-    if name == "idle":
-        return statements.union(_idle_branch(changed))
-    if name == "running_out":
-        return statements.union(_running_out_branch(changed))
+    if name in _SEAT_LISTS:
+        return statements.union(_seat_branch(name, changed))
     return statements.union(*_revenue_branches(changed))
 
 
@@ -482,4 +474,4 @@ def page_statement(moved: bool):
     """The three lists and the MRR's totals from the partner's baseline, in one statement (``moved`` as
     ``list_statement``)."""
     changed = _changed() if moved else None
-    return statements.union(_idle_branch(changed), _running_out_branch(changed), *_revenue_branches(changed))
+    return statements.union(*(_seat_branch(name, changed) for name in _SEAT_LISTS), *_revenue_branches(changed))
