@@ -67,8 +67,8 @@ PAGE_ROWS = 50  # what the page shows of each list; the CSV and the API have eve
 
 
 @dataclass(frozen=True)
-class IdleSeat:
-    """Seats of one type at one site that nobody used over the last 30 days."""
+class _SiteType:
+    """Where a seat list's row is: one type at one site of a client."""
 
     client_id: int
     client_name: str
@@ -76,6 +76,12 @@ class IdleSeat:
     site_name: str
     subscription_type: str  # the code
     subscription_type_name: str
+
+
+@dataclass(frozen=True)
+class IdleSeat(_SiteType):
+    """Seats of one type at one site that nobody used over the last 30 days."""
+
     idle_seats: int
     saving_per_period: int  # minor units of ``currency``: lowering the idle seats at the next period
     currency: str
@@ -83,15 +89,9 @@ class IdleSeat:
 
 
 @dataclass(frozen=True)
-class RunningOut:
+class RunningOut(_SiteType):
     """One type at one site that has no free seat, or will have none within 14 days at its growth."""
 
-    client_id: int
-    client_name: str
-    site_id: int
-    site_name: str
-    subscription_type: str  # the code
-    subscription_type_name: str
     allocated: int
     free: int
     growth: int  # consumed seats gained over the last 30 days (net)
