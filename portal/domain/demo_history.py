@@ -26,7 +26,7 @@ from sqlalchemy import Column, Date, Integer, MetaData, Table, delete, func, ins
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from portal import clock
-from portal.domain.transactions import dialect_insert
+from portal.domain.seats.counters import partner_history_upsert
 from portal.extensions import db
 from portal.models import Allocation, Organisation, PartnerSeatChange, SeatChange, Site, SubscriptionType
 
@@ -174,14 +174,10 @@ def _add_partner_history(partner_id, subscription_type_id, days, stories, dealt)
             sums[ago][1] += sites * consumed_change
     if not sums:
         return
-    upsert = dialect_insert()(PartnerSeatChange).values([
+    db.session.execute(partner_history_upsert([
         dict(partner_id=partner_id, subscription_type_id=subscription_type_id, day=days[ago],
              allocated_change=allocated_change, consumed_change=consumed_change)
-        for ago, (allocated_change, consumed_change) in sorted(sums.items())])
-    db.session.execute(upsert.on_conflict_do_update(
-        index_elements=["partner_id", "subscription_type_id", "day"],
-        set_={"allocated_change": PartnerSeatChange.allocated_change + upsert.excluded.allocated_change,
-              "consumed_change": PartnerSeatChange.consumed_change + upsert.excluded.consumed_change}))
+        for ago, (allocated_change, consumed_change) in sorted(sums.items())]))
 
 
 def write_partner_history(partner_ids: list[int]) -> None:

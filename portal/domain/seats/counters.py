@@ -187,11 +187,7 @@ def _write(session, changes: dict) -> None:
               for key, (allocated, consumed) in ordered if key[0] == "totals"]
     statements = []
     if history:
-        rollup = dialect_insert()(PartnerSeatChange).values(history)
-        statements.append(rollup.on_conflict_do_update(
-            index_elements=["partner_id", "subscription_type_id", "day"],
-            set_={"allocated_change": PartnerSeatChange.allocated_change + rollup.excluded.allocated_change,
-                  "consumed_change": PartnerSeatChange.consumed_change + rollup.excluded.consumed_change}))
+        statements.append(partner_history_upsert(history))
     if totals:
         upsert = dialect_insert()(PartnerSeatTotal).values(totals)
         statements.append(upsert.on_conflict_do_update(
@@ -202,6 +198,15 @@ def _write(session, changes: dict) -> None:
         statements = [statements[1].add_cte(statements[0].cte("partner_history"))]
     for statement in statements:
         session.execute(statement)
+
+
+def partner_history_upsert(rows: list[dict]):
+    """An upsert adding ``rows`` (partner, type, day and the two changes) to the partner's history rows."""
+    rollup = dialect_insert()(PartnerSeatChange).values(rows)
+    return rollup.on_conflict_do_update(
+        index_elements=["partner_id", "subscription_type_id", "day"],
+        set_={"allocated_change": PartnerSeatChange.allocated_change + rollup.excluded.allocated_change,
+              "consumed_change": PartnerSeatChange.consumed_change + rollup.excluded.consumed_change})
 
 
 @event.listens_for(db.session, "before_commit")
