@@ -13,8 +13,8 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_percent
 from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
 
-__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in", "format_money",
-           "gettext", "_l", "language_or_none", "ngettext"]
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in",
+           "format_money", "gettext", "_l", "language_or_none", "ngettext", "page_language"]
 
 # The languages the portal is written in; English is the default and the API's.
 LANGUAGES = ("en", "fr", "pl")
@@ -22,6 +22,11 @@ LANGUAGES = ("en", "fr", "pl")
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "pl": "Polski"}
 
 _l = lazy_gettext
+
+
+def page_language() -> str:
+    """The page's language as a plain code ("fr"): the key of what is formatted once and kept per language."""
+    return str(get_locale() or "en")
 
 
 def language_or_none(value) -> str | None:
@@ -33,7 +38,7 @@ def format_money(amount: int | None, currency: str = "EUR") -> str:
     """Minor units for people, in the page's language: 164500 → "€1,645.00" / "1 645,00 €" (— for none)."""
     if amount is None:
         return "—"
-    return _money(int(amount), currency, str(get_locale() or "en"))
+    return _money(int(amount), currency, page_language())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -57,7 +62,7 @@ def format_day(day: date | datetime | None) -> str:
         return "—"
     if isinstance(day, datetime):
         day = day.date()
-    return _medium_day(day, str(get_locale() or "en"))
+    return _medium_day(day, page_language())
 
 
 def format_day_in(day: date, locale: str) -> str:

@@ -25,11 +25,10 @@ from xml.etree import ElementTree
 import pygal
 from babel.dates import format_skeleton
 from babel.numbers import format_decimal
-from flask_babel import get_locale
 from markupsafe import Markup
 from pygal.style import Style
 
-from portal.i18n import format_day_in
+from portal.i18n import format_day_in, page_language
 
 # pygal puts a finder for its map plugins (pygal.maps.*, unused here) on sys.meta_path; it only has the
 # find_module() that Python 3.4 deprecated, so every later import warns (ImportWarning), and pytest turns
@@ -66,7 +65,7 @@ def usage_chart(points: Sequence[UsagePoint], *, title: str, chart_id: str = "us
     """
     if not points:
         return Markup("")
-    return _drawn(tuple(points), title, chart_id, allocated_label, consumed_label, str(get_locale() or "en"))
+    return _drawn(tuple(points), title, chart_id, allocated_label, consumed_label, page_language())
 
 
 def usage_rows(points: Sequence[UsagePoint]) -> Markup:
@@ -75,7 +74,7 @@ def usage_rows(points: Sequence[UsagePoint]) -> Markup:
     Kept per process like the drawing: a 12-month table is 365 rows, and writing them through the
     template cost about a quarter of the partner page's time.
     """
-    return _rows(tuple(points), str(get_locale() or "en"))
+    return _rows(tuple(points), page_language())
 
 
 @functools.lru_cache(maxsize=256)

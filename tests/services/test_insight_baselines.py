@@ -110,7 +110,8 @@ def test_a_price_change_makes_insight_read_live_until_the_baseline_is_built_agai
     assert baselines.refresh() == [northwind.id]
     assert baselines.due(TODAY) == []
     assert_same(*read_both(finance, monkeypatch, moved=False))
-    assert insights.idle_seats(finance).rows[0].saving_per_period == 4000 * insights.idle_seats(finance).rows[0].idle_seats
+    first = insights.idle_seats(finance).rows[0]
+    assert first.saving_per_period == 4000 * first.idle_seats
 
 
 def test_a_baseline_is_read_on_its_own_day_only(on, moving_world):
