@@ -5,28 +5,108 @@ built at import time, as form labels are); the catalogues live in ``portal/trans
 The API answers in English whatever the browser asks (its messages are a contract).
 Money and days follow the language as CLDR writes them: ``15,00 €``, ``1 déc. 2026``.
 """
+import contextlib
 import functools
 from datetime import date, datetime
 from decimal import Decimal
 
+import flask_babel
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_percent
-from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
+from babel.support import NullTranslations
+from flask import has_app_context
+from flask.globals import _cv_app
+from flask_babel.speaklater import LazyString
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in",
-           "format_money", "gettext", "_l", "language_or_none", "ngettext", "page_language"]
+           "format_money", "gettext", "_l", "install_template_gettext", "language_or_none", "ngettext",
+           "page_language", "refresh_language"]
 
 # The languages the portal is written in; English is the default and the API's.
 LANGUAGES = ("en", "fr", "pl")
 # Each language in its own words: a French reader looks for "Français", not "French".
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "pl": "Polski"}
 
-_l = lazy_gettext
+# Where the request's (language, catalogue) pair is kept on ``g``.
+_NOW = "_portal_language"
+_NO_TRANSLATIONS = NullTranslations()
+
+
+def _language_now() -> tuple[str, NullTranslations]:
+    """The language code and catalogue of the current context, looked up once per context.
+
+    Flask-Babel finds them again on every word (three lookups of its namespace on ``g``, the locale
+    turned into a string, a cache probe): about 750 times for the insight page, a fifth of its
+    drawing. Flask-Babel stays the one that chooses; ``refresh_language`` and ``force_locale`` drop
+    what is kept here whenever it may choose differently.
+    """
+    context = _cv_app.get(None)  # the app context itself: ``g``'s proxy costs more than the rest here
+    if context is None:
+        return "en", _NO_TRANSLATIONS
+    kept = context.g.__dict__.get(_NOW)
+    if kept is None:
+        kept = context.g.__dict__[_NOW] = (str(flask_babel.get_locale() or "en"), flask_babel.get_translations())
+    return kept
+
+
+def _forget_language() -> tuple | None:
+    """Drop the kept language of the current app context (if any); what was kept."""
+    context = _cv_app.get(None)
+    return context.g.__dict__.pop(_NOW, None) if context is not None else None
+
+
+def refresh_language() -> None:
+    """Choose the language again (a new request, or the account's language just changed)."""
+    flask_babel.refresh()
+    _forget_language()
+
+
+@contextlib.contextmanager
+def force_locale(locale: str):
+    """Words and formats in ``locale`` inside the block (an e-mail in its reader's language), then back."""
+    kept = _forget_language()
+    try:
+        with flask_babel.force_locale(locale):
+            yield
+    finally:
+        _forget_language()
+        if kept is not None and has_app_context():
+            _cv_app.get().g.__dict__[_NOW] = kept
+
+
+def gettext(string: str, **variables) -> str:
+    """``string`` in the page's language, ``%(name)s`` filled from ``variables`` (as Flask-Babel's)."""
+    text = _language_now()[1].ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """The form of ``singular``/``plural`` for ``num`` in the page's language; ``%(num)s`` is ``num``."""
+    variables.setdefault("num", num)
+    return _language_now()[1].ungettext(singular, plural, num) % variables
+
+
+def _l(string: str, **variables) -> LazyString:
+    """``gettext`` when the text is read, for text built at import time (form labels, role names)."""
+    return LazyString(gettext, string, **variables)
+
+
+def install_template_gettext(jinja_env) -> None:
+    """``_()``, ``gettext`` and ``ngettext`` in templates through the kept catalogue (after Babel's init_app,
+    which installs its own)."""
+    jinja_env.install_gettext_callables(
+        gettext=lambda string: _language_now()[1].ugettext(string),
+        ngettext=lambda singular, plural, num: _language_now()[1].ungettext(singular, plural, num),
+        pgettext=lambda context, string: _language_now()[1].upgettext(context, string),
+        npgettext=lambda context, singular, plural, num: _language_now()[1].unpgettext(context, singular,
+                                                                                       plural, num),
+        newstyle=True,
+    )
 
 
 def page_language() -> str:
     """The page's language as a plain code ("fr"): the key of what is formatted once and kept per language."""
-    return str(get_locale() or "en")
+    return _language_now()[0]
 
 
 def language_or_none(value) -> str | None:
@@ -53,7 +133,7 @@ def format_basis_points(basis_points: int | None) -> str:
     (— for none). A basis point is 0.01 %, so two decimals say it exactly."""
     if basis_points is None:
         return "—"
-    return format_percent(Decimal(int(basis_points)).scaleb(-4), locale=get_locale(), decimal_quantization=False)
+    return format_percent(Decimal(int(basis_points)).scaleb(-4), locale=page_language(), decimal_quantization=False)
 
 
 def format_day(day: date | datetime | None) -> str:

@@ -4,9 +4,11 @@
 are always loaded through their parent (a site through its client), so an id
 pasted under another parent fails too.
 """
+import functools
+
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import bindparam, exists, false, func, or_, select
 from werkzeug.local import LocalProxy
 
 from portal.extensions import db
@@ -218,6 +220,15 @@ def seat_request_filter(actor, query, permission=None):
     its clients' requests, a client-wide role its client's, a site-restricted
     one its sites'. No need: nothing.
     """
+    reach = seat_request_reach(actor, permission)
+    if reach is None:
+        return query
+    return query.where(seat_request_reach_clause(*(bool(ids) for ids in reach))).params(reach_parameters(reach))
+
+
+def seat_request_reach(actor, permission=None) -> tuple[list, list, list] | None:
+    """The (partner, client, site) ids whose seat requests ``actor`` reaches (see ``seat_request_filter``);
+    None: every request (the operator)."""
     if callable(permission):
         permission = permission_name(permission)
     names = SEAT_REQUEST_VIEWERS if permission is None else (permission,)
@@ -228,20 +239,35 @@ def seat_request_filter(actor, query, permission=None):
             continue
         scope, ident = need[1], need[2]
         if scope == ALL:
-            return query
+            return None
         if scope in scopes:
             scopes[scope].add(ident)
+    return sorted(partners), sorted(clients), sorted(sites)
+
+
+def reach_parameters(reach: tuple[list, list, list]) -> dict:
+    """The values of ``seat_request_reach_clause``'s parameters for a reach."""
+    return dict(zip(("reach_partners", "reach_clients", "reach_sites"), reach))
+
+
+@functools.cache
+def seat_request_reach_clause(partners: bool, clients: bool, sites: bool):
+    """The SQL of a reach with partners / clients / sites (or not), its ids as parameters.
+
+    Built once per shape: the navigation counts pending requests on every page, and building the
+    condition cost twenty times running it.
+    """
     reach = []
     if partners:
         # Each request's own client checked by its key, rather than the request index probed once per client
         # of the partner: the pending requests are few, the clients may be 20,000 (issue 17).
         reach.append(exists().where(Organisation.id == SeatRequest.client_id, Organisation.kind == "client",
-                                    Organisation.parent_id.in_(sorted(partners))))
+                                    Organisation.parent_id.in_(bindparam("reach_partners", expanding=True))))
     if clients:
-        reach.append(SeatRequest.client_id.in_(sorted(clients)))
+        reach.append(SeatRequest.client_id.in_(bindparam("reach_clients", expanding=True)))
     if sites:
-        reach.append(SeatRequest.site_id.in_(sorted(sites)))
-    return query.where(or_(*reach) if reach else false())
+        reach.append(SeatRequest.site_id.in_(bindparam("reach_sites", expanding=True)))
+    return or_(*reach) if reach else false()
 
 
 def get_seat_request_or_404(request_id: int, actor=None) -> SeatRequest:

@@ -6,10 +6,9 @@ API is always English: its messages are part of its contract.
 from flask import Flask, has_request_context, request
 from flask_login import current_user
 
-import flask_babel
-
 from portal.extensions import babel
-from portal.i18n import LANGUAGES, format_basis_points, format_day, format_money
+from portal.i18n import (LANGUAGES, format_basis_points, format_day, format_money, install_template_gettext,
+                         refresh_language)
 
 
 def select_language() -> str:
@@ -25,9 +24,10 @@ def select_language() -> str:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_language)
-    # Flask-Babel keeps the language on the app context; a request served inside a context pushed
+    install_template_gettext(app.jinja_env)
+    # The language is kept on the app context; a request served inside a context pushed
     # before it (a test's, a CLI command's) would inherit the language of the previous request.
-    app.before_request(flask_babel.refresh)
+    app.before_request(refresh_language)
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_day, "day")
     app.add_template_filter(format_basis_points, "percent")  # basis points: 2000 → "20%"

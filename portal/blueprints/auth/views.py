@@ -1,7 +1,6 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 from flask_principal import AnonymousIdentity, Identity, identity_changed
 from wtforms.fields.choices import SelectChoice
@@ -16,7 +15,7 @@ from portal.domain.accounts import sessions as account_sessions
 from portal.domain.errors import DomainError, NotFound
 from portal.extensions import limiter
 from portal.i18n import gettext as _
-from portal.i18n import ngettext
+from portal.i18n import ngettext, refresh_language
 from portal.rbac import permissions
 from portal.rbac.decorators import login_redirect, login_required
 from portal.rbac.needs import has_any_role
@@ -141,7 +140,7 @@ def set_language():
     if not submission.done:  # the refusal under the field, and the choice still stored selected
         language_form.language.data = current_user.language or ""
         return _account_page(language_form=language_form, status=submission.status)
-    refresh()  # the message in the language just chosen: this request began in the one before it
+    refresh_language()  # the message in the language just chosen: this request began in the one before it
     flash(_("Language saved.") if submission.result else
           _("Language saved: the portal follows your browser's language."), "success")
     return redirect(url_for("auth.account", _anchor="language"), 303)

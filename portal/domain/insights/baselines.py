@@ -269,12 +269,17 @@ def reading(partner_id: int, today: date) -> str | None:
     """How insight may read the partner's baseline for ``today`` (one statement): None when there is none that
     no change other than a seat's has outdated; else "still" when no seat moved since it was built, "moved"
     when some did (their rows are worked out live)."""
-    moved = exists(_changed_select().params(scope_id=partner_id, today=today))
-    baseline = select(moved).where(
-        InsightBaseline.partner_id == partner_id, InsightBaseline.day == today,
-        ~_newer_event(InsightBaseline.settled_event_id, partner_id, any_type=False))
-    found = db.session.execute(baseline).first()
+    found = db.session.execute(_reading_statement(), {"scope_id": partner_id, "today": today}).first()
     return None if found is None else ("moved" if found[0] else "still")
+
+
+@functools.cache
+def _reading_statement():
+    """``reading``'s statement, built once (the partner and the day are its parameters): every insight page
+    asks it, and building it cost more than running it."""
+    return select(exists(_changed_select())).where(
+        InsightBaseline.partner_id == _scope(), InsightBaseline.day == _today(),
+        ~_newer_event(InsightBaseline.settled_event_id, _scope(), any_type=False))
 
 
 def usable(partner_id: int, today: date) -> bool:

@@ -14,6 +14,7 @@ changes the row and buys the seats, the other changes nothing and is refused
 message is queued in the decision's transaction and sent by a worker
 (docs/rules.md rule 31); a mail failure never undoes the decision.
 """
+import functools
 from dataclasses import dataclass
 
 from flask import current_app
@@ -37,7 +38,8 @@ from portal.models import SEAT_REQUEST_STATUSES, SeatRequest, Site, User
 from portal.models.mixins import utcnow
 from portal.models.seat_request import MAX_NOTE_LENGTH, MAX_REQUESTED_SEATS
 from portal.rbac.permissions import manage_seats, manage_users, may, permission_name
-from portal.rbac.scoping import seat_request_filter
+from portal.rbac.scoping import (reach_parameters, seat_request_filter, seat_request_reach,
+                                  seat_request_reach_clause)
 
 ALREADY_DECIDED = _l("This seat request was already decided.")
 
@@ -324,8 +326,17 @@ def requests_in_reach(actor, status: str | None = None, *, page: int = 1, per_pa
 
 def pending_count(actor) -> int:
     """The pending requests the actor may decide (the navigation's count): one COUNT query."""
-    query = seat_request_filter(actor, select(func.count(SeatRequest.id)), manage_seats)
-    return db.session.scalar(query.where(SeatRequest.status == "pending"))
+    reach = seat_request_reach(actor, manage_seats)
+    if reach is None:
+        return db.session.scalar(_pending_count_statement(None))
+    return db.session.scalar(_pending_count_statement(tuple(bool(ids) for ids in reach)), reach_parameters(reach))
+
+
+@functools.cache
+def _pending_count_statement(shape: tuple[bool, bool, bool] | None):
+    """Built once per shape of reach (None: every request), as the navigation asks on every page."""
+    query = select(func.count(SeatRequest.id)).where(SeatRequest.status == "pending")
+    return query if shape is None else query.where(seat_request_reach_clause(*shape))
 
 
 def cost_now(seat_request: SeatRequest) -> Cost | None:
