@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 
 from portal import clock
 from portal.domain.errors import Invalid
@@ -86,13 +86,13 @@ def usage(scope: Scope, start: date, end: date, *, today: date | None = None) ->
     return sorted(rows, key=lambda row: (row.day, row.subscription_type.id))
 
 
-def daily_totals(rows: list[DayUsage]) -> list[tuple[date, int, int]]:
-    """(day, allocated, consumed) summed over the types, oldest first: what a chart draws."""
-    sums: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        sums[row.day][0] += row.allocated
-        sums[row.day][1] += row.consumed
-    return [(day, allocated, consumed) for day, (allocated, consumed) in sorted(sums.items())]
+def daily_totals(scope: Scope, start: date, end: date, *, today: date | None = None) -> list[tuple[date, int, int]]:
+    """(day, allocated, consumed) summed over the types, oldest first, for each day of ``[start, end]``: what a
+    chart draws. The sums of ``usage``'s rows, read summed: a year of a partner is 365 points to walk back,
+    not 365 per type made into rows and added up (none when the scope had no seat in the range)."""
+    today = today or clock.today()
+    series = _series(_current(scope, by_type=False), _changes(scope, start, by_type=False), start, end, today)
+    return [(day, allocated, consumed) for points in series.values() for day, (allocated, consumed) in points]
 
 
 def _series(current: dict, changes: dict, start: date, end: date, today: date) -> dict[int, list]:
@@ -117,24 +117,21 @@ def _series(current: dict, changes: dict, start: date, end: date, today: date) -
             if any(allocated or consumed for _day, (allocated, consumed) in points)}
 
 
-def _current(scope: Scope) -> dict[int, tuple[int, int]]:
-    """Today's counters of the scope, per type id."""
+def _current(scope: Scope, *, by_type: bool = True) -> dict[int | None, tuple[int, int]]:
+    """Today's counters of the scope, per type id (``by_type=False``: summed, under the key None)."""
     if scope.kind in ("partner", "all"):
-        query = select(PartnerSeatTotal.subscription_type_id, func.sum(PartnerSeatTotal.allocated),
-                       func.sum(PartnerSeatTotal.consumed))
+        query = _summed(PartnerSeatTotal, by_type, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
         if scope.kind == "partner":
             query = query.where(PartnerSeatTotal.partner_id == scope.id)
-        query = query.group_by(PartnerSeatTotal.subscription_type_id)
     else:
-        query = (select(Allocation.subscription_type_id, func.sum(Allocation.allocated),
-                        func.sum(Allocation.consumed))
-                 .join(Site, Site.id == Allocation.site_id).where(_site_filter(scope, Site.id, Site.client_id))
-                 .group_by(Allocation.subscription_type_id))
+        query = (_summed(Allocation, by_type, Allocation.allocated, Allocation.consumed)
+                 .join(Site, Site.id == Allocation.site_id).where(_site_filter(scope, Site.id, Site.client_id)))
     return {type_id: (allocated or 0, consumed or 0) for type_id, allocated, consumed in db.session.execute(query)}
 
 
-def _changes(scope: Scope, start: date) -> dict[tuple[int, date], tuple[int, int]]:
-    """The net changes per (type id, day) of every day after ``start`` (those that undo into the range)."""
+def _changes(scope: Scope, start: date, *, by_type: bool = True) -> dict[tuple[int | None, date], tuple[int, int]]:
+    """The net changes per (type id, day) of every day after ``start`` (those that undo into the range);
+    ``by_type=False``: per (None, day), summed over the types."""
     if scope.kind in ("partner", "all"):
         table = PartnerSeatChange
         where = PartnerSeatChange.day > start
@@ -143,10 +140,17 @@ def _changes(scope: Scope, start: date) -> dict[tuple[int, date], tuple[int, int
     else:
         table = SeatChange
         where = (SeatChange.day > start) & _site_filter(scope, SeatChange.site_id, SeatChange.client_id)
-    query = (select(table.subscription_type_id, table.day, func.sum(table.allocated_change),
-                    func.sum(table.consumed_change))
-             .where(where).group_by(table.subscription_type_id, table.day))
+    query = (_summed(table, by_type, table.allocated_change, table.consumed_change, by=table.day)
+             .where(where))
     return {(type_id, day): (allocated, consumed) for type_id, day, allocated, consumed in db.session.execute(query)}
+
+
+def _summed(table, by_type: bool, *columns, by=None):
+    """SELECT the type id (``by_type``; else NULL), ``by``, and the sums of ``columns``, grouped by those."""
+    keys = [table.subscription_type_id if by_type else null()] + ([by] if by is not None else [])
+    query = select(*keys, *(func.sum(column) for column in columns))
+    grouped = keys if by_type else keys[1:]
+    return query.group_by(*grouped) if grouped else query
 
 
 def _site_filter(scope: Scope, site_column, client_column):

@@ -131,7 +131,7 @@ def test_every_demo_client_and_partner_grew_over_the_quarter(demo):
               for org in db.session.scalars(select(Organisation).where(Organisation.kind.in_(["client", "partner"])))]
 
     for scope in scopes:
-        totals = daily_totals(usage(scope, TODAY - timedelta(days=DEMO_DAYS - 1), TODAY))
+        totals = daily_totals(scope, TODAY - timedelta(days=DEMO_DAYS - 1), TODAY)
         (_, first_allocated, first_consumed), (_, last_allocated, last_consumed) = totals[0], totals[-1]
         assert first_allocated < last_allocated and first_consumed < last_consumed, scope
 

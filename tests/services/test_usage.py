@@ -1,4 +1,5 @@
 """Seat history and usage over time (docs/rules.md rule 34), tested without HTTP."""
+from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
@@ -96,6 +97,29 @@ def test_client_and_partner_totals_come_from_the_same_history(on, northwind, fin
     assert only_paris == {start: (2, 0), MONDAY: (3, 0), end: (3, 0)}
     assert partner == {start: (8, 5), MONDAY: (12, 5), end: (12, 5)}
     assert everyone == partner  # one partner in this world
+
+
+def test_a_charts_daily_totals_are_the_sums_of_the_types_rows(on, northwind, finance, acme, acme_admin, lyon,
+                                                               essentials):
+    support = SubscriptionType(code="support", name="Support", monthly_price=500, annual_price=5000, currency="EUR")
+    db.session.add(support)
+    db.session.commit()
+    a_week_of_changes(on, finance, acme_admin, lyon, essentials)
+    allocations.set_allocation(finance, lyon, support, 2)
+    on(MONDAY + timedelta(days=9))
+    allocations.set_allocation(finance, lyon, support, 5)
+    start, end = MONDAY - timedelta(days=2), MONDAY + timedelta(days=8)
+
+    for scope in (Scope.site(lyon.id), Scope.client(acme.id), Scope.client(acme.id, {lyon.id}),
+                  Scope.partner(northwind.id), Scope.partner(None)):
+        summed = defaultdict(lambda: [0, 0])
+        for row in usage.usage(scope, start, end):
+            summed[row.day][0] += row.allocated
+            summed[row.day][1] += row.consumed
+        totals = usage.daily_totals(scope, start, end)
+        assert totals == [(day, allocated, consumed) for day, (allocated, consumed) in sorted(summed.items())]
+        assert len(totals) == 11 and totals[-1][1:] == (8, 5), scope  # Support raised to 5 after the range
+    assert usage.daily_totals(Scope.client(acme.id, set()), start, end) == []  # no seat: nothing to draw
 
 
 def test_a_change_that_fails_or_rolls_back_leaves_no_history(on, finance, acme_admin, lyon, essentials):
