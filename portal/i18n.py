@@ -19,7 +19,7 @@ from flask.globals import _cv_app
 from flask_babel.speaklater import LazyString
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in",
-           "format_money", "gettext", "_l", "install_template_gettext", "language_or_none", "ngettext",
+           "format_money", "format_signed_money", "gettext", "_l", "install_template_gettext", "language_or_none", "ngettext",
            "page_language", "refresh_language"]
 
 # The languages the portal is written in; English is the default and the API's.
@@ -119,6 +119,12 @@ def format_money(amount: int | None, currency: str = "EUR") -> str:
     if amount is None:
         return "—"
     return _money(int(amount), currency, page_language())
+
+
+def format_signed_money(amount: int, currency: str = "EUR") -> str:
+    """A change of money: "+€12.00" when it grew, "-€12.00" when it fell, "€0.00" when it did not."""
+    text = format_money(amount, currency)
+    return "+" + text if amount > 0 else text
 
 
 @functools.lru_cache(maxsize=4096)

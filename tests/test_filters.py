@@ -67,3 +67,13 @@ def test_the_usage_bar_title_goes_through_the_catalogue_and_stays_an_attribute(a
         bar = usage(9, 12)
 
     assert 'title="&#34;9 of 12 used&#34;"' in bar
+
+
+def test_a_change_of_money_says_which_way_it_went(app):
+    from portal.i18n import format_signed_money, refresh_language
+
+    with app.test_request_context("/"):
+        assert [format_signed_money(amount) for amount in (1200, -1200, 0)] == ["+€12.00", "-€12.00", "€0.00"]
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        refresh_language()  # as each request begins: these contexts share the test's app context
+        assert format_signed_money(1200) == "+12,00\xa0€"

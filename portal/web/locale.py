@@ -7,8 +7,8 @@ from flask import Flask, has_request_context, request
 from flask_login import current_user
 
 from portal.extensions import babel
-from portal.i18n import (LANGUAGES, format_basis_points, format_day, format_money, install_template_gettext,
-                         refresh_language)
+from portal.i18n import (LANGUAGES, format_basis_points, format_day, format_money, format_signed_money,
+                         install_template_gettext, refresh_language)
 
 
 def select_language() -> str:
@@ -29,5 +29,6 @@ def init_app(app: Flask) -> None:
     # before it (a test's, a CLI command's) would inherit the language of the previous request.
     app.before_request(refresh_language)
     app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_signed_money, "signed_money")
     app.add_template_filter(format_day, "day")
     app.add_template_filter(format_basis_points, "percent")  # basis points: 2000 → "20%"
