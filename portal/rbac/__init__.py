@@ -3,7 +3,7 @@ from flask_login import current_user
 from flask_principal import AnonymousIdentity
 
 from portal.extensions import login_manager, principal
-from portal.rbac import permissions
+from portal.rbac import navigation, permissions
 from portal.rbac.needs import identity_for
 from portal.rbac.sessions import load_session_user
 
@@ -16,6 +16,7 @@ def init_app(app):
     principal.init_app(app)
     principal.identity_loader(_identity_from_login)
     app.context_processor(lambda: dict(permissions.TEMPLATE_HELPERS))
+    app.add_template_global(navigation.sections, "navigation_sections")
 
 
 def _identity_from_login():

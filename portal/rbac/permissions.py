@@ -294,6 +294,18 @@ def view_seat_requests(target):
 TEMPLATE_HELPERS["view_seat_requests"] = view_seat_requests
 
 
+def view_insights(organisation):
+    """Insight (docs/rules.md rule 36): subscriptions.view over the organisation — a partner's or the
+    operator's staff over all of it; a client's staff on the whole client or on some of its sites (then
+    they read those sites only)."""
+    if organisation.kind == "client":
+        return view_subscriptions_within(organisation)
+    return view_subscriptions(organisation)
+
+
+TEMPLATE_HELPERS["view_insights"] = view_insights
+
+
 def manage_integrations(organisation):
     """integrations.manage over a partner (its administrators) or the operator: its webhook endpoints and
     their delivery log (docs/rules.md rule 32)."""

@@ -58,8 +58,8 @@ from portal.i18n import gettext as _
 from portal.rbac.permissions import (
     may,
     permission_name,
+    view_insights,
     view_subscriptions,
-    view_subscriptions_within,
 )
 from portal.rbac.scoping import site_ids_in_reach
 
@@ -172,16 +172,7 @@ class _Reach:
         return params
 
 
-def capability(organisation):
-    """What insight asks of its reader, as a named rbac capability (the page, the navigation link, the API).
-
-    subscriptions.view over the organisation: a partner's or the operator's
-    staff over all of it; a client's staff on the whole client or on some of
-    its sites (then they read those sites only).
-    """
-    if organisation.kind == "client":
-        return view_subscriptions_within(organisation)
-    return view_subscriptions(organisation)
+capability = view_insights  # what insight asks of its reader (the page, the navigation link, the API)
 
 
 def may_see(actor) -> bool:
