@@ -100,21 +100,23 @@ def _series(current: dict, changes: dict, start: date, end: date, today: date) -
 
     Types that had no seat on any day of the range are left out.
     """
-    type_ids = set(current) | {type_id for type_id, _day in changes}
-    values = {type_id: list(current.get(type_id, (0, 0))) for type_id in type_ids}
-    kept: dict[int, list] = defaultdict(list)
-    day = today
-    while day >= start:
-        if day <= end:
-            for type_id, (allocated, consumed) in values.items():
-                kept[type_id].append((day, (allocated, consumed)))
-        for type_id in type_ids:  # the end of the day before = this day's end minus this day's changes
-            allocated_change, consumed_change = changes.get((type_id, day), (0, 0))
-            values[type_id][0] -= allocated_change
-            values[type_id][1] -= consumed_change
-        day -= timedelta(days=1)
-    return {type_id: points[::-1] for type_id, points in kept.items()
-            if any(allocated or consumed for _day, (allocated, consumed) in points)}
+    days = [today - timedelta(days=back) for back in range((today - start).days + 1)]  # today first
+    changes_of: dict[int, dict] = defaultdict(dict)
+    for (type_id, day), change in changes.items():
+        changes_of[type_id][day] = change
+    series = {}
+    for type_id in set(current) | set(changes_of):
+        allocated, consumed = current.get(type_id, (0, 0))
+        day_changes, points = changes_of.get(type_id, {}), []
+        for day in days:
+            if day <= end:
+                points.append((day, (allocated, consumed)))
+            # The end of the day before = this day's end minus this day's changes.
+            allocated_change, consumed_change = day_changes.get(day, (0, 0))
+            allocated, consumed = allocated - allocated_change, consumed - consumed_change
+        if any(allocated or consumed for _day, (allocated, consumed) in points):
+            series[type_id] = points[::-1]
+    return series
 
 
 def _current(scope: Scope, *, by_type: bool = True) -> dict[int | None, tuple[int, int]]:

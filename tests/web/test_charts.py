@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from xml.etree import ElementTree
 
-import flask_babel
 import pytest
 from flask import current_app, render_template_string
 from markupsafe import Markup
 
+from portal.i18n import refresh_language
 from portal.web.charts import ALLOCATED_COLOUR, CONSUMED_COLOUR, MAX_X_LABELS, UsagePoint, usage_chart, usage_rows, y_ticks
 from tests.helpers import parse_html
 
@@ -31,10 +31,10 @@ def chart(points, language="en", **kwargs):
 
 @contextmanager
 def _page(language):
-    """A request in ``language``; Flask-Babel keeps the language of the app context's first request,
+    """A request in ``language``; the language of the app context's first request is kept (portal.i18n),
     and the tests' app context outlives it (portal/web/locale.py)."""
     with current_app.test_request_context("/clients/1", headers={"Accept-Language": language}):
-        flask_babel.refresh()
+        refresh_language()
         yield
 
 
