@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import LoginSession, RoleAssignment, User
+from portal.models import LoginSession, Organisation, RoleAssignment, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
 
@@ -62,7 +62,9 @@ def _session_user_statement():
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == bindparam("token_hash"), User.status != "invited", *is_live())
         .options(
-            joinedload(User.organisation),
+            # The organisation's parent too: a partner's staff must enrol in two-step verification when the
+            # operator requires it, asked on every request (accounts.two_step.required_for).
+            joinedload(User.organisation).joinedload(Organisation.parent),
             joinedload(User.role_assignments).joinedload(RoleAssignment.sites),
         )
     )

@@ -89,9 +89,8 @@ def required_for(user: User) -> bool:
     organisation = user.organisation
     if organisation.require_two_step:
         return True
-    if organisation.kind == "partner" and organisation.parent_id is not None:
-        operator = db.session.get(Organisation, organisation.parent_id)
-        return bool(operator and operator.require_two_step)
+    if organisation.kind == "partner" and organisation.parent is not None:
+        return bool(organisation.parent.require_two_step)  # the operator
     return False
 
 
