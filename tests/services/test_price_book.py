@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.billing import catalogue, cycles, price_book
+from portal.domain.billing import catalogue, cycles, invoices, price_book
 from portal.domain.billing.run import run_billing
 from portal.domain.errors import Forbidden, Invalid
 from portal.domain.orgs import clients
@@ -122,6 +122,26 @@ def test_the_next_period_in_a_new_cycle_is_priced_in_that_cycle(finance, northwi
     now = item(price_book.client_prices(client), "tenner")
     assert (now.cycle, now.price, now.next_cycle, now.next_price, now.next_price_from) == (
         "monthly", 1000, "annual", 11000, date(2027, 2, 1))
+
+
+def test_one_read_quotes_every_type_as_each_alone(finance, northwind, vet, tenner, on):
+    client, site = vet()  # Tenner's 10.00 locked when the period opened
+    late = SubscriptionTypeFactory(code="late", name="Late", monthly_price=3100, annual_price=31000)
+    free = SubscriptionTypeFactory(code="free", name="Free", monthly_price=0, annual_price=0)
+    on(date(2027, 1, 12))
+    price_book.set_book_price(finance, northwind, "tenner", 1200, 12000)  # waits for the next period
+    price_book.set_book_price(finance, northwind, "late", 6200, 62000)  # Late has no lock: as now set
+    types = [tenner, late, free]
+
+    quotes = invoices.quote_increases(client, types, 2)
+
+    assert quotes == {each.id: invoices.quote_increase(client, each, 2) for each in types}
+    assert [(quotes[each.id].unit_price, quotes[each.id].amount) for each in (tenner, late)] == [
+        (1000, 1290), (6200, 8000)]  # 2 × price × 20/31 days, half-up
+    assert quotes[free.id] is None
+    assert invoices.quote_increases(client, types, 0) == {each.id: None for each in types}
+    assert db.session.scalar(select(func.count()).select_from(PeriodPrice).where(
+        PeriodPrice.client_id == client.id, PeriodPrice.subscription_type_id == late.id)) == 0  # nothing locked
 
 
 def test_a_type_added_to_the_catalogue_mid_period_is_locked_when_first_invoiced(finance, northwind, vet, on):

@@ -31,11 +31,11 @@ def _seat_panel(errors=None, announce=None) -> dict:
     site = g.site
     rows = queries.seat_rows(site)
     can_manage = permissions.manage_seats(site).can()
+    # What one more seat of each type costs now (shown before finance presses +).
+    quotes = invoices.quote_increases(g.client, [row.subscription_type for row in rows], 1) if can_manage else {}
     return dict(
         client=g.client, site=site, rows=rows, can_manage=can_manage, errors=errors or {}, announce=announce,
-        # What one more seat of each type costs now (shown before finance presses +).
-        quotes={row.subscription_type.code: invoices.quote_increase(g.client, row.subscription_type, 1)
-                for row in rows} if can_manage else {},
+        quotes={row.subscription_type.code: quotes[row.subscription_type.id] for row in rows} if can_manage else {},
     )
 
 

@@ -240,12 +240,33 @@ def quote_increase(client: Organisation, subscription_type: SubscriptionType, ad
     outside the open period (the next period invoice bills the new count).
     """
     on = on or clock.today()
-    if added <= 0 or client.period_start is None or in_trial(client, on):
-        return None
-    if not client.period_start <= on < client.period_end:
+    if not _invoiced_now(client, added, on):
         return None
     # The period's price (rule 22): a change made since reaches the client at its next period.
-    price = price_book.period_price(client, subscription_type, lock=lock)
+    return _quote(client, added, price_book.period_price(client, subscription_type, lock=lock), on)
+
+
+def quote_increases(client: Organisation, subscription_types, added: int,
+                    on: date | None = None) -> dict[int, ProrationQuote | None]:
+    """``quote_increase`` of each type (per type id) at once, writing nothing: the prices in one read (a
+    site's seat panel says what one more seat of every type costs now)."""
+    on = on or clock.today()
+    if not _invoiced_now(client, added, on):
+        return {subscription_type.id: None for subscription_type in subscription_types}
+    prices = price_book.period_prices(client, subscription_types)
+    return {subscription_type.id: _quote(client, added, prices[subscription_type.id], on)
+            for subscription_type in subscription_types}
+
+
+def _invoiced_now(client: Organisation, added: int, on: date) -> bool:
+    """An increase made ``on`` is invoiced now: seats added, the client out of trial, inside its open period."""
+    if added <= 0 or client.period_start is None or in_trial(client, on):
+        return False
+    return client.period_start <= on < client.period_end
+
+
+def _quote(client: Organisation, added: int, price: int, on: date) -> ProrationQuote | None:
+    """Rule 10's proration of ``added`` seats at ``price`` from ``on`` to the period's end (None: free)."""
     if price == 0:
         return None
     days = periods.days_in_period(client.period_start, client.period_end)

@@ -140,20 +140,29 @@ def period_price(client: Organisation, subscription_type: SubscriptionType, *, l
     invoice is about to be issued) locks for the rest of the period; a quote
     shown on a screen passes ``lock=False`` and writes nothing.
     """
-    def read():
-        return db.session.scalar(select(PeriodPrice.unit_price).where(
-            PeriodPrice.client_id == client.id, PeriodPrice.period_start == client.period_start,
-            PeriodPrice.subscription_type_id == subscription_type.id))
-
-    price = read()
-    if price is None and lock:
+    if lock and not _locked_prices(client, [subscription_type.id]):
         lock_period(client, client.period_start, client.billing_cycle)
-        price = read()
-    if price is None:
+    return period_prices(client, [subscription_type])[subscription_type.id]
+
+
+def period_prices(client: Organisation, subscription_types) -> dict[int, int]:
+    """``period_price`` of several types at once, writing nothing (``lock=False``), per type id: one statement
+    for the locked prices, a second only for types without one (a screen quoting every type of a site)."""
+    ids = [subscription_type.id for subscription_type in subscription_types]
+    prices = _locked_prices(client, ids)
+    missing = [type_id for type_id in ids if type_id not in prices]
+    if missing:
         now_set = _now_set(client.id, client.parent_id, client.billing_cycle).subquery()
-        price = db.session.scalar(select(now_set.c.unit_price)
-                                  .where(now_set.c.subscription_type_id == subscription_type.id))
-    return price
+        prices.update(db.session.execute(select(now_set.c.subscription_type_id, now_set.c.unit_price)
+                                         .where(now_set.c.subscription_type_id.in_(missing))).all())
+    return prices
+
+
+def _locked_prices(client: Organisation, type_ids: list[int]) -> dict[int, int]:
+    """The prices locked for the client's open period, per type id (of those asked that have one)."""
+    return dict(db.session.execute(select(PeriodPrice.subscription_type_id, PeriodPrice.unit_price).where(
+        PeriodPrice.client_id == client.id, PeriodPrice.period_start == client.period_start,
+        PeriodPrice.subscription_type_id.in_(type_ids))).all())
 
 
 # ---------------------------------------------------------------- what the screens and the API show
