@@ -86,12 +86,17 @@ def usage(scope: Scope, start: date, end: date, *, today: date | None = None) ->
     return sorted(rows, key=lambda row: (row.day, row.subscription_type.id))
 
 
-def daily_totals(scope: Scope, start: date, end: date, *, today: date | None = None) -> list[tuple[date, int, int]]:
+def daily_totals(scope: Scope, start: date, end: date, *, today: date | None = None,
+                 current: tuple[int, int] | None = None) -> list[tuple[date, int, int]]:
     """(day, allocated, consumed) summed over the types, oldest first, for each day of ``[start, end]``: what a
     chart draws. The sums of ``usage``'s rows, read summed: a year of a partner is 365 points to walk back,
-    not 365 per type made into rows and added up (none when the scope had no seat in the range)."""
+    not 365 per type made into rows and added up (none when the scope had no seat in the range).
+
+    ``current``: the scope's (allocated, consumed) now, when the caller read them in this transaction (a page
+    showing the totals beside the chart), so they are not read twice."""
     today = today or clock.today()
-    series = _series(_current(scope, by_type=False), _changes(scope, start, by_type=False), start, end, today)
+    now = {None: current} if current is not None else _current(scope, by_type=False)
+    series = _series(now, _changes(scope, start, by_type=False), start, end, today)
     return [(day, allocated, consumed) for points in series.values() for day, (allocated, consumed) in points]
 
 

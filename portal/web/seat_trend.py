@@ -39,12 +39,13 @@ def chosen_range() -> tuple[str, int]:
     return (key, days[key]) if key in days else (DEFAULT_RANGE, days[DEFAULT_RANGE])
 
 
-def seat_trend(scope: usage.Scope, *, name: str, chart_id: str) -> Trend:
-    """The chart of ``scope``'s seats (summed over the types) over the chosen period, ending today."""
+def seat_trend(scope: usage.Scope, *, name: str, chart_id: str, current: tuple[int, int] | None = None) -> Trend:
+    """The chart of ``scope``'s seats (summed over the types) over the chosen period, ending today; ``current``:
+    its (allocated, consumed) now, when the page has read them already (``usage.daily_totals``)."""
     key, days = chosen_range()
     today = clock.today()
     start, end = usage.day_range(today - timedelta(days=days - 1), today, today=today)
-    points = [UsagePoint(*row) for row in usage.daily_totals(scope, start, end, today=today)]
+    points = [UsagePoint(*row) for row in usage.daily_totals(scope, start, end, today=today, current=current)]
     caption = (_("Seats allocated and consumed over the last 12 months") if key == "12m" else
                ngettext("Seats allocated and consumed over the last %(num)d day",
                         "Seats allocated and consumed over the last %(num)d days", days))

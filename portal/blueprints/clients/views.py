@@ -54,18 +54,16 @@ def _sync_part(client, reach, report=None) -> dict:
     return dict(report=report)
 
 
-def _totals_part(client, reach) -> dict:
+def _seats_part(client, reach) -> dict:
+    """The seat totals per type and the seats over time (``_macros/charts.html``), for those who see the seat
+    totals (None hides them); the chart ends at those totals."""
     if not permissions.view_subscriptions(client).can():
-        return dict(totals=None)
-    return dict(totals=queries.client_totals(client, reach(permissions.view_subscriptions)))
-
-
-def _trend_part(client, reach) -> dict:
-    """The seats over time (``_macros/charts.html``), for those who see the seat totals; None hides it."""
-    if not permissions.view_subscriptions(client).can():
-        return dict(trend=None)
-    scope = Scope.client(client.id, reach(permissions.view_subscriptions))
-    return dict(trend=seat_trend(scope, name=client.name, chart_id="client-usage"))
+        return dict(totals=None, trend=None)
+    sites = reach(permissions.view_subscriptions)
+    totals = queries.client_totals(client, sites)
+    seats = queries.seats_summed(totals)
+    return dict(totals=totals, trend=seat_trend(Scope.client(client.id, sites), name=client.name,
+                                               chart_id="client-usage", current=(seats.allocated, seats.consumed)))
 
 
 def _sites_part(client, reach) -> dict:
@@ -94,8 +92,7 @@ def _users_part(client, reach) -> dict:
     return dict(users=listing)
 
 
-_PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _totals_part, _trend_part, _sites_part, _invitations_part,
-               _users_part)
+_PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _seats_part, _sites_part, _invitations_part, _users_part)
 
 
 def _client_page(partial: str, part, status: int = 200, **given):

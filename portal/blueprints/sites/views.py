@@ -46,9 +46,12 @@ def _site_page(status: int = 200, errors=None, announce=None, billing_note=None)
     # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
     holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
                                  .limit(SITE_USERS_SHOWN)).all()
-    trend = (seat_trend(Scope.site(g.site.id), name=g.site.name, chart_id="site-usage")
+    panel = _seat_panel(errors)
+    seats = queries.seats_summed(panel["rows"])  # the chart ends at the panel's counts: not read twice
+    trend = (seat_trend(Scope.site(g.site.id), name=g.site.name, chart_id="site-usage",
+                        current=(seats.allocated, seats.consumed))
              if permissions.view_subscriptions(g.site).can() else None)
-    return render("sites/detail.html", status, users=holders, trend=trend, **_seat_panel(errors))
+    return render("sites/detail.html", status, users=holders, trend=trend, **panel)
 
 
 @bp.route("")
