@@ -13,23 +13,27 @@ from portal.rbac.roles import ROLES
 ALL = "all"
 
 
-def needs_for(user) -> set[tuple]:
+def needs_for(user, assignments=None) -> set[tuple]:
+    """The needs of ``user``'s roles: ``assignments`` as (role code, site ids) pairs when the caller read them
+    (the session query), else from ``user.role_assignments``."""
     organisation = user.organisation
     needs: set[tuple] = {Need("organisation", organisation.id)}
     if not user.is_active:
         return needs
-    for assignment in user.role_assignments:
-        role = ROLES.get(assignment.role)
+    if assignments is None:
+        assignments = [(each.role, [site.id for site in each.sites]) for each in user.role_assignments]
+    for role_code, site_ids in assignments:
+        role = ROLES.get(role_code)
         if role is None or role.organisation_kind != organisation.kind:
             continue  # a stale or misplaced assignment grants nothing
         needs.add(Need("role", role.code))
         for permission in role.permissions:
             if organisation.kind == "operator":
                 needs.add((permission, ALL, None))
-            elif assignment.sites:
+            elif site_ids:
                 # "Somewhere in this client": lets the client page open, showing only those sites.
                 needs.add((permission, "within", organisation.id))
-                needs.update((permission, "site", site.id) for site in assignment.sites)
+                needs.update((permission, "site", site_id) for site_id in site_ids)
             else:
                 needs.add((permission, organisation.kind, organisation.id))
                 needs.add((permission, "within", organisation.id))
@@ -44,10 +48,16 @@ def identity_for(user) -> Identity:
     """
     identity = getattr(user, "_rbac_identity", None)
     if identity is None:
-        identity = Identity(user.id, "portal")
-        identity.user = user
-        identity.provides.update(needs_for(user))
-        user._rbac_identity = identity
+        identity = remember_identity(user, needs_for(user))
+    return identity
+
+
+def remember_identity(user, needs) -> Identity:
+    """Make ``needs`` the identity of ``user`` (what ``identity_for`` returns from now on)."""
+    identity = Identity(user.id, "portal")
+    identity.user = user
+    identity.provides.update(needs)
+    user._rbac_identity = identity
     return identity
 
 

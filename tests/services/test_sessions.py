@@ -223,3 +223,31 @@ def test_a_member_cannot_end_anyones_sessions(acme_admin):
     member = UserFactory(organisation=acme_admin.organisation, member=True)
     with pytest.raises(Forbidden):
         account_sessions.end_member_sessions(member, acme_admin)
+
+
+# --- the identity read with the session (rbac.sessions) ---------------------------------------
+
+
+@pytest.mark.parametrize("roles", [
+    dict(site_manager=True, accountant=True),  # two roles restricted to the same two sites
+    dict(client_admin=True),  # one role over the whole client
+    dict(member=True),
+])
+def test_the_session_query_reads_the_same_needs_as_the_role_objects(acme_admin, roles):
+    from portal.rbac.needs import needs_for
+
+    lyon = SiteFactory(name="Lyon-2")
+    paris = SiteFactory(client=lyon.client, name="Paris-2")
+    user = UserFactory(sites=[lyon, paris] if "client_admin" not in roles else None,
+                       organisation=lyon.client, **roles)
+    token = log_in(user)
+    lyon_id, paris_id, client_id = lyon.id, paris.id, lyon.client_id
+    db.session.expunge_all()
+
+    loaded = load_session_user(token)
+
+    assert loaded._rbac_identity.provides == needs_for(loaded, None)  # from the role objects, read apart
+    if "site_manager" in roles:
+        assert ("users.manage", "site", paris_id) in loaded._rbac_identity.provides
+        assert ("billing.view", "site", lyon_id) in loaded._rbac_identity.provides
+        assert ("users.manage", "client", client_id) not in loaded._rbac_identity.provides
