@@ -67,6 +67,22 @@ def test_finance_reads_the_three_lists_each_row_leading_to_where_it_is_acted_on(
     assert any(link.attrs.get("href") == "/insights" for link in nav.find_all("a"))
 
 
+def test_names_are_shown_as_written_never_as_markup(world, login_as, html):
+    world["acme"].name = 'Acme <b>"Dental"</b>'
+    world["lyon"].name = "Lyon & <i>Co</i>"
+    from portal.extensions import db
+    db.session.commit()
+
+    response = login_as("finance@northwind.example").get("/insights")
+
+    body = response.get_data(as_text=True)
+    assert "<b>" not in body and "<i>" not in body
+    assert "Acme &lt;b&gt;&#34;Dental&#34;&lt;/b&gt;" in body and "Lyon &amp; &lt;i&gt;Co&lt;/i&gt;" in body
+    page = html(response)
+    assert page.by_id(f"idle-{world['lyon'].id}-essentials").cells()[:2] == ['Acme <b>"Dental"</b>',
+                                                                             "Lyon & <i>Co</i>"]
+
+
 def test_the_seat_page_the_row_links_to_has_the_seat_row_it_points_at(world, login_as, html):
     acme, lyon = world["acme"], world["lyon"]
     page = html(login_as("finance@northwind.example").get(f"/clients/{acme.id}/sites/{lyon.id}"))

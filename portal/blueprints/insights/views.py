@@ -10,7 +10,7 @@ from flask import request, url_for
 from flask_login import current_user
 
 from portal import clock
-from portal.blueprints.insights import bp
+from portal.blueprints.insights import bp, rows
 from portal.domain import insights
 from portal.domain.billing.money import decimal_text
 from portal.i18n import gettext as _
@@ -55,8 +55,11 @@ def site_url():
 @bp.route("/insights", endpoint="index")
 def index():
     found = insights.insights(current_user, limit=insights.PAGE_ROWS)
-    return render("insights/index.html", insights=found, site_url=site_url(),
-                  client_url=id_url("clients.detail", "client_id"))
+    to_site, to_client = site_url(), id_url("clients.detail", "client_id")
+    return render("insights/index.html", insights=found,
+                  idle_rows=rows.idle_rows(found.idle.rows, to_site),
+                  running_out_rows=rows.running_out_rows(found.running_out.rows, to_site),
+                  revenue_rows=rows.revenue_rows(found.revenue.clients.rows, to_client))
 
 
 @bp.route("/insights.csv", endpoint="export")
