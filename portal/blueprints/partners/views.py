@@ -30,9 +30,11 @@ def overview():
         tab = "clients"
     context = dict(organisation=organisation, show_seats=show_seats, tab=tab)
     if tab == "totals":
-        context["totals"] = queries.partner_totals(current_user)
+        context["totals"] = totals = queries.partner_totals(current_user)
+        seats = queries.seats_summed(totals)  # the chart ends at the totals shown beside it: not read twice
         context["trend"] = seat_trend(Scope.partner(None if organisation.kind == "operator" else organisation.id),
-                                      name=organisation.name, chart_id="partner-usage")
+                                      name=organisation.name, chart_id="partner-usage",
+                                      current=(seats.allocated, seats.consumed))
         return render_page_or_partial("partners/overview.html", "partners/_totals.html", **context)
     context["listing"] = queries.client_page(
         current_user,

@@ -115,20 +115,28 @@ def partner_totals(actor) -> list[SeatRow]:
     """
     if actor.organisation.kind == "client":
         return client_totals(actor.organisation)
+    query = _partner_totals_statement(actor.organisation.kind == "operator")
+    return [SeatRow(t, a or 0, c or 0)
+            for t, a, c in db.session.execute(query, {"partner_id": actor.organisation.partner_id})]
+
+
+@functools.cache
+def _partner_totals_statement(every_partner: bool):
+    """``partner_totals``'s statement (of one partner: ``partner_id``), built once: the overview asks it on
+    every visit, and building it cost more than running it."""
     sums = select(
         PartnerSeatTotal.subscription_type_id.label("type_id"),
         func.sum(PartnerSeatTotal.allocated).label("allocated"),
         func.sum(PartnerSeatTotal.consumed).label("consumed"),
     )
-    if actor.organisation.kind != "operator":
-        sums = sums.where(PartnerSeatTotal.partner_id == actor.organisation.partner_id)
+    if not every_partner:
+        sums = sums.where(PartnerSeatTotal.partner_id == bindparam("partner_id"))
     sums = sums.group_by(PartnerSeatTotal.subscription_type_id).subquery()
-    query = (
+    return (
         select(SubscriptionType, sums.c.allocated, sums.c.consumed)
         .outerjoin(sums, sums.c.type_id == SubscriptionType.id)
         .order_by(SubscriptionType.id)
     )
-    return [SeatRow(t, a or 0, c or 0) for t, a, c in db.session.execute(query)]
 
 
 def client_totals(client: Organisation, site_ids=None) -> list[SeatRow]:
