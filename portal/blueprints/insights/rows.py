@@ -13,11 +13,7 @@ from portal.web.labels import cycle_label, per_cycle
 def idle_rows(rows, site_url) -> Markup:
     """``<tr>`` of each idle seat: client, site (a link to its seat row), type, idle seats, saving per period."""
     return Markup("".join(
-        f'<tr id="idle-{int(row.site_id)}-{escape(row.subscription_type)}">'
-        f"<td>{escape(row.client_name)}</td>"
-        f'<th scope="row"><a href="{escape(site_url(row.client_id, row.site_id, row.subscription_type))}">'
-        f"{escape(row.site_name)}</a></th>"
-        f"<td>{escape(row.subscription_type_name)}</td>"
+        f'<tr id="idle-{int(row.site_id)}-{escape(row.subscription_type)}">{_place(row, site_url)}'
         f'<td class="num">{int(row.idle_seats)}</td>'
         f'<td class="num">{escape(format_money(row.saving_per_period, row.currency))} '
         f"{escape(per_cycle(row.cycle))}</td></tr>\n" for row in rows))
@@ -26,13 +22,17 @@ def idle_rows(rows, site_url) -> Markup:
 def running_out_rows(rows, site_url) -> Markup:
     """``<tr>`` of each site running out: client, site (a link to its seat row), type, free seats, days left."""
     return Markup("".join(
-        f'<tr id="running-out-{int(row.site_id)}-{escape(row.subscription_type)}">'
-        f"<td>{escape(row.client_name)}</td>"
-        f'<th scope="row"><a href="{escape(site_url(row.client_id, row.site_id, row.subscription_type))}">'
-        f"{escape(row.site_name)}</a></th>"
-        f"<td>{escape(row.subscription_type_name)}</td>"
+        f'<tr id="running-out-{int(row.site_id)}-{escape(row.subscription_type)}">{_place(row, site_url)}'
         f'<td class="num">{int(row.free)}</td>'
         f'<td class="num">{escape(_days_left(row.days_left))}</td></tr>\n' for row in rows))
+
+
+def _place(row, site_url) -> str:
+    """The cells of where a seat row is (both seat lists): client, site (a link to its seat row), type."""
+    return (f"<td>{escape(row.client_name)}</td>"
+            f'<th scope="row"><a href="{escape(site_url(row.client_id, row.site_id, row.subscription_type))}">'
+            f"{escape(row.site_name)}</a></th>"
+            f"<td>{escape(row.subscription_type_name)}</td>")
 
 
 def revenue_rows(rows, client_url) -> Markup:
