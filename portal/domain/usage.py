@@ -7,11 +7,12 @@ changes since its first day, whatever the number of days or sites: a site
 reads its own rows, a client its rows through ``(client_id, day)``, a partner
 and the operator the per-partner rows.
 """
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import String, func, null, select, type_coerce
+from sqlalchemy import Date, Integer, String, bindparam, func, null, select, type_coerce
 
 from portal import clock
 from portal.domain.errors import Invalid
@@ -126,33 +127,54 @@ def _series(current: dict, changes: dict, start: date, end: date, today: date) -
 
 def _current(scope: Scope, *, by_type: bool = True) -> dict[int | None, tuple[int, int]]:
     """Today's counters of the scope, per type id (``by_type=False``: summed, under the key None)."""
-    if scope.kind in ("partner", "all"):
-        query = _summed(PartnerSeatTotal, by_type, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
-        if scope.kind == "partner":
-            query = query.where(PartnerSeatTotal.partner_id == scope.id)
-    else:
-        query = (_summed(Allocation, by_type, Allocation.allocated, Allocation.consumed)
-                 .join(Site, Site.id == Allocation.site_id).where(_site_filter(scope, Site.id, Site.client_id)))
-    return {type_id: (allocated or 0, consumed or 0) for type_id, allocated, consumed in db.session.execute(query)}
+    rows = _aggregate(_current_statement(scope.kind, by_type, scope.site_ids is not None), scope)
+    return {type_id: (allocated or 0, consumed or 0) for type_id, allocated, consumed in rows}
 
 
 def _changes(scope: Scope, start: date, *, by_type: bool = True) -> dict[tuple[int | None, date], tuple[int, int]]:
     """The net changes per (type id, day) of every day after ``start`` (those that undo into the range);
     ``by_type=False``: per (None, day), summed over the types."""
-    if scope.kind in ("partner", "all"):
+    rows = _aggregate(_changes_statement(scope.kind, by_type, scope.site_ids is not None), scope, start=start)
+    return {(type_id, _as_date(day)): (allocated, consumed) for type_id, day, allocated, consumed in rows}
+
+
+def _aggregate(statement, scope: Scope, **params):
+    """The rows of an aggregate of the scope: plain rows (no objects to load), through the session's
+    transaction, the scope's id and sites as parameters."""
+    params.update(scope_id=scope.id, site_ids=sorted(scope.site_ids or ()))
+    return db.session.connection().execute(statement, params).all()
+
+
+@functools.cache
+def _current_statement(kind: str, by_type: bool, some_sites: bool):
+    """``_current``'s statement for a kind of scope, built once (a chart page asks it on every visit)."""
+    if kind in ("partner", "all"):
+        query = _summed(PartnerSeatTotal, by_type, PartnerSeatTotal.allocated, PartnerSeatTotal.consumed)
+        return query.where(PartnerSeatTotal.partner_id == _scope_id()) if kind == "partner" else query
+    return (_summed(Allocation, by_type, Allocation.allocated, Allocation.consumed)
+            .join(Site, Site.id == Allocation.site_id).where(_site_filter(kind, some_sites, Site.id, Site.client_id)))
+
+
+@functools.cache
+def _changes_statement(kind: str, by_type: bool, some_sites: bool):
+    """``_changes``'s statement for a kind of scope, built once; ``start`` is its parameter."""
+    start = bindparam("start", type_=Date)
+    if kind in ("partner", "all"):
         table = PartnerSeatChange
         where = PartnerSeatChange.day > start
-        if scope.kind == "partner":
-            where = where & (PartnerSeatChange.partner_id == scope.id)
+        if kind == "partner":
+            where = where & (PartnerSeatChange.partner_id == _scope_id())
     else:
         table = SeatChange
-        where = (SeatChange.day > start) & _site_filter(scope, SeatChange.site_id, SeatChange.client_id)
+        where = (SeatChange.day > start) & _site_filter(kind, some_sites, SeatChange.site_id, SeatChange.client_id)
     # The day as the database gives it: SQLAlchemy's parsing of SQLite's date text was most of this read's
     # time for a year of days; date.fromisoformat does it in C (PostgreSQL's driver gives dates already).
-    query = (_summed(table, by_type, table.allocated_change, table.consumed_change, by=type_coerce(table.day, String))
-             .where(where))
-    return {(type_id, _as_date(day)): (allocated, consumed)
-            for type_id, day, allocated, consumed in db.session.execute(query)}
+    return (_summed(table, by_type, table.allocated_change, table.consumed_change, by=type_coerce(table.day, String))
+            .where(where))
+
+
+def _scope_id():
+    return bindparam("scope_id", type_=Integer)
 
 
 def _as_date(day) -> date:
@@ -167,10 +189,11 @@ def _summed(table, by_type: bool, *columns, by=None):
     return query.group_by(*grouped) if grouped else query
 
 
-def _site_filter(scope: Scope, site_column, client_column):
-    if scope.kind == "site":
-        return site_column == scope.id
-    where = client_column == scope.id
-    if scope.site_ids is not None:
-        where = where & site_column.in_(sorted(scope.site_ids))
+def _site_filter(kind: str, some_sites: bool, site_column, client_column):
+    """The rows of one site, or of one client (only the sites ``site_ids`` when ``some_sites``)."""
+    if kind == "site":
+        return site_column == _scope_id()
+    where = client_column == _scope_id()
+    if some_sites:
+        where = where & site_column.in_(bindparam("site_ids", expanding=True))
     return where
