@@ -198,7 +198,8 @@ def _read(statement, params: dict) -> dict:
     """The rows of ``statement`` per list: ``{list: Listing}``, and ``"mrr_totals"``: ``{currency: (mrr, change)}``."""
     lists = {name: Listing([], 0) for name in ORDERS}
     totals = {}
-    for row in db.session.execute(statement, params).mappings():
+    # Plain rows through the session's connection: nothing here is an object to load.
+    for row in db.session.connection().execute(statement, params).mappings():
         name = row["list"]
         if name == "mrr_totals":
             totals[row["currency"]] = (int(row["n1"]), int(row["n2"]))

@@ -269,7 +269,7 @@ def reading(partner_id: int, today: date) -> str | None:
     """How insight may read the partner's baseline for ``today`` (one statement): None when there is none that
     no change other than a seat's has outdated; else "still" when no seat moved since it was built, "moved"
     when some did (their rows are worked out live)."""
-    found = db.session.execute(_reading_statement(), {"scope_id": partner_id, "today": today}).first()
+    found = db.session.connection().execute(_reading_statement(), {"scope_id": partner_id, "today": today}).first()
     return None if found is None else ("moved" if found[0] else "still")
 
 
