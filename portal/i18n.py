@@ -19,8 +19,8 @@ from flask.globals import _cv_app
 from flask_babel.speaklater import LazyString
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "force_locale", "format_basis_points", "format_day", "format_day_in",
-           "format_money", "format_signed_money", "gettext", "_l", "install_template_gettext", "language_or_none", "ngettext",
-           "page_language", "refresh_language"]
+           "format_money", "format_signed_money", "gettext", "_l", "install_template_gettext", "language_or_none",
+           "ngettext", "page_language", "refresh_language"]
 
 # The languages the portal is written in; English is the default and the API's.
 LANGUAGES = ("en", "fr", "pl")

@@ -13,7 +13,7 @@ from flask_login import current_user
 from portal.models import Organisation
 from portal.rbac import permissions
 
-# Section → the capability of its page (None: only where the organisation kind allows it, below).
+# Section → the capability of the page it links to ("client" and "operator" are decided below).
 _SECTIONS = {
     "invoices": permissions.view_invoices,
     "insight": permissions.view_insights,

@@ -15,10 +15,10 @@ from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import LoginSession, Organisation, RoleAssignment, User
-from portal.models.user import role_assignment_sites
-from portal.rbac.needs import needs_for, remember_identity
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
+from portal.models.user import role_assignment_sites
+from portal.rbac.needs import needs_for, remember_identity
 
 # ``last_seen_at`` is written at most this often per session, so reads stay reads.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
