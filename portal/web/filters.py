@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from portal.i18n import gettext as _
+from portal.i18n import page_language  # <html lang> (docs/rules.md rule 37)
 from portal.models import BILLING_CYCLES
 from portal.web.pagination import page_numbers
 
@@ -69,12 +70,6 @@ def format_moment(moment: datetime | None, seconds: bool = False) -> str:
     return (get_datetime_format("medium", locale=locale).replace("'", "")
             .replace("{0}", format_time(moment, "HH:mm:ss" if seconds else "HH:mm", tzinfo=timezone.utc, locale=locale))
             .replace("{1}", format_date(moment, "medium", locale=locale)))
-
-
-def page_language() -> str:
-    """The language the page is written in, for ``<html lang>`` (docs/rules.md rule 37)."""
-    locale = get_locale()
-    return str(locale) if locale is not None else "en"
 
 
 def register(app) -> None:
