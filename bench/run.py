@@ -112,6 +112,9 @@ COMMANDS_AT_SCALE: list[Command] = [
     Command("billing run", ("billing", "run", "--today", "{today}"), max_seconds=10.0),
 ]
 
+# Issue 17: the billing run's time per client at scale (set-based work, not a transaction per client).
+BILLING_MS_PER_CLIENT = {"sqlite": 1.0, "postgresql": 2.0}
+
 # Clients of the extra, separate billing-run measurement: is the run linear in clients?
 LINEARITY_SIZES = (500, 2000)
 
@@ -233,6 +236,7 @@ class Results:
     plans: dict[str, list[dict]] = field(default_factory=dict)
     jobs: dict = field(default_factory=dict)  # bench/jobs.py's figures (issue 14)
     write_load: dict = field(default_factory=dict)  # bench/write_load.py's figures (issue 17)
+    billing_ms_per_client: tuple[float, float] | None = None  # (measured, target), issue 17
 
 
 @dataclass
@@ -272,6 +276,10 @@ def targets(results: Results) -> list[Check]:
             checks.append(Check(f"{command.label}: seconds", f"{command.seconds:.1f} s",
                                 f"<= {command.max_seconds:g} s",
                                 command.seconds <= command.max_seconds if command.exit_code == 0 else None))
+    if results.billing_ms_per_client:
+        measured, target = results.billing_ms_per_client
+        checks.append(Check("billing run: per client", f"{measured:.2f} ms", f"<= {target:g} ms",
+                            measured <= target))
     if results.jobs:
         checks += [Check(*check) for check in jobs_bench.targets(results.jobs)]
     if results.write_load:
@@ -604,6 +612,9 @@ def pages_and_billing(app, engine, counter: StatementCounter, args, results: Res
         log(f"{' '.join(command.args)} ...")
         results.commands[command.label] = invoke(app, command.args, command.label, command.max_seconds)
     run = results.commands["billing run"]
+    if run.exit_code == 0:
+        results.billing_ms_per_client = (1000 * run.seconds / args.clients,
+                                         BILLING_MS_PER_CLIENT.get(engine.dialect.name, 2.0))
     extra.append(f"\nbilling run at scale, with price book, client prices and tax: {run.seconds:.2f} s, "
                  f"{1000 * run.seconds / args.clients:.2f} ms per client")
 

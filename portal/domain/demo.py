@@ -9,7 +9,7 @@ from portal.domain.billing import invoices, periods
 from portal.domain.demo_history import scale_history, write_demo_history
 from portal.domain.insights import baselines as insight_baselines
 from portal.domain.seats.counters import recount_partner_totals
-from portal.domain.transactions import write_transaction
+from portal.domain.transactions import insert_rows, write_transaction
 from portal.extensions import db
 from portal.models import Allocation, InvoiceSequence, Organisation, RoleAssignment, Site, SubscriptionType, User
 
@@ -255,11 +255,11 @@ class _ScaleBatch:
         site_ids = db.session.scalars(
             insert(Site).returning(Site.id, sort_by_parameter_order=True), site_rows).all()
         # Core inserts (the tables, not the mapped classes): the ORM's bulk path cost a second per 200,000 rows.
-        _bulk_insert(Allocation.__table__, [
+        insert_rows(Allocation.__table__, [
             dict(site_id=sid, subscription_type_id=self.type_id,
                  allocated=self.users_per_site + 2, consumed=self.users_per_site) for sid in site_ids])
         if self.users_per_site:
-            _bulk_insert(User.__table__, [
+            insert_rows(User.__table__, [
                 dict(organisation_id=site_rows[n]["client_id"], site_id=sid, subscription_type_id=self.type_id,
                      email=f"u{u}.s{sid}@scale.example", name=f"User {u} of site {sid}",
                      status="active", password_hash=self.password_hash)
@@ -267,24 +267,3 @@ class _ScaleBatch:
         return list(site_ids)
 
 
-def _bulk_insert(table, rows: list[dict]) -> None:
-    """``rows`` (dicts with the same keys) into ``table``, in the caller's transaction.
-
-    PostgreSQL: COPY, several times faster than batched INSERTs for demo scale's millions of users;
-    the columns the rows leave out that have a default get it, worked out once for them all.
-    Elsewhere: one executemany.
-    """
-    if not rows:
-        return
-    if db.session.get_bind().dialect.name != "postgresql":
-        db.session.execute(insert(table), rows)
-        return
-    given = list(rows[0])
-    defaulted = {column.name: column.default.arg(None) if column.default.is_callable else column.default.arg
-                 for column in table.columns
-                 if column.name not in given and column.default is not None and not column.primary_key}
-    names = given + list(defaulted)
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    with cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([*(row[name] for name in given), *defaulted.values()])

@@ -33,6 +33,7 @@ audit event's before and after, with every key that names a secret
 unit_cost, margin, discount) removed at any depth (``sanitised``).
 """
 from sqlalchemy import select, update
+from sqlalchemy.orm.util import identity_key
 
 from portal.domain import handoff, notifications
 from portal.domain.webhooks import fanout
@@ -143,9 +144,12 @@ def partner_of(organisation_id: int | None) -> int | None:
         return None
     known = db.session.info.setdefault("portal.partner_of", {})
     if organisation_id not in known:
-        with db.session.no_autoflush:  # the caller's pending rows are flushed when it decides
-            row = db.session.execute(select(Organisation.kind, Organisation.parent_id)
-                                     .where(Organisation.id == organisation_id)).first()
+        # An organisation the session holds answers without a statement (the billing run's clients).
+        row = db.session.identity_map.get(identity_key(Organisation, organisation_id))
+        if row is None or "kind" not in row.__dict__ or "parent_id" not in row.__dict__:
+            with db.session.no_autoflush:  # the caller's pending rows are flushed when it decides
+                row = db.session.execute(select(Organisation.kind, Organisation.parent_id)
+                                         .where(Organisation.id == organisation_id)).first()
         if row is None:
             return None
         known[organisation_id] = {"partner": organisation_id, "client": row.parent_id}.get(row.kind)

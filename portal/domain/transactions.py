@@ -13,7 +13,7 @@ enough.
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -99,3 +99,30 @@ def _committed(*, held: bool):
 def dialect_insert():
     """The INSERT construct of the session's database, for ``on_conflict_do_…`` upserts."""
     return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+# Below this many rows an executemany costs no more than COPY's exchange (a prorated invoice's one line).
+COPY_FROM = 50
+
+
+def insert_rows(table, rows: list[dict]) -> None:
+    """``rows`` (dicts with the same keys) into ``table``, in the caller's transaction.
+
+    PostgreSQL, from ``COPY_FROM`` rows: COPY, several times faster than batched INSERTs (demo scale's
+    millions of users, a billing run's invoice lines); the columns the rows leave out that have a default
+    get it, worked out once for them all. Otherwise: one executemany.
+    """
+    if not rows:
+        return
+    if len(rows) < COPY_FROM or db.session.get_bind().dialect.name != "postgresql":
+        db.session.execute(insert(table), rows)
+        return
+    given = list(rows[0])
+    defaulted = {column.name: column.default.arg(None) if column.default.is_callable else column.default.arg
+                 for column in table.columns
+                 if column.name not in given and column.default is not None and not column.primary_key}
+    names = given + list(defaulted)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([*(row[name] for name in given), *defaulted.values()])

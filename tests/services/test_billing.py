@@ -15,7 +15,7 @@ from portal.domain.accounts import invitations, users
 from portal.domain.billing import cycles, run
 from portal.domain.billing import invoices as issuing
 from portal.domain.errors import Forbidden, Invalid
-from portal.domain.orgs import clients
+from portal.domain.orgs import clients, legal
 from portal.domain.seats import allocations, counters, sync
 from portal.extensions import db
 from portal.models import Invoice, InvoiceLine, Organisation, SubscriptionType
@@ -168,14 +168,15 @@ def test_the_database_refuses_a_second_invoice_for_one_period(acme):
 
 def test_a_run_failing_half_way_leaves_each_client_whole_or_untouched(northwind, acme, monkeypatch):
     globex = ClientFactory(parent=northwind, name="Globex Clinic", billing_cycle="annual")  # rolled after Acme
-    real_lines = issuing.period_lines
+    real_terms = legal.tax_terms
 
-    def failing(client, *args):
+    def failing(client):
         if client.id == globex.id:
             raise RuntimeError("disk full")
-        return real_lines(client, *args)
+        return real_terms(client)
 
-    monkeypatch.setattr(issuing, "period_lines", failing)
+    # Acme and Globex share a batch: its transaction fails, then each is rolled alone.
+    monkeypatch.setattr(legal, "tax_terms", failing)
     before = globex.period_start
     with pytest.raises(RuntimeError):
         run.run_billing(date(2028, 6, 1))

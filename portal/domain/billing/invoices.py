@@ -9,14 +9,14 @@ whatever runs concurrently. Each invoice carries its tax and both parties as iss
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import func, select, update
 
 from portal import clock
 from portal.domain import audit
 from portal.domain.billing import periods, price_book, prices
 from portal.domain.billing.money import half_up
 from portal.domain.orgs import legal
-from portal.domain.transactions import dialect_insert
+from portal.domain.transactions import dialect_insert, insert_rows
 from portal.extensions import db
 from portal.models import Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site, SubscriptionType
 
@@ -39,12 +39,12 @@ def default_prefix(partner_name: str) -> str:
     return (letters or "INV")[:4].upper()
 
 
-def _take_number(partner_id: int) -> tuple[int, str]:
-    """The partner's next invoice number, taken inside the caller's transaction."""
+def _take_numbers(partner_id: int, count: int = 1) -> list[tuple[int, str]]:
+    """The partner's next ``count`` invoice numbers (sequence, number), taken inside the caller's transaction."""
     # The UPDATE locks the row until commit: concurrent issuers queue here, and
     # a rolled-back invoice gives its number back, so numbers have no gaps.
     take = (update(InvoiceSequence).where(InvoiceSequence.partner_id == partner_id)
-            .values(last_number=InvoiceSequence.last_number + 1)
+            .values(last_number=InvoiceSequence.last_number + count)
             .returning(InvoiceSequence.last_number, InvoiceSequence.prefix))
     row = db.session.execute(take).one_or_none()
     if row is None:  # the partner's first invoice: create its sequence, then take
@@ -53,8 +53,23 @@ def _take_number(partner_id: int) -> tuple[int, str]:
                            .values(partner_id=partner_id, prefix=default_prefix(partner_name), last_number=0)
                            .on_conflict_do_nothing(index_elements=["partner_id"]))
         row = db.session.execute(take).one()
-    number, prefix = row
-    return number, f"{prefix}-{number:06d}"
+    last, prefix = row
+    return [(number, f"{prefix}-{number:06d}") for number in range(last - count + 1, last + 1)]
+
+
+@dataclass
+class Draft:
+    """An invoice about to be issued (``issue_all``): what ``issue`` takes, but its number."""
+
+    client: Organisation
+    kind: str
+    cycle: str
+    start: date
+    end: date
+    issued_on: date
+    lines: list[dict]
+    currency: str | None = None
+    credits: Invoice | None = None
 
 
 def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: date, issued_on: date,
@@ -71,36 +86,58 @@ def issue(actor, client: Organisation, kind: str, cycle: str, start: date, end: 
     tax is half-up(total × rate / 10000), negative on a credit note. The
     seller (the partner) and the buyer (the client) are copied as they are now.
     """
-    currency = _currency_of(lines) or currency or catalogue_currency()
-    sequence, number = _take_number(client.parent_id)
-    total = sum(line["amount"] for line in lines)
+    return issue_all(actor, [Draft(client, kind, cycle, start, end, issued_on, lines, currency, credits)])[0]
+
+
+def issue_all(actor, drafts: list[Draft]) -> list[Invoice]:
+    """``issue`` every draft, in their order, inside the caller's transaction: what one costs, a few statements
+    for them all (the billing run issues thousands). Numbers are taken per partner in one UPDATE each,
+    partners in id order (concurrent issuers lock sequences in one order)."""
+    wanted: dict[int, int] = {}
+    for draft in drafts:
+        wanted[draft.client.parent_id] = wanted.get(draft.client.parent_id, 0) + 1
+    # Each currency first (a ValueError takes no number), then the numbers.
+    currencies = [_currency_of(draft.lines) or draft.currency for draft in drafts]
+    if None in currencies:
+        default = catalogue_currency()
+        currencies = [currency or default for currency in currencies]
+    numbers = {partner_id: iter(_take_numbers(partner_id, count)) for partner_id, count in sorted(wanted.items())}
+    issued = [_invoice(draft, currency, *next(numbers[draft.client.parent_id]))
+              for draft, currency in zip(drafts, currencies)]
+    db.session.add_all(issued)
+    db.session.flush()
+    rows = [{key: value for key, value in line.items() if key != "currency"} | {"invoice_id": invoice.id}
+            for invoice, draft in zip(issued, drafts) for line in draft.lines]
+    # The lines at once (COPY on PostgreSQL when there are many), not one INSERT each.
+    insert_rows(InvoiceLine.__table__, rows)
+    for invoice, draft in zip(issued, drafts):
+        if draft.lines:
+            db.session.expire(invoice, ["lines"])  # read back when asked for
+        after = {"number": invoice.number, "kind": invoice.kind, "period_start": invoice.period_start.isoformat(),
+                 "total": invoice.total, "currency": invoice.currency}
+        if draft.credits is not None:
+            after["credits"] = draft.credits.number
+        audit.record(actor, "invoice.issued", "invoice", invoice.id, invoice.client_id, after=after)
+    return issued
+
+
+def _invoice(draft: Draft, currency: str, sequence: int, number: str) -> Invoice:
+    """The invoice of ``draft`` in ``currency`` numbered ``number``: its total, tax and parties (see ``issue``)."""
+    client, credits = draft.client, draft.credits
+    total = sum(line["amount"] for line in draft.lines)
     if credits is not None:
         rate, note = credits.tax_rate_bp, credits.tax_note
     else:
         rate, note = legal.tax_terms(client)
     # Half-up away from zero: a credit note's tax is minus the tax of its absolute total.
     tax = half_up(total * rate, 10_000)
-    invoice = Invoice(
-        partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=kind,
-        billing_cycle=cycle, period_start=start, period_end=end, issued_on=issued_on,
+    return Invoice(
+        partner_id=client.parent_id, client_id=client.id, number=number, sequence=sequence, kind=draft.kind,
+        billing_cycle=draft.cycle, period_start=draft.start, period_end=draft.end, issued_on=draft.issued_on,
         currency=currency, total=total, tax_rate_bp=rate, tax=tax, total_with_tax=total + tax, tax_note=note,
         seller=legal.party(client.parent), buyer=legal.party(client),
         credits_invoice_id=credits.id if credits is not None else None,
     )
-    db.session.add(invoice)
-    db.session.flush()
-    if lines:
-        # One multi-row statement for the lines, not one INSERT each: the billing run issues thousands.
-        db.session.execute(insert(InvoiceLine), [
-            {key: value for key, value in line.items() if key != "currency"} | {"invoice_id": invoice.id}
-            for line in lines])
-        db.session.expire(invoice, ["lines"])  # read back when asked for
-    after = {"number": number, "kind": kind, "period_start": start.isoformat(),
-             "total": invoice.total, "currency": invoice.currency}
-    if credits is not None:
-        after["credits"] = credits.number
-    audit.record(actor, "invoice.issued", "invoice", invoice.id, client.id, after=after)
-    return invoice
 
 
 def _currency_of(lines: list[dict]) -> str | None:
@@ -119,18 +156,37 @@ def by_currency(lines: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+@dataclass(frozen=True)
+class Period:
+    """A client's period to invoice: its cycle, first day, end (exclusive) and the day it is issued."""
+
+    client: Organisation
+    cycle: str
+    start: date
+    end: date
+    issued_on: date
+
+
 def issue_period(actor, client: Organisation, issued_on: date, default_currency: str | None = None) -> list[Invoice]:
-    """Issue the invoices of the client's current period, inside the caller's transaction: one per currency.
+    """Issue the invoices of the client's current period, inside the caller's transaction: one per currency."""
+    period = Period(client, client.billing_cycle, client.period_start, client.period_end, issued_on)
+    return issue_periods(actor, [period], default_currency)
+
+
+def issue_periods(actor, to_invoice: list[Period], default_currency: str | None = None) -> list[Invoice]:
+    """Issue the invoices of every period, in their order, inside the caller's transaction: one per currency.
 
     docs/rules.md rule 25: an invoice has one currency, so a client whose seats
     are of types in several currencies gets one period invoice per currency (the
     unique index is per client, period and currency). A period without seats
     still gets its one (empty) invoice, in ``default_currency`` (the catalogue's).
     """
-    lines = period_lines(client, client.billing_cycle, client.period_start, client.period_end)
-    groups = by_currency(lines) or {default_currency or catalogue_currency(): []}
-    return [issue(actor, client, "period", client.billing_cycle, client.period_start, client.period_end, issued_on,
-                  group, currency) for currency, group in groups.items()]
+    drafts = []
+    for period, lines in zip(to_invoice, periods_lines(to_invoice)):
+        groups = by_currency(lines) or {default_currency: []}
+        drafts += [Draft(period.client, "period", period.cycle, period.start, period.end, period.issued_on, group,
+                         currency) for currency, group in groups.items()]
+    return issue_all(actor, drafts)
 
 
 def catalogue_currency() -> str:
@@ -165,15 +221,44 @@ def period_lines(client: Organisation, cycle: str, start: date, end: date) -> li
     """One line per site and type with allocated seats: seats are committed for the period.
 
     Inside the caller's transaction: locks the period's prices first (rule 22;
-    ``price_book.lock_period``), so every line, and every prorated invoice of
+    ``price_book.lock_periods``), so every line, and every prorated invoice of
     the period, is priced as the period opened.
     """
-    price_book.lock_period(client, start, cycle)
-    return _lines(client, cycle, start, end, price_book.locked_prices(client.id, start))
+    return periods_lines([Period(client, cycle, start, end, start)])[0]
+
+
+def periods_lines(to_invoice: list[Period]) -> list[list[dict]]:
+    """``period_lines`` of each period, at once: the locks, then one read of every client's allocations and
+    one of the prices locked (the billing run invoices thousands of periods)."""
+    if not to_invoice:
+        return []
+    price_book.lock_periods([(period.client, period.start, period.cycle) for period in to_invoice])
+    client_ids = sorted({period.client.id for period in to_invoice})
+    locked = price_book.locked_price_table(client_ids, sorted({period.start for period in to_invoice}))
+    allocated: dict[int, list] = {}
+    for row in db.session.execute(
+            select(Site.client_id, Allocation.allocated, Site.id, Site.name, Allocation.subscription_type_id)
+            .join(Site, Allocation.site_id == Site.id)
+            .where(Site.client_id.in_(client_ids), Allocation.allocated > 0)
+            .order_by(Site.client_id, Site.name, Allocation.subscription_type_id)):
+        allocated.setdefault(row.client_id, []).append(row)
+    types = {subscription_type.id: subscription_type for subscription_type in db.session.scalars(
+        select(SubscriptionType))}
+    every = []
+    for period in to_invoice:
+        prices_locked = locked.get((period.client.id, period.start), {})
+        days = periods.days_in_period(period.start, period.end)
+        discount_bp = period.client.parent.discount_bp
+        # A type without a locked price has no line (none: the lock above covers the whole catalogue).
+        every.append([_period_line(site_id, site_name, types[type_id], seats, prices_locked[type_id], period.cycle,
+                                   days, discount_bp)
+                      for _, seats, site_id, site_name, type_id in allocated.get(period.client.id, ())
+                      if type_id in prices_locked])
+    return every
 
 
 def _lines(client: Organisation, cycle: str, start: date, end: date, unit_prices) -> list[dict]:
-    """The lines of a period at ``unit_prices`` (a subquery of type id and unit price).
+    """The lines of a period at ``unit_prices`` (a subquery of type id and unit price): the preview's.
 
     Each line carries the partner's unit cost: the list price less its
     discount as now set (read in the same statement as the allocations).
@@ -189,16 +274,22 @@ def _lines(client: Organisation, cycle: str, start: date, end: date, unit_prices
         .where(Site.client_id == client.id, Allocation.allocated > 0)
         .order_by(Site.name, SubscriptionType.id)
     )
-    lines = []
-    for allocated, site_id, site_name, subscription_type, price, discount_bp in rows:
-        cost = prices.unit_cost(unit_price(subscription_type, cycle), discount_bp or 0)
-        lines.append(invoice_line(site_id, site_name, subscription_type, allocated, price, cost, days, days))
-    return lines
+    return [_period_line(site_id, site_name, subscription_type, allocated, price, cycle, days, discount_bp)
+            for allocated, site_id, site_name, subscription_type, price, discount_bp in rows]
 
 
-def period_invoiced(client_id: int, start: date) -> bool:
-    return db.session.scalar(select(exists().where(
-        Invoice.client_id == client_id, Invoice.kind == "period", Invoice.period_start == start)))
+def _period_line(site_id: int, site_name: str, subscription_type: SubscriptionType, allocated: int, price: int,
+                 cycle: str, days: int, discount_bp: int | None) -> dict:
+    """A whole period's line of a site and type, with the partner's unit cost at ``discount_bp`` (rule 23)."""
+    cost = prices.unit_cost(unit_price(subscription_type, cycle), discount_bp or 0)
+    return invoice_line(site_id, site_name, subscription_type, allocated, price, cost, days, days)
+
+
+def invoiced_periods(client_ids: list[int], since: date) -> set[tuple[int, date]]:
+    """(client id, first day) of the periods of these clients starting on or after ``since`` already invoiced."""
+    rows = db.session.execute(select(Invoice.client_id, Invoice.period_start).where(
+        Invoice.client_id.in_(client_ids), Invoice.kind == "period", Invoice.period_start >= since))
+    return {(client_id, start) for client_id, start in rows}
 
 
 def start_billing(actor, client: Organisation, start: date, *, trial_days: int | None = None) -> None:

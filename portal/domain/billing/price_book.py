@@ -6,7 +6,7 @@ to the three reaches a client at the start of its next period: when a period
 opens, the price of every catalogue type is locked for it in
 ``period_prices`` (``lock_period``), and the period invoice and every
 prorated invoice of the period read that lock (``period_price``,
-``locked_prices``). Until the next period, the screens and the API show the
+``locked_price_table``). Until the next period, the screens and the API show the
 price as now set as the coming price, from the period's end.
 
 Prices are minor units of the type's currency. The API hands in Money
@@ -105,9 +105,19 @@ def coming_prices(client: Organisation, cycle: str):
 def lock_period(client: Organisation, start: date, cycle: str) -> None:
     """Lock the client's prices of every catalogue type for the period starting ``start``, inside the
     caller's transaction. Prices already locked for that period stay: locking twice changes nothing."""
-    # Through the connection: with parameters, the session would read the INSERT … SELECT as an ORM bulk insert.
-    db.session.connection().execute(_lock_statement(dialect_insert(), cycle),
-                                    {"client_id": client.id, "partner_id": client.parent_id, "period_start": start})
+    lock_periods([(client, start, cycle)])
+
+
+def lock_periods(to_lock) -> None:
+    """``lock_period`` of each (client, start, cycle), one statement per cycle (the billing run's periods)."""
+    by_cycle: dict[str, list[dict]] = {}
+    for client, start, cycle in to_lock:
+        by_cycle.setdefault(cycle, []).append(
+            {"client_id": client.id, "partner_id": client.parent_id, "period_start": start})
+    for cycle, parameters in by_cycle.items():
+        # Through the connection: with parameters, the session would read the INSERT … SELECT as an ORM bulk
+        # insert. A list of parameters runs as one executemany.
+        db.session.connection().execute(_lock_statement(dialect_insert(), cycle), parameters)
 
 
 @functools.cache
@@ -124,11 +134,16 @@ def _lock_statement(insert, cycle: str):
             .on_conflict_do_nothing(index_elements=["client_id", "period_start", "subscription_type_id"]))
 
 
-def locked_prices(client_id: int, start: date):
-    """A subquery (``subscription_type_id``, ``unit_price``): the prices locked for one period of a client."""
-    return (select(PeriodPrice.subscription_type_id, PeriodPrice.unit_price)
-            .where(PeriodPrice.client_id == client_id, PeriodPrice.period_start == start)
-            .subquery("locked_prices"))
+def locked_price_table(client_ids: list[int], starts: list[date]) -> dict[tuple[int, date], dict[int, int]]:
+    """The prices locked for the periods of these clients starting on these days: per (client id, first day),
+    the unit price per type id (one statement; a pair without a lock is missing)."""
+    table: dict[tuple[int, date], dict[int, int]] = {}
+    for client_id, start, type_id, price in db.session.execute(
+            select(PeriodPrice.client_id, PeriodPrice.period_start, PeriodPrice.subscription_type_id,
+                   PeriodPrice.unit_price)
+            .where(PeriodPrice.client_id.in_(client_ids), PeriodPrice.period_start.in_(starts))):
+        table.setdefault((client_id, start), {})[type_id] = price
+    return table
 
 
 def period_price(client: Organisation, subscription_type: SubscriptionType, *, lock: bool) -> int:
