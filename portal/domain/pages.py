@@ -43,13 +43,34 @@ def clamp(page: int, total: int, per_page: int) -> int:
     return max(1, min(page, page_count(total, per_page)))
 
 
-def paginate(statement, page: int, per_page: int, *, clamp_to_last: bool = True, options=(), scalars=True) -> Page:
-    """Count the rows of ``statement`` (ordered by the caller) and fetch one page: two statements."""
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+def paginate(statement, page: int, per_page: int, *, clamp_to_last: bool = True, options=(), scalars=True,
+             counted_beside: bool = False) -> Page:
+    """Count the rows of ``statement`` (ordered by the caller) and fetch one page: two statements.
+
+    ``counted_beside`` (entities only, ``scalars``): the count comes beside the page's rows
+    (``count(*) OVER ()``), one statement; a page past the end reads the count alone, then the last page.
+    For a list bounded by one client (its users): the window reads every row of the list, which a list of
+    every client should not do to save a statement.
+    """
+    if counted_beside and scalars:
+        rows = db.session.execute(_page_of(statement.add_columns(func.count().over()), page, per_page, options)).all()
+        if rows:
+            return Page([row[0] for row in rows], rows[0][-1], page, per_page)
+        if page == 1 or not clamp_to_last:
+            return Page([], _count(statement) if page > 1 else 0, page, per_page)
+    total = _count(statement)
     if clamp_to_last:
         page = clamp(page, total, per_page)
     rows = []
     if (page - 1) * per_page < total:
-        paged = statement.options(*options).limit(per_page).offset((page - 1) * per_page)
+        paged = _page_of(statement, page, per_page, options)
         rows = list(db.session.scalars(paged) if scalars else db.session.execute(paged))
     return Page(rows, total, page, per_page)
+
+
+def _count(statement) -> int:
+    return db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+
+
+def _page_of(statement, page: int, per_page: int, options):
+    return statement.options(*options).limit(per_page).offset((page - 1) * per_page)

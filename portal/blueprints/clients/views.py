@@ -16,7 +16,7 @@ from portal.domain.usage import Scope
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import ngettext
-from portal.models import User
+from portal.models import RoleAssignment, User
 from portal.rbac import permissions
 from portal.rbac.decorators import require
 from portal.rbac.scoping import get_user_or_404, site_ids_in_reach
@@ -85,10 +85,11 @@ def _invitations_part(client, reach) -> dict:
 def _users_part(client, reach) -> dict:
     """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
+    # The roles and their sites in one statement, for manage_user; the count beside the page's rows.
     listing = requested(people.users_query(client, reach(permissions.view_client), q),
-                        current_app.config["USERS_PER_PAGE"],
-                        query={"q": q}, options=(joinedload(User.site), joinedload(User.subscription_type),
-                                                 selectinload(User.role_assignments)))  # for manage_user
+                        current_app.config["USERS_PER_PAGE"], query={"q": q}, counted_beside=True,
+                        options=(joinedload(User.site), joinedload(User.subscription_type),
+                                 selectinload(User.role_assignments).joinedload(RoleAssignment.sites)))
     return dict(users=listing)
 
 

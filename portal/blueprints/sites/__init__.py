@@ -3,7 +3,7 @@ from flask import Blueprint, g
 from portal.blueprints.clients.labels import template_helpers
 from portal.rbac import permissions
 from portal.rbac.decorators import guard_request, require
-from portal.rbac.scoping import get_client_or_404, get_site_or_404
+from portal.rbac.scoping import get_client_and_site_or_404
 
 bp = Blueprint("sites", __name__, url_prefix="/clients/<id:client_id>/sites/<id:site_id>")
 bp.context_processor(template_helpers)  # labels for codes: cycles, statuses (rule 37)
@@ -21,8 +21,7 @@ def _load_site():
     response = guard_request()
     if response is not None:
         return response
-    g.client = get_client_or_404(g.client_id)
-    g.site = get_site_or_404(g.client, g.site_id)
+    g.client, g.site = get_client_and_site_or_404(g.client_id, g.site_id)
     require(permissions.view_site(g.site))
     return None
 

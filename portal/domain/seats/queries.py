@@ -238,24 +238,21 @@ class SiteRow(SeatCounts):
 
 
 def site_rows(client: Organisation, site_ids=None) -> list[SiteRow]:
-    """The client's sites (those in ``site_ids`` if given) with their allocations."""
-    query = select(Site).where(Site.client_id == client.id).order_by(Site.name)
+    """The client's sites (those in ``site_ids`` if given) with their allocations: one statement, a row per
+    site and type with seats (a site without any: one row without a type)."""
+    query = (select(Site, SubscriptionType, Allocation.allocated, Allocation.consumed)
+             .outerjoin(Allocation, (Allocation.site_id == Site.id) & (Allocation.allocated > 0))
+             .outerjoin(SubscriptionType, SubscriptionType.id == Allocation.subscription_type_id)
+             .where(Site.client_id == client.id)
+             .order_by(Site.name, Site.id, SubscriptionType.id))
     if site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
-    sites = list(db.session.scalars(query))
-    types = list(db.session.scalars(select(SubscriptionType).order_by(SubscriptionType.id)))
-    counters = {
-        (a.site_id, a.subscription_type_id): a
-        for a in db.session.scalars(select(Allocation).where(Allocation.site_id.in_([s.id for s in sites])))
-    }
-    rows = []
-    for site in sites:
-        seats_ = []
-        for t in types:
-            a = counters.get((site.id, t.id))
-            if a is not None and a.allocated:
-                seats_.append(SeatRow(t, a.allocated, a.consumed))
-        rows.append(SiteRow(site, seats_))
+    rows: list[SiteRow] = []
+    for site, subscription_type, allocated, consumed in db.session.execute(query):
+        if not rows or rows[-1].site is not site:
+            rows.append(SiteRow(site, []))
+        if subscription_type is not None:
+            rows[-1].seats.append(SeatRow(subscription_type, allocated, consumed))
     return rows
 
 
