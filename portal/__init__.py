@@ -121,7 +121,7 @@ def _flask_command(args: list[str]) -> str | None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal.domain.transactions import configure_engine
+    from portal.domain.transactions import configure_engine, end_read_transaction
 
     db.init_app(app)
     migrate.init_app(app, db, directory=assets.migrations_directory(app),
@@ -131,6 +131,13 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+
+    # Registered after Flask-SQLAlchemy's (teardowns run last registered first): before the session is
+    # removed, a transaction that only read ends with COMMIT on PostgreSQL (its prepared statements stay).
+    @app.teardown_appcontext
+    def _end_read(error):
+        if error is None:
+            end_read_transaction()
 
 
 class DatabaseId(IntegerConverter):

@@ -10,21 +10,27 @@ PostgreSQL: seat counters change only through conditional UPDATEs, which lock
 the row and re-check their WHERE clause after waiting, so READ COMMITTED is
 enough.
 """
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import event, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
 
+logger = logging.getLogger(__name__)
 _immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
 # Set while a held transaction runs: write transactions inside it become savepoints.
 _held: ContextVar[bool] = ContextVar("held_transaction", default=False)
 
 
 def configure_engine(engine) -> None:
+    if engine.dialect.name == "postgresql":
+        _note_writes(engine)
+        return
     if engine.dialect.name != "sqlite":
         return
 
@@ -126,3 +132,42 @@ def insert_rows(table, rows: list[dict]) -> None:
     with cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([*(row[name] for name in given), *defaulted.values()])
+
+
+# ---------------------------------------------------------------- ending a read with COMMIT (PostgreSQL)
+#
+# psycopg prepares a statement on the server once a connection has run it a few times (its
+# ``prepare_threshold``), and forgets every prepared statement on ROLLBACK. A request that only read
+# ended its transaction with the session's ROLLBACK, so no page ever ran a prepared statement:
+# ``end_read_transaction`` ends such a transaction with COMMIT instead, which keeps them.
+
+_WROTE = "portal.wrote"
+_READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE")
+
+
+def _note_writes(engine) -> None:
+    """Mark a connection's transaction as written by any statement but a read (a WITH counts as a write)."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(connection, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip()[:9].upper().startswith(_READS):
+            connection.info[_WROTE] = True
+
+
+def end_read_transaction() -> None:
+    """End the session's transaction with COMMIT if it only read (PostgreSQL; see above), else leave it
+    to the usual ROLLBACK. Nothing pending, nothing flushed, no statement but reads: nothing to commit."""
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or connection.info.get(_WROTE):
+        return
+    try:
+        session.commit()
+    except SQLAlchemyError:  # a transaction already failed: the session's ROLLBACK ends it, as before
+        logger.warning("a read-only transaction could not commit", exc_info=True)
