@@ -123,6 +123,36 @@ def test_send_later_sends_nothing_until_asked(admin, invite, free_lyon, inbox):
     assert len(inbox.to("new@acme.example")) == 1
 
 
+def test_a_user_invited_now_commits_with_their_link_and_e_mail_or_not_at_all(invite, free_lyon, inbox,
+                                                                              monkeypatch):
+    from portal.domain import audit
+    from portal.models import InvitationToken, MailMessage
+
+    real_record = audit.record
+
+    def failing_at_the_link(actor, action, *args, **kwargs):
+        if action == "invitation.sent":
+            raise RuntimeError("disk full")
+        return real_record(actor, action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", failing_at_the_link)
+    with pytest.raises(RuntimeError):
+        invite()
+    db.session.rollback()
+    # Nothing half-done: no user holding the seat without a link, no e-mail queued.
+    assert db.session.scalar(select(User).where(User.email == "new@acme.example")) is None
+    assert free_lyon() == 1 and db.session.scalars(select(MailMessage)).all() == []
+    monkeypatch.setattr(audit, "record", real_record)
+
+    user = invite()
+    invitation = db.session.scalar(select(Invitation).where(Invitation.user_id == user.id))
+    tokens = db.session.scalars(select(InvitationToken).where(InvitationToken.invitation_id == invitation.id)).all()
+    assert len(tokens) == 1 and tokens[0].superseded_at is None  # one link, none retired
+    assert invitation.sent_at is not None and invitation.delivery in ("queued", "sent")
+    assert len(db.session.scalars(select(MailMessage).where(
+        MailMessage.reference_id == invitation.id)).all()) == 1
+
+
 def test_smtp_down_keeps_the_invitation_marked_not_sent_until_a_retry_sends_it(admin, invite, app, monkeypatch,
                                                                                run_jobs):
     port = mail_server.free_port()  # nobody listens there yet

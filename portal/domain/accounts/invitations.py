@@ -25,7 +25,7 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.i18n import _l, force_locale, ngettext
 from portal.i18n import gettext as _
-from portal.models import Invitation, InvitationToken, MailMessage, User
+from portal.models import Invitation, InvitationToken, MailMessage, Organisation, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
 
@@ -65,21 +65,29 @@ def send_invitation(actor, user: User) -> str:
     CLI); the e-mail's delivery is recorded on the invitation as the worker
     tries it.
     """
-    token = secrets.token_urlsafe(32)
     user_id = user.id
     with write_transaction():
         invitation = _pending(user_id)
-        now = utcnow()
-        _supersede_tokens(invitation.id, now)
-        db.session.add(InvitationToken(invitation_id=invitation.id, token_hash=hash_token(token),
-                                       expires_at=now + VALID_FOR))
-        invitation.sent_at, invitation.expires_at = now, now + VALID_FOR
-        audit.record(actor, "invitation.sent", "user", user_id, invitation.organisation_id,
-                     after={"expires_at": invitation.expires_at.isoformat()})
-        invited = invitation.user
+        _supersede_tokens(invitation.id, utcnow())
         mail.cancel("invitation", invitation.id)
-        invitation.delivery = _queue(invitation.id, invited.email, invited.name, invited.organisation.name, token,
-                                     invited.organisation.language)
+        invited = invitation.user
+        return issue_link(actor, invitation, invited, invited.organisation)
+
+
+def issue_link(actor, invitation: Invitation, user: User, organisation: Organisation) -> str:
+    """A 30-day link for the pending ``invitation`` of ``user`` (of ``organisation``), its audit event and its
+    e-mail queued, inside the caller's transaction; the token. ``send_invitation`` first retires the earlier
+    link and e-mail; an invitation started in the same transaction has none (creating a user who is
+    invited at once: one transaction, not two)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(InvitationToken(invitation_id=invitation.id, token_hash=hash_token(token),
+                                   expires_at=now + VALID_FOR))
+    invitation.sent_at, invitation.expires_at = now, now + VALID_FOR
+    audit.record(actor, "invitation.sent", "user", user.id, invitation.organisation_id,
+                 after={"expires_at": invitation.expires_at.isoformat()})
+    invitation.delivery = _queue(invitation.id, user.email, user.name, organisation.name, token,
+                                 organisation.language)
     return token
 
 

@@ -32,8 +32,9 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
     that type, unless ``add_seat`` is set: then, for an actor holding
     ``subscriptions.manage``, one seat is bought and taken in the same
     transaction. Commits the user, the seat, the pending invitation and their
-    audit events together; with ``send="now"`` the invitation is e-mailed
-    after the commit ("later" leaves it unsent, with a send action).
+    audit events together; with ``send="now"`` also the invitation's link and
+    its queued e-mail, which leaves once they commit ("later" leaves it
+    unsent, with a send action).
 
     The seat check answers before the e-mail check, and an e-mail already in
     use gets one neutral sentence (docs/rules.md rule 41b): a site manager
@@ -52,14 +53,12 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
                 raise _no_free_seat(actor, site, subscription_type)
             buy_seats(actor, site, subscription_type, 1, take=1)
         ensure_email_free(email)  # after the seat check; a refusal rolls the claimed seat back
-        user = _add_invited_user(actor, site, subscription_type, email, name)
-    if send == "now":
-        invitations.send_invitation(actor, user)
-    return user
+        return _add_invited_user(actor, site, subscription_type, email, name, send=send)
 
 
-def _add_invited_user(actor, site, subscription_type, email, name) -> User:
-    """Insert an invited seat holder and their pending invitation (seat already claimed)."""
+def _add_invited_user(actor, site, subscription_type, email, name, *, send: str = "later") -> User:
+    """Insert an invited seat holder and their pending invitation (seat already claimed); ``send="now"``
+    issues its link and queues its e-mail in the same transaction (the e-mail leaves once it commits)."""
     user = User(organisation_id=site.client_id, email=email, name=name, status="invited",
                 site_id=site.id, subscription_type_id=subscription_type.id)
     db.session.add(user)
@@ -70,9 +69,11 @@ def _add_invited_user(actor, site, subscription_type, email, name) -> User:
         raise Conflict(EMAIL_IN_USE, field="email") from None
     # A seat holder is a member: they see their own profile, not "no access yet".
     db.session.add(RoleAssignment(user_id=user.id, role="member"))
-    invitations.start_invitation(actor, user)
+    invitation = invitations.start_invitation(actor, user)
     audit.record(actor, "user.created", "user", user.id, site.client_id,
                  after={"email": email, "site_id": site.id, "subscription_type": subscription_type.code})
+    if send == "now":
+        invitations.issue_link(actor, invitation, user, site.client)
     return user
 
 
@@ -121,12 +122,8 @@ def bulk_invite(actor, site: Site, subscription_type: SubscriptionType, emails, 
         for email in emails:
             if email_in_use(email):
                 raise Conflict(_("%(email)s cannot be used for a new account.", email=email), field="emails")
-        created = [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0])
-                   for email in emails]
-    if send == "now":
-        for user in created:
-            invitations.send_invitation(actor, user)
-    return created
+        return [_add_invited_user(actor, site, subscription_type, email, email.split("@")[0], send=send)
+                for email in emails]
 
 
 def _email_list(emails) -> list[str]:
