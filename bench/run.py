@@ -85,7 +85,29 @@ REQUESTS = [
     Request("overview 12 months", "GET", "/overview?range=12m", FINANCE, max_vs=("login page", 3.0)),
     Request("insights page", "GET", "/insights", FINANCE, max_vs=("login page", 3.0)),
     Request("api usage", "GET", "/api/v1/usage", FINANCE, auth="token", max_growth=2.0),
+    # Issue 17: the client page and the site page (a demo client's: the same client at both sizes).
+    Request("client page", "GET", "/clients/{acme}", FINANCE, max_growth=2.0, max_vs=("login page", 3.0)),
+    Request("site page", "GET", "/clients/{acme}/sites/{acme_site}", FINANCE, max_growth=2.0,
+            max_vs=("login page", 3.0)),
 ]
+
+# The demo objects a URL of REQUESTS names in braces, found by name (``demo_ids``).
+DEMO_CLIENT, DEMO_SITE = "Acme Dental", "Lyon"
+
+
+def demo_ids(app) -> dict[str, int]:
+    """The ids behind the braces of REQUESTS' URLs: ``{acme}``, ``{acme_site}``."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Organisation, Site
+
+    with app.app_context():
+        client_id, site_id = db.session.execute(
+            select(Organisation.id, Site.id).join(Site, Site.client_id == Organisation.id)
+            .where(Organisation.name == DEMO_CLIENT, Site.name == DEMO_SITE)).one()
+        db.session.remove()
+    return {"acme": client_id, "acme_site": site_id}
 
 
 @dataclass(frozen=True)
@@ -409,9 +431,10 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
     gc.collect()
     gc.freeze()
     clients = Clients(app)
+    ids = demo_ids(app)
     results, ready = {}, []
     for request in requests:
-        result = RequestResult(request.label, request.method, request.url, request.login)
+        result = RequestResult(request.label, request.method, request.url.format(**ids), request.login)
         results[request.label] = result
         try:
             ready.append((request, result, *clients.get(request)))
@@ -430,7 +453,7 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
                     continue
                 counter.reset()
                 started = time.perf_counter()
-                response = client.open(request.url, method=request.method, headers=headers)
+                response = client.open(result.url, method=request.method, headers=headers)
                 elapsed = time.perf_counter() - started
                 response.close()
                 result.status = response.status_code
@@ -451,7 +474,7 @@ def measure(app, counter: StatementCounter, requests: list[Request], count: int,
 def capture_selects(app, counter: StatementCounter, request: Request) -> list[tuple[str, object]]:
     client, headers = Clients(app).get(request)
     counter.reset()
-    client.open(request.url, method=request.method, headers=headers).close()
+    client.open(request.url.format(**demo_ids(app)), method=request.method, headers=headers).close()
     return [(s, p) for s, p in counter.statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
 
 
