@@ -53,7 +53,9 @@ def paginate(statement, page: int, per_page: int, *, clamp_to_last: bool = True,
     every client should not do to save a statement.
     """
     if counted_beside and scalars:
-        rows = db.session.execute(_page_of(statement.add_columns(func.count().over()), page, per_page, options)).all()
+        # unique(): an option may load a collection by a join (one row per item of it).
+        rows = db.session.execute(
+            _page_of(statement.add_columns(func.count().over()), page, per_page, options)).unique().all()
         if rows:
             return Page([row[0] for row in rows], rows[0][-1], page, per_page)
         if page == 1 or not clamp_to_last:
@@ -64,7 +66,7 @@ def paginate(statement, page: int, per_page: int, *, clamp_to_last: bool = True,
     rows = []
     if (page - 1) * per_page < total:
         paged = _page_of(statement, page, per_page, options)
-        rows = list(db.session.scalars(paged) if scalars else db.session.execute(paged))
+        rows = list(db.session.scalars(paged).unique() if scalars else db.session.execute(paged))
     return Page(rows, total, page, per_page)
 
 

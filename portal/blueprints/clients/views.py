@@ -1,6 +1,6 @@
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from portal import clock
@@ -85,11 +85,12 @@ def _invitations_part(client, reach) -> dict:
 def _users_part(client, reach) -> dict:
     """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
-    # The roles and their sites in one statement, for manage_user; the count beside the page's rows.
+    # One statement: the page's users, their roles and those roles' sites (for manage_user) and the count
+    # beside them (the page's rows are limited in a subquery; the roles join outside it).
     listing = requested(people.users_query(client, reach(permissions.view_client), q),
                         current_app.config["USERS_PER_PAGE"], query={"q": q}, counted_beside=True,
                         options=(joinedload(User.site), joinedload(User.subscription_type),
-                                 selectinload(User.role_assignments).joinedload(RoleAssignment.sites)))
+                                 joinedload(User.role_assignments).joinedload(RoleAssignment.sites)))
     return dict(users=listing)
 
 
