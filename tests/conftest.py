@@ -20,7 +20,7 @@ from portal.domain.demo import DEMO_PASSWORD, load_demo
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Organisation, OutboxEvent, Site, SubscriptionType, User
 from portal.models.mixins import utcnow
-from tests import helpers, mail_server
+from tests import demo_copy, helpers, mail_server
 from tests.helpers import LOGINS, PortalClient, parse_html, portal_client
 
 # The shared cast of the rule tests (tests/cast.py).
@@ -146,10 +146,16 @@ class Demo:
 @pytest.fixture
 def demo():
     """The demo data, loaded as if long ago: its own events were handed on before the test began, so the
-    e-mails and deliveries a test reads are those of its own changes (docs/rules.md rules 30-33)."""
-    load_demo()
-    db.session.execute(update(OutboxEvent).where(OutboxEvent.relayed_at.is_(None)).values(relayed_at=utcnow()))
-    db.session.commit()
+    e-mails and deliveries a test reads are those of its own changes (docs/rules.md rules 30-33).
+
+    Loaded once and copied back for the next tests (tests/demo_copy.py says when it is loaded again)."""
+
+    def load():
+        load_demo()
+        db.session.execute(update(OutboxEvent).where(OutboxEvent.relayed_at.is_(None)).values(relayed_at=utcnow()))
+        db.session.commit()
+
+    demo_copy.load(load)
     return Demo()
 
 
