@@ -43,7 +43,9 @@ def load(load_demo) -> None:
 def _rows() -> list:
     copied = []
     for table in db.metadata.sorted_tables:  # parents before children
-        rows = [dict(row) for row in db.session.execute(table.select()).mappings()]
+        # In key order: the order the rows were made in, parents first where a table refers to itself
+        # (an organisation's parent); PostgreSQL returns an updated row after the others.
+        rows = [dict(row) for row in db.session.execute(table.select().order_by(*table.primary_key)).mappings()]
         if rows:
             copied.append((table, rows))
     return copied
