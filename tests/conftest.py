@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from portal import create_app, extensions, jobs
 from portal.config import TestingConfig
@@ -60,8 +60,13 @@ def app(testing_settings):
 def _empty_tables():
     db.session.rollback()
     # DELETE in dependency order: on a few rows it is much faster than TRUNCATE on PostgreSQL.
-    for table in reversed(db.metadata.sorted_tables):
-        db.session.execute(table.delete())
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Every DELETE in one round trip (psycopg sends a query without parameters as it is).
+        db.session.execute(text("; ".join(f'DELETE FROM "{table.name}"' for table in tables)))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
     db.session.commit()
 
 
