@@ -113,10 +113,14 @@ def get_site_or_404(client: Organisation, site_id: int, actor=None) -> Site:
 
 def get_client_and_site_or_404(client_id: int, site_id: int, actor=None) -> tuple[Organisation, Site]:
     """``get_client_or_404`` then ``get_site_or_404``, read in one statement (every site page loads both)."""
-    actor = actor or current_user
+    return _client_and_site_or_404(actor or current_user, Site.id == site_id, Organisation.id == client_id)
+
+
+def _client_and_site_or_404(actor, *conditions) -> tuple[Organisation, Site]:
+    """The site meeting ``conditions`` and its client, read in one statement, both in the actor's reach."""
     row = db.session.execute(client_filter(actor, select(Organisation, Site)
                                            .join(Site, Site.client_id == Organisation.id)
-                                           .where(Organisation.id == client_id, Site.id == site_id))).first()
+                                           .where(*conditions))).first()
     if row is None:
         abort(404)
     return row[0], _site_in_reach_or_404(row[1], actor)
@@ -192,10 +196,9 @@ def _parent_id_or_404(parent_column, id_column, object_id: int) -> int:
 
 
 def get_site_by_id_or_404(site_id: int, actor=None) -> Site:
-    """A site named by its id alone, loaded through its client, both in the caller's reach."""
-    actor = actor or current_user
-    client = get_client_or_404(_parent_id_or_404(Site.client_id, Site.id, site_id), actor)
-    return get_site_or_404(client, site_id, actor)
+    """A site named by its id alone (the API's ``/sites/{id}``), read with its client in one statement, both
+    in the caller's reach: ``site.client`` is then in the session."""
+    return _client_and_site_or_404(actor or current_user, Site.id == site_id)[1]
 
 
 def get_client_user_or_404(user_id: int, actor=None) -> User:
