@@ -1,13 +1,14 @@
 """Bearer tokens: what authenticates an API call and what does not (docs/rules.md, API "Calling it")."""
 import pytest
 from api_helpers import assert_error
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.blueprints.api.registry import OPERATIONS
 from portal.domain.accounts import api_tokens, users
 from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.models.tokens import hash_token
+from tests.factories import UserFactory
 
 
 def concrete(path: str) -> str:
@@ -118,3 +119,31 @@ def test_the_openapi_document_needs_no_token(anonymous):
     response = anonymous.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.get_json()["openapi"].startswith("3.1")
+
+
+
+def test_a_token_brings_its_user_and_every_role_with_its_sites_in_one_statement(demo):
+    """A site manager of two sites who is also an accountant: both roles, each with both sites, come with
+    the one statement that finds the token; after a commit has expired the user, one statement again."""
+    manager = UserFactory(organisation=demo.acme, site_manager=True, accountant=True, sites=[demo.lyon, demo.paris])
+    secret = api_tokens.create_token(None, manager).secret
+    api_tokens.authenticate(secret)  # the first use writes last_used_at (then not for a minute)
+    email = manager.email
+    db.session.remove()
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        token, user = api_tokens.authenticate(secret)
+        roles = {a.role: sorted(site.name for site in a.sites) for a in user.role_assignments}
+        assert roles == {"site_manager": ["Lyon", "Paris"], "accountant": ["Lyon", "Paris"]}
+        assert len(seen) == 1
+        db.session.commit()  # as a write transaction opens: everything expired
+        assert user.email == email and len(user.role_assignments) == 2
+        assert len(seen) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.domain import audit, validation
 from portal.domain.errors import Conflict, Invalid
@@ -109,8 +109,7 @@ def find_token(token_id: int) -> ApiToken:
 def authenticate(secret: str) -> tuple[ApiToken, User] | None:
     """The live token and its user (roles loaded) behind ``secret``, or None (unknown, revoked, expired).
 
-    Two statements (plus one for site-restricted roles); ``last_used_at`` is
-    refreshed at most once a minute, in its own short write transaction.
+    One statement; ``last_used_at`` is refreshed at most once a minute, in its own short write transaction.
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
         return None
@@ -120,9 +119,11 @@ def authenticate(secret: str) -> tuple[ApiToken, User] | None:
         .join(User, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None),
                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.status != "invited")
+        # The roles and their sites joined, as the browser session loads them: one statement, and one again
+        # when a write transaction's opening commit has expired the user (selectin loads made it three).
         .options(joinedload(User.organisation),
-                 selectinload(User.role_assignments).selectinload(RoleAssignment.sites))
-    ).first()
+                 joinedload(User.role_assignments).joinedload(RoleAssignment.sites))
+    ).unique().first()
     if row is None:
         return None
     token, user = row
