@@ -171,10 +171,10 @@ class ClientRow(SeatCounts):
     consumed: int
 
 
-def _client_sum(column):
+def _client_sum(column, client_id=Organisation.id):
     """Per client row, the sum of one allocation counter over its sites (a correlated subquery)."""
     return (select(func.coalesce(func.sum(column), 0)).join(Site, Allocation.site_id == Site.id)
-            .where(Site.client_id == Organisation.id).correlate(Organisation).scalar_subquery())
+            .where(Site.client_id == client_id).correlate_except(Allocation, Site).scalar_subquery())
 
 
 @functools.cache
@@ -189,6 +189,8 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     if searching:
         where &= func.lower(Organisation.name).like(bindparam("pattern"), escape="/")
     count = select(func.count(Organisation.id)).where(where)
+    if sort == "name":
+        return count, _name_page_statement(where, direction)
     allocated, consumed = _client_sum(Allocation.allocated), _client_sum(Allocation.consumed)
     order = {"name": Organisation.name, "allocated": allocated, "consumed": consumed,
              "free": allocated - consumed}[sort]
@@ -199,6 +201,21 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
         .limit(bindparam("limit")).offset(bindparam("offset"))
     )
     return count, rows
+
+
+def _name_page_statement(where, direction: str):
+    """The page in name order: the page's clients first (off the (partner, name) index), then their sums.
+
+    Summing in the same SELECT as LIMIT … OFFSET made PostgreSQL work out the sums of every client the
+    OFFSET skips too: page 400 of 50 at 20,000 clients took 300 ms instead of 10 (issue 17).
+    """
+    name = Organisation.name.desc() if direction == "desc" else Organisation.name.asc()
+    page = (select(Organisation.id, Organisation.name, Organisation.billing_cycle).where(where)
+            .order_by(name, Organisation.id).limit(bindparam("limit")).offset(bindparam("offset"))
+            .subquery("page"))
+    return (select(page.c.id, page.c.name, page.c.billing_cycle,
+                   _client_sum(Allocation.allocated, page.c.id), _client_sum(Allocation.consumed, page.c.id))
+            .order_by(page.c.name.desc() if direction == "desc" else page.c.name.asc(), page.c.id))
 
 
 def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=25,

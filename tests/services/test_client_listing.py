@@ -1,0 +1,39 @@
+"""The partner's client list (``queries.client_page``): every page, in each order, holds the right clients
+with the right seat sums (issue 17: in name order the page is cut before its sums are worked out)."""
+import pytest
+
+from portal.domain.seats import queries
+from tests.factories import AllocationFactory, ClientFactory, SiteFactory
+
+PER_PAGE = 3
+
+
+@pytest.fixture
+def listing(northwind, nw_admin, essentials):
+    """Seven clients of Northwind, each with two sites of seats: name -> (allocated, consumed)."""
+    expected = []
+    for n, name in enumerate(["Delta", "Alpha", "Echo", "Bravo", "Foxtrot", "Golf", "Charlie"]):
+        client = ClientFactory(parent=northwind, name=name, billed=False)
+        for site_number in range(2):
+            site = SiteFactory(client=client, name=f"Site {site_number}")
+            AllocationFactory(site=site, subscription_type=essentials, allocated=n + site_number + 1,
+                              consumed=site_number, holders=False)
+        expected.append((client.id, name, 2 * n + 3, 1))
+    return expected
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_every_page_in_name_order_holds_its_clients_with_their_sums(nw_admin, listing, direction):
+    ordered = sorted(listing, key=lambda row: row[1], reverse=direction == "desc")
+
+    pages = [queries.client_page(nw_admin, sort="name", direction=direction, page=n, per_page=PER_PAGE)
+             for n in (1, 2, 3)]
+
+    shown = [(row.id, row.name, row.allocated, row.consumed) for page in pages for row in page.rows]
+    assert shown == ordered
+    assert [len(page.rows) for page in pages] == [3, 3, 1] and pages[0].total == 7
+
+
+def test_sorting_by_free_seats_still_sums_every_client(nw_admin, listing):
+    page = queries.client_page(nw_admin, sort="free", direction="desc", page=1, per_page=PER_PAGE)
+    assert [row.allocated - row.consumed for row in page.rows] == [14, 12, 10]
