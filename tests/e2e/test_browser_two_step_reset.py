@@ -47,14 +47,16 @@ def test_enrol_in_two_step_verification_and_log_in_with_a_code(page, server):  #
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
     totp = pyotp.TOTP(secret)
 
-    page.get_by_label("Code").fill(totp.now())
+    enrolment_code = totp.now()
+    page.get_by_label("Code").fill(enrolment_code)
     page.get_by_role("button", name="Turn on two-step verification").click()
     expect(page.locator("#recovery-codes li")).to_have_count(10)
     page.get_by_role("button", name="Log out").click()
 
     password_step(page, email, DEMO_PASSWORD)
     expect(page).to_have_url(re.compile(r"/login/two-step$"))
-    page.get_by_label("Code").fill(totp.now())  # the enrolment's code again: a replay
+    # The enrolment's code again, a replay (not totp.now(): a new 30-s step may have begun meanwhile).
+    page.get_by_label("Code").fill(enrolment_code)
     page.get_by_role("button", name="Verify and log in").click()
     expect(page.locator("main")).to_contain_text("not correct, or it was already used")
     page.get_by_label("Code").fill(totp.at(time.time() + 30))  # the next step's code is accepted
