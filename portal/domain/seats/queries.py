@@ -204,10 +204,11 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
 
 
 def _name_page_statement(where, direction: str):
-    """The page in name order: the page's clients first (off the (partner, name) index), then their sums.
+    """The page in name order: the page's clients first (off the (kind, parent_id, name, id) index), then
+    their sums.
 
     Summing in the same SELECT as LIMIT … OFFSET made PostgreSQL work out the sums of every client the
-    OFFSET skips too: page 400 of 50 at 20,000 clients took 300 ms instead of 10 (issue 17).
+    OFFSET skips too: the API's page 400 of 50 at 20,000 clients took 296 ms, now 33 ms (issue 17).
     """
     name = Organisation.name.desc() if direction == "desc" else Organisation.name.asc()
     page = (select(Organisation.id, Organisation.name, Organisation.billing_cycle).where(where)
