@@ -89,7 +89,7 @@ REQUESTS = [
     Request("client page", "GET", "/clients/{acme}", FINANCE, max_growth=2.0, max_vs=("login page", 3.0)),
     Request("site page", "GET", "/clients/{acme}/sites/{acme_site}", FINANCE, max_growth=2.0,
             max_vs=("login page", 3.0)),
-    # Issue 17: deep pages, where OFFSET walks the (partner, name) index past every earlier client: do they
+    # Issue 17: deep pages, where OFFSET walks the client-list index past every earlier client: do they
     # need keyset pagination? The screen's last page (a page past the end shows the last one; six digits at
     # most, or it is read as page 1); the API's page 400 (of 50: the last at 20,000 clients; empty at demo
     # size, so its statements differ there).

@@ -121,7 +121,6 @@ def test_the_openapi_document_needs_no_token(anonymous):
     assert response.get_json()["openapi"].startswith("3.1")
 
 
-
 def test_a_token_brings_its_user_and_every_role_with_its_sites_in_one_statement(demo):
     """A site manager of two sites who is also an accountant: both roles, each with both sites, come with
     the one statement that finds the token; after a commit has expired the user, one statement again."""

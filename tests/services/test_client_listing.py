@@ -9,8 +9,8 @@ PER_PAGE = 3
 
 
 @pytest.fixture
-def listing(northwind, nw_admin, essentials):
-    """Seven clients of Northwind, each with two sites of seats: name -> (allocated, consumed)."""
+def listing(northwind, essentials):
+    """Seven clients of Northwind, each with two sites of seats: (id, name, allocated, consumed) of each."""
     expected = []
     for n, name in enumerate(["Delta", "Alpha", "Echo", "Bravo", "Foxtrot", "Golf", "Charlie"]):
         client = ClientFactory(parent=northwind, name=name, billed=False)
