@@ -197,7 +197,7 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     rows = (
         select(Organisation.id, Organisation.name, Organisation.billing_cycle, allocated, consumed)
         .where(where)
-        .order_by(order.desc() if direction == "desc" else order.asc(), Organisation.name, Organisation.id)
+        .order_by(_directed(order, direction), Organisation.name, Organisation.id)
         .limit(bindparam("limit")).offset(bindparam("offset"))
     )
     return count, rows
@@ -210,13 +210,16 @@ def _name_page_statement(where, direction: str):
     Summing in the same SELECT as LIMIT … OFFSET made PostgreSQL work out the sums of every client the
     OFFSET skips too: the API's page 400 of 50 at 20,000 clients took 296 ms, now 33 ms (issue 17).
     """
-    name = Organisation.name.desc() if direction == "desc" else Organisation.name.asc()
     page = (select(Organisation.id, Organisation.name, Organisation.billing_cycle).where(where)
-            .order_by(name, Organisation.id).limit(bindparam("limit")).offset(bindparam("offset"))
-            .subquery("page"))
+            .order_by(_directed(Organisation.name, direction), Organisation.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")).subquery("page"))
     return (select(page.c.id, page.c.name, page.c.billing_cycle,
                    _client_sum(Allocation.allocated, page.c.id), _client_sum(Allocation.consumed, page.c.id))
-            .order_by(page.c.name.desc() if direction == "desc" else page.c.name.asc(), page.c.id))
+            .order_by(_directed(page.c.name, direction), page.c.id))
+
+
+def _directed(column, direction: str):
+    return column.desc() if direction == "desc" else column.asc()
 
 
 def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=25,
