@@ -50,12 +50,18 @@ def configure_engine(engine) -> None:
 
 
 @contextmanager
-def write_transaction():
+def write_transaction(*, keep=()):
     """Run the block in a fresh write transaction; commit, or roll back on error.
 
     Any read transaction the request already holds is ended first, so the write
     starts from the latest committed state and, on SQLite, takes the write lock
     before reading anything it will base a decision on.
+
+    ``keep``: objects loaded before whose columns the block only reads where they
+    never change (ids, codes; a name for a message), as the actor and the site a
+    user is created at. The commits do not expire them, nor what the block
+    inserts: neither is read again, inside the transaction or in the caller's
+    answer after it (a user creation: 7 statements fewer, issue 17).
     """
     session = db.session()  # the request's Session behind the scoped proxy
     if _held.get():
@@ -64,7 +70,7 @@ def write_transaction():
         with session.begin_nested():
             yield session
         return
-    with _committed(held=False) as session:
+    with _committed(held=False, keep=keep) as session:
         yield session
 
 
@@ -84,22 +90,59 @@ def held_transaction():
 
 
 @contextmanager
-def _committed(*, held: bool):
+def _committed(*, held: bool, keep=()):
     """A top-level write transaction (BEGIN IMMEDIATE on SQLite): commit at the end, roll back on error."""
     session = db.session()
+    kept = {id(instance): instance for instance in map(_unproxied, keep)}
     if session.in_transaction():
-        session.commit()
+        _commit(session, kept)
     immediate, held_token = _immediate.set(True), _held.set(held)
+    if kept:
+        session.info[_KEPT] = kept
     try:
         session.connection()  # begin now, while the flag is set
         yield session
-        session.commit()
+        _commit(session, kept)
     except BaseException:
         session.rollback()
         raise
     finally:
+        session.info.pop(_KEPT, None)
         _held.reset(held_token)
         _immediate.reset(immediate)
+
+
+# The objects a ``write_transaction(keep=…)`` keeps loaded, by id (held, so no id is reused meanwhile);
+# what it inserts joins them.
+_KEPT = "portal.kept"
+
+
+@event.listens_for(db.session, "pending_to_persistent")
+def _note_inserted(session, instance) -> None:
+    kept = session.info.get(_KEPT)
+    if kept is not None:
+        kept[id(instance)] = instance
+
+
+def _commit(session, kept: dict) -> None:
+    """Commit; every loaded object is expired but those ``kept`` (by id)."""
+    if not kept:
+        session.commit()
+        return
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire_on_commit
+    for instance in list(session.identity_map.values()):
+        if id(instance) not in kept:
+            session.expire(instance)
+
+
+def _unproxied(value):
+    """The object behind a context-local proxy (``current_user``), else ``value``."""
+    current = getattr(value, "_get_current_object", None)
+    return current() if current is not None else value
 
 
 def dialect_insert():

@@ -1,6 +1,6 @@
 """Creating and deactivating users, tested without HTTP."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
 
 from portal.domain.accounts import users
 from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
@@ -76,6 +76,45 @@ def test_creating_a_user_takes_a_free_seat(admin, lyon, essentials):
     assert (user.status, user.email, user.site_id) == ("invited", "new.person@acme.example", lyon.id)
     assert consumed(lyon, "essentials") == 5
     assert new_actions(last) == ["invitation.sent", "user.created"]
+
+
+@pytest.fixture
+def statements():
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", note)
+
+
+def test_a_creation_reads_neither_what_it_was_given_nor_what_it_wrote_again(admin, lyon, essentials, statements):
+    """The actor, site, type and client are not re-read inside the write, and the answer after it reads the
+    new user and its type without a statement: all of that stays loaded (write_transaction's ``keep``)."""
+    lyon.client  # noqa: B018 - loaded as the views load it (the site's client comes with it)
+    db.session.rollback()
+    for each in (admin, lyon, essentials, lyon.client):
+        db.session.refresh(each)
+    statements.clear()
+    user = users.create_user(admin, lyon, essentials, "kept@acme.example", "Kept")
+    answer = (user.id, user.email, user.status, user.site_id, user.subscription_type.code, admin.email, lyon.name)
+    assert answer[1:] == ("kept@acme.example", "invited", lyon.id, "essentials", admin.email, "Lyon")
+    # Loading a whole row names its table's id column first; the e-mail check reads users.id alone.
+    loads = [each for each in statements if each.startswith(
+        ("SELECT users.id, ", "SELECT sites.id, ", "SELECT subscription_types.id, ", "SELECT organisations.id, "))]
+    assert loads == []
+    assert "INSERT INTO partner_seat_totals" in statements[-1]  # the commit's last write; nothing after it
+
+
+def test_what_a_write_was_not_told_to_keep_is_read_again(admin, lyon, essentials):
+    """Only what is named is kept: another loaded row is expired at the write's commits, as before."""
+    paris = SiteFactory(client=lyon.client, name="Paris")
+    db.session.rollback()
+    db.session.refresh(paris)
+    users.create_user(admin, lyon, essentials, "fresh@acme.example", "Fresh")
+    assert inspect(paris).expired and not inspect(essentials).expired
 
 
 def test_no_free_seat_refuses_and_tells_a_client_admin_to_ask_finance(admin, paris, essentials):

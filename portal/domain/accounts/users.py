@@ -47,7 +47,8 @@ def create_user(actor, site: Site, subscription_type: SubscriptionType, email, n
     if add_seat and not may(actor, manage_seats(site)):
         raise Forbidden(_("Adding a seat needs the subscription management role."), field="add_seat")
     site_id, type_id = site.id, subscription_type.id
-    with write_transaction():
+    # Their ids, the type's code, the client's name and language: read, never changed by the write.
+    with write_transaction(keep=(actor, site, subscription_type, site.client)):
         if not counters.claim_seat(site_id, type_id):
             if not add_seat:
                 raise _no_free_seat(actor, site, subscription_type)
