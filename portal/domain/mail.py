@@ -125,7 +125,8 @@ def queue(to: str, subject: str, body: str, *, kind: str, reference_id: int | No
     ``attachment`` names a file built when the message is sent (see
     ``attachment_builder``). ``due_since``: when the change that calls for it
     happened, if earlier (a notification written by the relay), so a run of
-    every job due when it started sends it.
+    every job due when it started sends it. The message is written with the
+    transaction's next flush (its ``id`` is None until then).
     """
     now = utcnow()
     due = min(due_since or now, now)
@@ -133,8 +134,7 @@ def queue(to: str, subject: str, body: str, *, kind: str, reference_id: int | No
                           language=language, attachment=attachment, status="pending", attempts=0, next_attempt_at=due,
                           expires_at=expires_at, queued_at=now, created_at=now)
     db.session.add(message)
-    db.session.flush()
-    handoff.after_commit("send_mail", message.id)
+    handoff.after_commit("send_mail", message)  # its id once the commit writes it: no flush here
     return message
 
 

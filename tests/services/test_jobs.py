@@ -313,6 +313,19 @@ def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transactions_mail(app, ou
     assert [to for to, _subject, _body in outbox] == ["kept@example.org"]
 
 
+def test_a_message_queued_in_a_rolled_back_savepoint_is_not_handed_over(app, outbox):
+    huey = jobs.jobs_of(app).huey
+    waiting = huey.pending_count()
+    with write_transaction():
+        mail.queue("kept@example.org", "Hello", "Body", kind="test")
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            mail.queue("dropped@example.org", "Hello", "Body", kind="test")  # not written yet
+            raise RuntimeError("one step refused")
+    assert huey.pending_count() == waiting + 1
+    assert [to for to, _subject, _body in outbox] == ["kept@example.org"]
+    assert db.session.scalars(select(MailMessage.recipient)).all() == ["kept@example.org"]
+
+
 # ---------------------------------------------------------------- two workers, one queue
 
 
@@ -320,7 +333,9 @@ def _queue_messages(app, count: int) -> list[str]:
     """``count`` messages, each with its task queued twice (as if the relay had queued it again)."""
     addresses = [f"person{number}@example.org" for number in range(count)]
     with write_transaction():
-        ids = [mail.queue(address, f"Hello {address}", "Body", kind="test").id for address in addresses]
+        messages = [mail.queue(address, f"Hello {address}", "Body", kind="test") for address in addresses]
+        db.session.flush()
+        ids = [message.id for message in messages]
     send_mail = jobs.jobs_of(app).tasks["send_mail"]
     for message_id in ids:
         send_mail(message_id)
