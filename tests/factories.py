@@ -28,6 +28,7 @@ from portal import clock
 from portal.domain.accounts.passwords import hash_password
 from portal.domain.billing import invoices as billing
 from portal.domain.demo import DEMO_PASSWORD
+from portal.domain.orgs.clients import add_clients
 from portal.domain.seats import counters
 from portal.domain.transactions import write_transaction
 from portal.extensions import db
@@ -111,6 +112,7 @@ class ClientFactory(Factory):
     @classmethod
     def _create(cls, model_class, *args, started_on=None, trial_days=None, billed=True, **kwargs):
         client = super()._create(model_class, *args, **kwargs)
+        add_clients(client.parent_id, 1)  # as clients.create_client counts it
         if billed:
             start_billing(client, started_on, trial_days=trial_days)
         return client

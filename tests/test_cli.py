@@ -45,6 +45,7 @@ def test_demo_scale_adds_clients_with_consistent_counters(runner):
     assert "Added 7 clients, 14 sites, 42 users" in result.output
     northwind = db.session.scalar(select(Organisation).where(Organisation.name == "Northwind Telecom"))
     assert db.session.scalar(select(func.count()).where(Organisation.parent_id == northwind.id)) == 2 + 7
+    assert northwind.client_count == 2 + 7  # the client list's total (issue 17)
     scale_users = db.session.scalar(select(func.count(User.id)).where(User.email.like("%@scale.example")))
     assert scale_users == 42
     again = runner.invoke(args=["demo", "scale", "--clients", "2", "--sites-per-client", "1", "--users-per-site", "1"])

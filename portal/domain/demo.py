@@ -8,6 +8,7 @@ from portal.domain.accounts.passwords import hash_password
 from portal.domain.billing import invoices, periods
 from portal.domain.demo_history import scale_history, write_demo_history
 from portal.domain.insights import baselines as insight_baselines
+from portal.domain.orgs.clients import add_clients
 from portal.domain.seats.counters import recount_partner_totals
 from portal.domain.transactions import insert_rows, write_transaction
 from portal.extensions import db
@@ -176,6 +177,7 @@ def _load_client(partner, name, cycle, domain, staff, sites, types, password_has
                           language=LANGUAGES.get(name, DEFAULT_LANGUAGE), tax_rate_bp=TAX_RATE_BP, **LEGAL[name])
     db.session.add(client)
     db.session.flush()
+    add_clients(partner.id, 1)
     by_name = {}
     number = 0
     for site_name, allocations in sites.items():
@@ -224,6 +226,7 @@ def scale_demo(clients: int, sites_per_client: int, users_per_site: int, progres
                 write_history(batch.write(start + first, size))
                 if progress is not None:
                     progress(first + size, clients)
+        add_clients(partner.id, clients)
         recount_partner_totals(partner.id)
         insight_baselines.build(partner.id)  # bulk inserts leave no event: the old baseline would be read
     return clients * sites_per_client * users_per_site

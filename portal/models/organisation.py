@@ -71,6 +71,9 @@ class Organisation(TimestampMixin, db.Model):
     # Partners only: the operator's discount off the list price, in basis points (2000 = 20 %);
     # the partner's unit cost (docs/rules.md section 8, portal.domain.billing.prices). 0 elsewhere.
     discount_bp: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Partners only: how many clients it has, kept by ``clients.add_clients`` as clients are created
+    # (they are never deleted nor moved): the client list's total without counting 20,000 rows (issue 17).
+    client_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # Legal and tax details (docs/rules.md rule 25), printed on invoices (copied onto each at issue).
     # Empty until set: an invoice then names the organisation by ``name``, with no address or VAT number.
     legal_name: Mapped[str | None] = mapped_column(String(200))

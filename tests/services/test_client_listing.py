@@ -1,8 +1,13 @@
 """The partner's client list (``queries.client_page``): every page, in each order, holds the right clients
 with the right seat sums (issue 17: in name order the page is cut before its sums are worked out)."""
 import pytest
+from sqlalchemy import event, func, select
 
+from portal.domain.errors import Conflict
+from portal.domain.orgs import clients
 from portal.domain.seats import queries
+from portal.extensions import db
+from portal.models import Organisation
 from tests.factories import AllocationFactory, ClientFactory, SiteFactory
 
 PER_PAGE = 3
@@ -37,3 +42,38 @@ def test_every_page_in_name_order_holds_its_clients_with_their_sums(nw_admin, li
 def test_sorting_by_free_seats_still_sums_every_client(nw_admin, listing):
     page = queries.client_page(nw_admin, sort="free", direction="desc", page=1, per_page=PER_PAGE)
     assert [row.allocated - row.consumed for row in page.rows] == [14, 12, 10]
+
+
+def _clients_of(partner) -> int:
+    return db.session.scalar(select(func.count(Organisation.id)).where(Organisation.kind == "client",
+                                                                       Organisation.parent_id == partner.id))
+
+
+def test_the_partner_counts_its_clients_as_they_are_created(northwind, nw_admin, listing):
+    clients.create_client(nw_admin, northwind, "Hotel", "monthly")
+    clients.create_client(nw_admin, northwind, "India", "annual", trial_days=14)
+    with pytest.raises(Conflict):  # a name taken: nothing created, nothing counted
+        clients.create_client(nw_admin, northwind, "Hotel", "monthly")
+    db.session.rollback()
+    db.session.refresh(northwind)
+    assert northwind.client_count == _clients_of(northwind) == 9
+
+
+def test_the_whole_list_takes_its_total_from_the_counter_and_a_search_counts(nw_admin, listing):
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement.lstrip().upper())
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        whole = queries.client_page(nw_admin, page=1, per_page=PER_PAGE)
+        counted_whole = [each for each in seen if each.startswith("SELECT COUNT")]
+        seen.clear()
+        searched = queries.client_page(nw_admin, q="a", page=1, per_page=PER_PAGE)
+        counted_search = [each for each in seen if each.startswith("SELECT COUNT")]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert (whole.total, counted_whole) == (7, [])
+    # Alpha, Bravo, Charlie and Delta hold an "a" (case aside); Echo, Foxtrot and Golf do not.
+    assert (searched.total, len(counted_search)) == (4, 1)

@@ -31,6 +31,8 @@ def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_da
                                              maximum=invoices.MAX_TRIAL_DAYS)
     partner_id = partner.id
     with write_transaction():
+        # First: the partner's row stays locked to the commit, so its creators take turns.
+        add_clients(partner_id, 1)
         if db.session.scalar(select(exists().where(
                 Organisation.parent_id == partner_id, Organisation.name == name))):
             raise Conflict(_client_taken(name), field="name")
@@ -43,6 +45,16 @@ def create_client(actor, partner: Organisation, name, billing_cycle, *, trial_da
                             "language": language})
         invoices.start_billing(actor, client, clock.today(), trial_days=trial_days)
     return client
+
+
+def add_clients(partner_id: int, number: int) -> None:
+    """Count ``number`` clients just created under the partner, inside the caller's transaction.
+
+    The one writer of ``Organisation.client_count`` (the client list's total): every path
+    that creates clients calls it in the transaction that inserts them.
+    """
+    db.session.execute(update(Organisation).where(Organisation.id == partner_id)
+                       .values(client_count=Organisation.client_count + number))
 
 
 def create_site(actor, client: Organisation, name) -> Site:

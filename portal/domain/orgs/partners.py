@@ -175,7 +175,7 @@ def partner_page(actor, *, page: int = 1, per_page: int = 25) -> Page[PartnerRow
     total = db.session.scalar(select(func.count(Organisation.id)).where(where))
     page = clamp(page, total, per_page)
     rows = db.session.execute(
-        select(Organisation, InvoiceSequence.prefix, _client_count())
+        select(Organisation, InvoiceSequence.prefix, Organisation.client_count)
         .outerjoin(InvoiceSequence, InvoiceSequence.partner_id == Organisation.id)
         .where(where).order_by(Organisation.name, Organisation.id)
         .limit(per_page).offset((page - 1) * per_page)
@@ -195,13 +195,6 @@ def partner_page(actor, *, page: int = 1, per_page: int = 25) -> Page[PartnerRow
         for partner_id, amounts in revenue(list(by_id)).items():
             by_id[partner_id].revenue = amounts
     return Page(result, total, page, per_page)
-
-
-def _client_count():
-    """Per partner row, the number of its clients (a correlated subquery)."""
-    client = aliased(Organisation)
-    return (select(func.count(client.id)).where(client.kind == "client", client.parent_id == Organisation.id)
-            .correlate(Organisation).scalar_subquery())
 
 
 @dataclass
@@ -225,7 +218,7 @@ def partner_summary(actor, partner: Organisation) -> PartnerSummary:
     seats per type from its totals counters, its revenue. A fixed handful of statements at any size."""
     _operator(actor)
     prefix, clients = db.session.execute(
-        select(InvoiceSequence.prefix, _client_count())
+        select(InvoiceSequence.prefix, Organisation.client_count)
         .select_from(Organisation)
         .outerjoin(InvoiceSequence, InvoiceSequence.partner_id == Organisation.id)
         .where(Organisation.id == partner.id)).one()
