@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from portal import create_app, extensions, jobs
 from portal.config import TestingConfig
@@ -264,6 +264,19 @@ def api_as(app, demo, token_for):
 @pytest.fixture
 def error():
     return helpers.assert_error
+
+
+@pytest.fixture
+def statements():
+    """The SQL the test's code sends from here on, in order (a list to clear between steps)."""
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", note)
 
 
 # --- reading what requests committed -------------------------------------------------

@@ -1,7 +1,7 @@
 """The partner's client list (``queries.client_page``): every page, in each order, holds the right clients
 with the right seat sums (issue 17: in name order the page is cut before its sums are worked out)."""
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.domain.errors import Conflict
 from portal.domain.orgs import clients
@@ -59,21 +59,16 @@ def test_the_partner_counts_its_clients_as_they_are_created(northwind, nw_admin,
     assert northwind.client_count == _clients_of(northwind) == 9
 
 
-def test_the_whole_list_takes_its_total_from_the_counter_and_a_search_counts(nw_admin, listing):
-    seen = []
+def _counts(statements) -> list[str]:
+    return [each for each in statements if each.lstrip().upper().startswith("SELECT COUNT")]
 
-    def note(conn, cursor, statement, *args):
-        seen.append(statement.lstrip().upper())
 
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        whole = queries.client_page(nw_admin, page=1, per_page=PER_PAGE)
-        counted_whole = [each for each in seen if each.startswith("SELECT COUNT")]
-        seen.clear()
-        searched = queries.client_page(nw_admin, q="a", page=1, per_page=PER_PAGE)
-        counted_search = [each for each in seen if each.startswith("SELECT COUNT")]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+def test_the_whole_list_takes_its_total_from_the_counter_and_a_search_counts(nw_admin, listing, statements):
+    whole = queries.client_page(nw_admin, page=1, per_page=PER_PAGE)
+    counted_whole = _counts(statements)
+    statements.clear()
+    searched = queries.client_page(nw_admin, q="a", page=1, per_page=PER_PAGE)
+    counted_search = _counts(statements)
     assert (whole.total, counted_whole) == (7, [])
     # Alpha, Bravo, Charlie and Delta hold an "a" (case aside); Echo, Foxtrot and Golf do not.
     assert (searched.total, len(counted_search)) == (4, 1)

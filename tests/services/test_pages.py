@@ -1,10 +1,9 @@
 """One page of a list (portal.domain.pages): the count beside the rows gives the page two statements would."""
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.domain.pages import paginate
-from portal.extensions import db
 from portal.models import RoleAssignment, User
 from tests.factories import SiteFactory, UserFactory
 
@@ -16,18 +15,6 @@ def users_of_acme(acme):
     for n in range(8):
         UserFactory(organisation=acme, member=True, name=f"Member {n}")
     return select(User).where(User.organisation_id == acme.id).order_by(User.name, User.id)
-
-
-@pytest.fixture
-def statements():
-    seen = []
-
-    def note(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _shown(page):

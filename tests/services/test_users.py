@@ -1,6 +1,6 @@
 """Creating and deactivating users, tested without HTTP."""
 import pytest
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import func, inspect, select
 
 from portal.domain.accounts import users
 from portal.domain.errors import Conflict, Forbidden, Invalid, NoFreeSeat
@@ -76,18 +76,6 @@ def test_creating_a_user_takes_a_free_seat(admin, lyon, essentials):
     assert (user.status, user.email, user.site_id) == ("invited", "new.person@acme.example", lyon.id)
     assert consumed(lyon, "essentials") == 5
     assert new_actions(last) == ["invitation.sent", "user.created"]
-
-
-@pytest.fixture
-def statements():
-    seen = []
-
-    def note(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_a_creation_reads_neither_what_it_was_given_nor_what_it_wrote_again(admin, lyon, essentials, statements):
