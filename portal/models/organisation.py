@@ -37,8 +37,9 @@ class Organisation(TimestampMixin, db.Model):
                         name="tax_rate_bp_range"),
         CheckConstraint("kind <> 'partner' OR tax_rate_bp IS NOT NULL", name="partner_tax_rate"),
         UniqueConstraint("parent_id", "name", name="uq_organisations_parent_id_name"),
-        # The per-client list: its count reads this index alone (the unique one
-        # above lacks ``kind``: counting 2,000 clients read 2,000 table rows),
+        # The per-client list: a search's count and the operator's read this index alone (the unique
+        # one above lacks ``kind``: counting 2,000 clients read 2,000 table rows; a partner's whole
+        # list reads ``client_count``),
         # and its page comes off it in name order, ids breaking ties (without ``id``
         # PostgreSQL sorted all 20,000 clients of a partner for each page).
         Index("ix_organisations_kind_parent_id_name_id", "kind", "parent_id", "name", "id"),
