@@ -161,3 +161,39 @@ def test_0014_back_fills_untaxed_invoices_with_the_parties_names(empty_database_
     assert parties == ({"legal_name": "Partner", "address": "", "vat_number": ""},
                        {"legal_name": "Client", "address": "", "vat_number": ""})
     assert rates == [None, 0, None]
+
+
+def test_0022_counts_each_partners_pending_seat_requests(empty_database_url):
+    """The navigation's kept count starts at what is pending: decided requests and other partners' left out."""
+    from datetime import datetime, timezone
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with app.app_context():
+        upgrade(revision="0021")
+        with db.engine.begin() as connection:
+            insert = _inserter(connection)
+            insert("organisations", id=1, kind="operator", name="Operator", require_two_step=False, created_at=now)
+            for partner_id, client_id in ((2, 3), (4, 5)):
+                insert("organisations", id=partner_id, kind="partner", name=f"Partner {partner_id}", parent_id=1,
+                       require_two_step=False, tax_rate_bp=0, created_at=now)
+                insert("organisations", id=client_id, kind="client", name=f"Client {client_id}",
+                       parent_id=partner_id, billing_cycle="monthly", require_two_step=False, created_at=now)
+            insert("subscription_types", id=1, code="essentials", name="Essentials", monthly_price=1000,
+                   annual_price=10000, currency="EUR", created_at=now)
+            insert("sites", id=1, client_id=3, name="Lyon", created_at=now)
+            insert("sites", id=2, client_id=5, name="Berlin", created_at=now)
+            insert("users", id=1, organisation_id=3, email="admin@client.example", name="Admin", status="active",
+                   two_step_last_used_step=0, created_at=now)
+            for request_id, site_id, client_id, status in ((1, 1, 3, "pending"), (2, 1, 3, "pending"),
+                                                           (3, 1, 3, "declined"), (4, 2, 5, "pending")):
+                insert("seat_requests", id=request_id, client_id=client_id, site_id=site_id,
+                       subscription_type_id=1, quantity=1, status=status, requested_by_id=1, requested_at=now,
+                       decided_at=None if status == "pending" else now,
+                       reason=None if status == "pending" else "No")
+        upgrade()
+        with db.engine.connect() as connection:
+            counts = connection.execute(text("SELECT id, pending_seat_requests FROM organisations ORDER BY id")).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert [tuple(row) for row in counts] == [(1, 0), (2, 2), (3, 0), (4, 1), (5, 0)]

@@ -75,6 +75,9 @@ class Organisation(TimestampMixin, db.Model):
     # Partners only: how many clients it has, kept by ``clients.add_clients`` as clients are created
     # (they are never deleted nor moved): the client list's total without counting 20,000 rows (issue 17).
     client_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Partners only: its clients' pending seat requests, kept by ``portal.domain.seats.requests`` as they are
+    # made and decided: the count in finance's navigation, on every page, without counting them (issue 17).
+    pending_seat_requests: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # Legal and tax details (docs/rules.md rule 25), printed on invoices (copied onto each at issue).
     # Empty until set: an invoice then names the organisation by ``name``, with no address or VAT number.
     legal_name: Mapped[str | None] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.domain.accounts.emails import EMAIL_IN_USE
 from portal.domain.billing import invoices as billing
@@ -419,25 +419,41 @@ def test_each_person_sees_the_requests_within_their_reach(queue, frontdesk, acme
         seat_requests.requests_in_reach(finance, "maybe")
 
 
-def test_the_navigations_count_is_one_query_over_what_the_actor_may_decide(queue, finance, acme_admin, frontdesk,
-                                                                           app):
-    statements = []
-
-    def count(_connection, _cursor, statement, *_args):
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
+def test_the_navigations_count_reads_the_partners_kept_count_or_one_query(queue, finance, acme_admin, frontdesk,
+                                                                         statements):
     identity_for(finance)  # who the actor is (their roles) is read once per actor, not per count
-    db.session.rollback()
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        finance_pending = seat_requests.pending_count(finance)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert finance_pending == 4 and len(statements) == 1, statements  # Lyon's two, Paris, Globex; not Southwind's
+    finance.organisation.kind  # loaded with the user on every request (rbac.sessions)
+    statements.clear()
+    assert seat_requests.pending_count(finance) == 4  # Lyon's two, Paris, Globex; not Southwind's
+    assert [s for s in statements if s != "BEGIN"] == []  # the partner's kept count: no COUNT of its requests
     assert seat_requests.pending_count(acme_admin) == seat_requests.pending_count(frontdesk) == 0  # they ask
-    assert seat_requests.pending_count(UserFactory(operator_admin=True)) == 5
+    operator = UserFactory(operator_admin=True)
+    identity_for(operator)
+    operator.organisation.kind
+    statements.clear()
+    assert seat_requests.pending_count(operator) == 5  # every partner's, counted
+    assert len([s for s in statements if s != "BEGIN"]) == 1 and "count(" in statements[-1].lower()
+
+
+def test_the_partners_pending_count_follows_requests_made_and_decided(queue, frontdesk, lyon, northwind, finance):
+    def kept():
+        db.session.refresh(northwind)
+        return northwind.pending_seat_requests
+
+    assert kept() == 4
+    asked = seat_requests.request_seats(frontdesk, lyon, "essentials", 1)
+    assert kept() == 5
+    seat_requests.approve(finance, asked.id)
+    assert kept() == 4
+    seat_requests.decline(finance, queue["lyon_1"], "Not this month")
+    assert kept() == 3
+    with pytest.raises(Conflict):
+        seat_requests.decline(finance, queue["lyon_1"], "Twice")
+    assert kept() == 3  # a refused decision takes nothing off
+    counted = db.session.scalar(select(func.count(SeatRequest.id)).join(Organisation, Organisation.id ==
+                                                                        SeatRequest.client_id)
+                                .where(SeatRequest.status == "pending", Organisation.parent_id == northwind.id))
+    assert kept() == counted
 
 
 # ---------------------------------------------------------------- two finance admins at once

@@ -34,7 +34,7 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.i18n import _l, force_locale, ngettext
 from portal.i18n import gettext as _
-from portal.models import SEAT_REQUEST_STATUSES, SeatRequest, Site, User
+from portal.models import SEAT_REQUEST_STATUSES, Organisation, SeatRequest, Site, User
 from portal.models.mixins import utcnow
 from portal.models.seat_request import MAX_NOTE_LENGTH, MAX_REQUESTED_SEATS
 from portal.rbac.permissions import manage_seats, manage_users, may, permission_name
@@ -90,6 +90,7 @@ def request_seats(actor, site: Site, type_code, quantity, note=None, user=None) 
     quantity = _quantity(quantity)
     note = _optional_text(note, "note", _l("note"))
     email, name, send = _carried_user(user)
+    partner_id = site.client.parent_id
     with write_transaction():
         seat_request = SeatRequest(client_id=site.client_id, site_id=site.id,
                                    subscription_type_id=subscription_type.id, quantity=quantity, note=note,
@@ -100,7 +101,19 @@ def request_seats(actor, site: Site, type_code, quantity, note=None, user=None) 
         audit.record(actor, "seat_request.created", "seat_request", seat_request.id, site.client_id,
                      after={"site_id": site.id, "subscription_type": subscription_type.code, "quantity": quantity,
                             "user_email": email})
+        _count_pending(partner_id, 1)
     return seat_request
+
+
+def _count_pending(partner_id: int, change: int) -> None:
+    """Add ``change`` to the partner's count of pending requests, inside the caller's transaction.
+
+    The one writer of ``Organisation.pending_seat_requests`` (finance's navigation count): a request
+    made adds one, its decision takes it off, in the transaction that makes or decides it.
+    """
+    db.session.execute(update(Organisation).where(Organisation.id == partner_id)
+                       .values(pending_seat_requests=Organisation.pending_seat_requests + change)
+                       .execution_options(synchronize_session=False))
 
 
 def _quantity(value) -> int:
@@ -151,8 +164,9 @@ def approve(actor, request_id: int) -> Approval:
     carried = seat_request.user_email is not None
     email, name, send = seat_request.user_email, seat_request.user_name, seat_request.send_invitation
     user, user_not_created = None, None
+    partner_id = seat_request.client.parent_id
     with write_transaction():
-        _decide(actor, request_id, "approved")
+        _decide(actor, request_id, partner_id, "approved")
         counters.ensure_allocation(site.id, subscription_type.id)
         before = counters.allocation_row(site.id, subscription_type.id, lock=True).allocated
         invoice = buy_seats(actor, site, subscription_type, quantity, allocated_before=before)
@@ -181,9 +195,9 @@ def decline(actor, request_id: int, reason) -> SeatRequest:
     """
     reason = validation.text(reason, "reason", label=_l("reason"), max_length=MAX_NOTE_LENGTH, lines=True)
     seat_request = _decidable(actor, request_id)
-    client_id = seat_request.client_id
+    client_id, partner_id = seat_request.client_id, seat_request.client.parent_id
     with write_transaction():
-        _decide(actor, request_id, "declined", reason=reason)
+        _decide(actor, request_id, partner_id, "declined", reason=reason)
         audit.record(actor, "seat_request.declined", "seat_request", request_id, client_id,
                      before={"status": "pending"}, after={"status": "declined", "reason": reason})
         _tell_requester(request_id)
@@ -204,13 +218,16 @@ def _decidable(actor, request_id: int) -> SeatRequest:
     return seat_request
 
 
-def _decide(actor, request_id: int, status: str, *, reason: str | None = None) -> None:
-    """Inside the transaction, first: mark the request decided, if nobody has yet.
+def _decide(actor, request_id: int, partner_id: int, status: str, *, reason: str | None = None) -> None:
+    """Inside the transaction, first: mark the request decided, if nobody has yet, and take it off the
+    partner's pending count.
 
     One conditional UPDATE: on PostgreSQL a concurrent decision waits for the
     row lock, then finds the status changed; on SQLite ``BEGIN IMMEDIATE``
     runs deciders one after the other. Either way one of them changes the row
-    and the others are refused, before they buy anything.
+    and the others are refused, before they buy anything. The count is taken
+    next, before the purchase: creating a client locks the partner's row, then
+    its invoice numbers; an approval locks them in that order too.
     """
     changed = db.session.execute(
         update(SeatRequest).where(SeatRequest.id == request_id, SeatRequest.status == "pending")
@@ -219,6 +236,7 @@ def _decide(actor, request_id: int, status: str, *, reason: str | None = None) -
     ).rowcount
     if changed != 1:
         raise Conflict(ALREADY_DECIDED)
+    _count_pending(partner_id, -1)
 
 
 def _create_carried_user(actor, site, subscription_type, email: str, name: str) -> tuple[User | None, str | None]:
@@ -325,8 +343,15 @@ def requests_in_reach(actor, status: str | None = None, *, page: int = 1, per_pa
 
 
 def pending_count(actor) -> int:
-    """The pending requests the actor may decide (the navigation's count): one COUNT query."""
+    """The pending requests the actor may decide (the navigation's count).
+
+    A partner's staff who decide for the whole partner read its kept count, loaded with their
+    organisation; anyone else (the operator, roles over some clients or sites): one COUNT query.
+    """
     reach = seat_request_reach(actor, manage_seats)
+    organisation = actor.organisation
+    if reach is not None and organisation.kind == "partner" and organisation.id in reach[0]:
+        return organisation.pending_seat_requests
     if reach is None:
         return db.session.scalar(_pending_count_statement(None))
     return db.session.scalar(_pending_count_statement(tuple(bool(ids) for ids in reach)), reach_parameters(reach))
