@@ -415,3 +415,23 @@ def test_htmx_self_deactivation_returns_the_row_with_the_refusal(demo, login_as,
     assert "You cannot deactivate your own account." in row.text
     fresh()
     assert demo.user("admin@acme.example").status == "active"
+
+
+# --- what the page reads -------------------------------------------------------
+
+def test_the_page_reads_the_allocations_once_for_sites_totals_and_next_invoice(demo, login_as, html, statements):
+    """Issue 17: at most eight statements. The partner's finance sees the sites, the totals per type and the next
+    invoice, all from one read of the client's allocations; the totals are those the client's admin is shown."""
+    browser, url = login_as("finance@northwind.example"), detail_url(demo.acme)
+    browser.get(url)  # the first visit of a login touches its session: not the page's cost
+    statements.clear()
+
+    page = html(browser.get(url))
+
+    assert page.by_id("next-invoice-total") is not None and site_names(page) == ["Lyon", "Paris"]
+    totals = {row.attrs["id"]: row.cells()[1:4] for row in page.find_all("tr")
+              if row.attrs.get("id", "").startswith("total-")}
+    assert totals == {"total-essentials": ["8", "7", "1"], "total-unlimited": ["2", "2", "0"],
+                      "total-support": ["2", "0", "2"]}
+    assert len([s for s in statements if "allocations" in s]) == 1, statements
+    assert len(statements) <= 8, "\n".join(s[:150] for s in statements)

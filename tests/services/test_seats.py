@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.domain.accounts import users
 from portal.domain.errors import BelowConsumed, Invalid, NoFreeSeat
-from portal.domain.seats import allocations, sync
+from portal.domain.seats import allocations, queries, sync
 from portal.extensions import db
 from portal.models import Allocation, AuditEvent, Organisation, PartnerSeatTotal, Site, User
 from tests.factories import (
@@ -168,3 +168,27 @@ def test_partner_totals_follow_every_counter_change(northwind, finance, acme, ac
     assert stored == expected
     shown = {row.subscription_type.code: (row.allocated, row.consumed) for row in dashboards.partner_totals(finance)}
     assert shown["essentials"] == (9 + 4, 3 + 4)  # Lyon: 9 bought, 3 held; Paris: 3+1 bought, 4 held
+
+
+# ---------------------------------------------------------------- totals over rows already read
+
+
+def test_the_totals_of_the_site_rows_are_the_client_totals(finance, acme, lyon, essentials, support):
+    """The client page sums the site rows it shows instead of reading the totals again: the same figures,
+    a type without seats at 0 / 0, a type lowered to no seat left out of the rows yet still counted."""
+    paris = SiteFactory(client=acme, name="Paris")
+    allocations.set_allocation(finance, paris, essentials, 3)
+    allocations.set_allocation(finance, paris, support, 2)
+    allocations.set_allocation(finance, paris, support, 0)
+    SeatHolderFactory(site=paris, subscription_type=essentials)
+    catalogue = queries.catalogue()
+
+    summed = queries.seat_totals(queries.site_rows(acme), catalogue)
+
+    assert [(row.subscription_type.code, row.allocated, row.consumed) for row in summed] == [
+        (row.subscription_type.code, row.allocated, row.consumed) for row in queries.client_totals(acme)]
+    assert [(row.subscription_type.code, row.allocated, row.consumed) for row in summed] == [
+        ("essentials", 8, 5), ("support", 0, 0)]
+    only_lyon = queries.seat_totals(queries.site_rows(acme, {lyon.id}), catalogue)
+    assert [(row.allocated, row.consumed) for row in only_lyon] == [
+        (row.allocated, row.consumed) for row in queries.client_totals(acme, {lyon.id})] == [(5, 4), (0, 0)]

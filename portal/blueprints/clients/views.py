@@ -1,3 +1,5 @@
+import functools
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -27,67 +29,99 @@ from portal.web.seat_trend import seat_trend
 
 # The client page is made of parts; each builds only the context of its own fragment, so a
 # fragment answering htmx costs its own queries, and the whole page is every part together.
-# ``reach(capability)`` is the sites the caller reaches with that permission: each part shows
-# the sites of the permission it exercises (docs/rules.md rule 41b).
+# ``page.reach(capability)`` is the sites the caller reaches with that permission: each part shows
+# the sites of the permission it exercises (docs/rules.md rule 41b). What several parts show (the
+# site rows, the prices) ``page`` reads once.
 
 
-def _billing_part(client, reach, billing_error=None) -> dict:
+class _Page:
+    """One request's client page: the client, the caller's reach, and what several parts read, read once."""
+
+    def __init__(self, client):
+        self.client = client
+        self._site_rows = {}
+
+    def reach(self, capability):
+        return site_ids_in_reach(current_user, self.client, capability)
+
+    def whole_client(self, capability) -> bool:
+        """The caller holds ``capability`` over the whole client (not only over some of its sites)."""
+        return capability(self.client).can() and self.reach(capability) is None
+
+    def site_rows(self, sites):
+        """The client's site rows over ``sites`` (None: every site): the sites panel, the seat totals and the
+        next invoice read the same rows when the caller reaches every site."""
+        key = None if sites is None else frozenset(sites)
+        if key not in self._site_rows:
+            self._site_rows[key] = queries.site_rows(self.client, sites)
+        return self._site_rows[key]
+
+    @functools.cached_property
+    def prices(self):
+        """The client's prices, for those who read its invoices in full; None otherwise."""
+        return price_book.client_prices(self.client) if self.whole_client(permissions.view_invoices) else None
+
+
+def _billing_part(page, billing_error=None) -> dict:
     """The billing panel (``clients/_billing.html``): cycle, and the next invoice for those who see invoices.
 
     An accountant restricted to some sites sees no whole-client amount: no preview.
     """
-    preview = None
-    if permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None:
-        preview = invoices.next_period_preview(client)
+    client, preview = page.client, None
+    if page.prices is not None:
+        preview = invoices.next_period_preview(client, page.site_rows(None), page.prices)
     return dict(preview=preview, billing_error=billing_error, in_trial=invoices.in_trial(client, clock.today()))
 
 
-def _prices_part(client, reach) -> dict:
+def _prices_part(page) -> dict:
     """The prices panel (``clients/_prices.html``): what each type is billed at now and from the next period
     (docs/rules.md rule 22), for those who read the client's invoices in full; None hides it."""
-    shown = permissions.view_invoices(client).can() and reach(permissions.view_invoices) is None
-    return dict(client_prices=price_book.client_prices(client) if shown else None)
+    return dict(client_prices=page.prices)
 
 
-def _sync_part(client, reach, report=None) -> dict:
+def _sync_part(page, report=None) -> dict:
     """The synchronisation panel (``clients/_sync.html``), with the report of a run just made."""
     return dict(report=report)
 
 
-def _seats_part(client, reach) -> dict:
+def _seats_part(page) -> dict:
     """The seat totals per type and the seats over time (``_macros/charts.html``), for those who see the seat
     totals (None hides them); the chart ends at those totals."""
+    client = page.client
     if not permissions.view_subscriptions(client).can():
         return dict(totals=None, trend=None)
-    sites = reach(permissions.view_subscriptions)
-    totals = queries.client_totals(client, sites)
+    sites = page.reach(permissions.view_subscriptions)
+    if page.prices is not None:  # the catalogue is known: the totals are the site rows' sums
+        totals = queries.seat_totals(page.site_rows(sites), [item.subscription_type for item in page.prices])
+    else:
+        totals = queries.client_totals(client, sites)
     seats = queries.seats_summed(totals)
     return dict(totals=totals, trend=seat_trend(Scope.client(client.id, sites), name=client.name,
                                                chart_id="client-usage", current=(seats.allocated, seats.consumed)))
 
 
-def _sites_part(client, reach) -> dict:
-    return dict(sites=queries.site_rows(client, reach(permissions.view_client)))
+def _sites_part(page) -> dict:
+    return dict(sites=page.site_rows(page.reach(permissions.view_client)))
 
 
-def _invitations_part(client, reach) -> dict:
+def _invitations_part(page) -> dict:
     """The pending invitations (``clients/_invitations.html``); None hides the section.
 
     Answering htmx, the fragment also carries the flash messages to ``#flash`` (out of band);
     in a full page ``base.html`` shows them, once (docs/rules.md screen 15f).
     """
-    pending = None
+    client, pending = page.client, None
     if permissions.manage_users_within(client).can():
-        pending = people.pending_invitations(client, reach(permissions.manage_users))
+        pending = people.pending_invitations(client, page.reach(permissions.manage_users))
     return dict(pending=pending, flash_oob=is_htmx())
 
 
-def _users_part(client, reach) -> dict:
+def _users_part(page) -> dict:
     """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
     # One statement: the page's users, their roles and those roles' sites (for manage_user) and the count
     # beside them (the page's rows are limited in a subquery; the roles join outside it).
-    listing = requested(people.users_query(client, reach(permissions.view_client), q),
+    listing = requested(people.users_query(page.client, page.reach(permissions.view_client), q),
                         current_app.config["USERS_PER_PAGE"], query={"q": q}, counted_beside=True,
                         options=(joinedload(User.site), joinedload(User.subscription_type),
                                  joinedload(User.role_assignments).joinedload(RoleAssignment.sites)))
@@ -102,16 +136,12 @@ def _client_page(partial: str, part, status: int = 200, **given):
 
     ``given`` goes to ``part`` (a report, an error to show in that part).
     """
-    client = g.client
-
-    def reach(capability):
-        return site_ids_in_reach(current_user, client, capability)
-
+    page = _Page(g.client)
     if is_htmx():
-        return render(partial, status, client=client, **part(client, reach, **given))
-    context = dict(client=client)
+        return render(partial, status, client=page.client, **part(page, **given))
+    context = dict(client=page.client)
     for each in _PAGE_PARTS:
-        context.update(each(client, reach, **given) if each is part else each(client, reach))
+        context.update(each(page, **given) if each is part else each(page))
     return render("clients/detail.html", status, **context)
 
 

@@ -16,6 +16,7 @@ from portal.domain import audit
 from portal.domain.billing import periods, price_book, prices
 from portal.domain.billing.money import half_up
 from portal.domain.orgs import legal
+from portal.domain.seats import queries
 from portal.domain.transactions import dialect_insert, insert_rows
 from portal.extensions import db
 from portal.models import Allocation, Invoice, InvoiceLine, InvoiceSequence, Organisation, Site, SubscriptionType
@@ -257,27 +258,6 @@ def periods_lines(to_invoice: list[Period]) -> list[list[dict]]:
     return every
 
 
-def _lines(client: Organisation, cycle: str, start: date, end: date, unit_prices) -> list[dict]:
-    """The lines of a period at ``unit_prices`` (a subquery of type id and unit price): the preview's.
-
-    Each line carries the partner's unit cost: the list price less its
-    discount as now set (read in the same statement as the allocations).
-    """
-    days = periods.days_in_period(start, end)
-    discount = (select(Organisation.discount_bp).where(Organisation.id == client.parent_id)
-                .scalar_subquery())
-    rows = db.session.execute(
-        select(Allocation.allocated, Site.id, Site.name, SubscriptionType, unit_prices.c.unit_price, discount)
-        .join(Site, Allocation.site_id == Site.id)
-        .join(SubscriptionType, Allocation.subscription_type_id == SubscriptionType.id)
-        .join(unit_prices, unit_prices.c.subscription_type_id == SubscriptionType.id)
-        .where(Site.client_id == client.id, Allocation.allocated > 0)
-        .order_by(Site.name, SubscriptionType.id)
-    )
-    return [_period_line(site_id, site_name, subscription_type, allocated, price, cycle, days, discount_bp)
-            for allocated, site_id, site_name, subscription_type, price, discount_bp in rows]
-
-
 def _period_line(site_id: int, site_name: str, subscription_type: SubscriptionType, allocated: int, price: int,
                  cycle: str, days: int, discount_bp: int | None) -> dict:
     """A whole period's line of a site and type, with the partner's unit cost at ``discount_bp`` (rule 23)."""
@@ -470,8 +450,12 @@ def _claim_seats(line_id: int, wanted: int) -> int:
             return take
 
 
-def next_period_preview(client: Organisation) -> dict | None:
-    """The invoice the next period start will issue, from today's allocations.
+def next_period_preview(client: Organisation, site_rows=None, client_prices=None) -> dict | None:
+    """The invoice the next period start will issue, from today's allocations at the prices as now set.
+
+    ``site_rows`` are the client's sites with their seats (``queries.site_rows``, every site) and
+    ``client_prices`` its prices (``price_book.client_prices``): the client page has read both for its
+    own panels, so the preview costs no statement there; each is read when not given.
 
     A client in trial is invoiced first when the trial ends (rule 11): the next
     invoice is its first period's, in the cycle chosen at creation (a change
@@ -482,15 +466,20 @@ def next_period_preview(client: Organisation) -> dict | None:
     if in_trial(client, clock.today()):
         cycle, start, end = client.billing_cycle, client.period_start, client.period_end
     else:
-        cycle = client.pending_billing_cycle if client.pending_effective_on == client.period_end else None
-        cycle = cycle or client.billing_cycle
-        start = client.period_end
+        cycle, start = price_book.next_cycle(client), client.period_end
         end = periods.add_period(start, cycle, client.billing_anchor_day)
+    site_rows = queries.site_rows(client) if site_rows is None else site_rows
+    client_prices = price_book.client_prices(client) if client_prices is None else client_prices
+    # What the next period will lock (price_book.lock_period): each type's price as now set, in its cycle.
+    coming = {item.subscription_type.id: item.now_set.of(cycle) for item in client_prices}
+    days = periods.days_in_period(start, end)
     # Shown to the client's own staff: without the partner's cost (docs/rules.md rule 23).
-    lines = [{key: value for key, value in each.items() if key not in COST_KEYS}
-             for each in _lines(client, cycle, start, end, price_book.coming_prices(client, cycle))]
+    lines = [{key: value for key, value in invoice_line(row.site.id, row.site.name, seats.subscription_type,
+                                                       seats.allocated, coming[seats.subscription_type.id], 0,
+                                                       days, days).items() if key not in COST_KEYS}
+             for row in site_rows for seats in row.seats]
     # One total per currency, as the period will be invoiced (rule 25); the catalogue's when nothing is allocated.
     totals = [(currency, sum(line["amount"] for line in group)) for currency, group in by_currency(lines).items()]
-    totals = totals or [(catalogue_currency(), 0)]
+    totals = totals or [(client_prices[0].currency if client_prices else catalogue_currency(), 0)]
     return {"cycle": cycle, "period_start": start, "period_end": end, "lines": lines, "totals": totals,
             "total": totals[0][1], "currency": totals[0][0]}

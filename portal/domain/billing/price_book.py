@@ -94,14 +94,6 @@ def price_as_now_set(client_price, book_entry, subscription_type, cycle: str):
                          _cycle_price(subscription_type, cycle))
 
 
-def coming_prices(client: Organisation, cycle: str):
-    """A subquery (``subscription_type_id``, ``unit_price``): the client's prices in ``cycle`` as now set.
-
-    What the next period will lock; the next invoice's preview reads it.
-    """
-    return _now_set(client.id, client.parent_id, cycle).subquery("coming_prices")
-
-
 def lock_period(client: Organisation, start: date, cycle: str) -> None:
     """Lock the client's prices of every catalogue type for the period starting ``start``, inside the
     caller's transaction. Prices already locked for that period stay: locking twice changes nothing."""
@@ -238,6 +230,7 @@ class ClientPriceItem:
     next_price_from: date | None
     source: str  # where the price comes from as now set: client, price_book or list
     own: Pair | None  # the client's own prices, when set
+    now_set: Pair  # the prices as now set (from ``source``): what a period opened now locks
 
     @property
     def currency(self) -> str:
@@ -282,7 +275,8 @@ def client_prices(client: Organisation, today: date | None = None) -> list[Clien
             subscription_type, cycle, price, following, coming if changes else None,
             client.period_end if changes else None,
             "client" if own_entry else "price_book" if book_entry else "list",
-            Pair(own_entry.monthly_price, own_entry.annual_price, subscription_type.currency) if own_entry else None))
+            Pair(own_entry.monthly_price, own_entry.annual_price, subscription_type.currency) if own_entry else None,
+            Pair(setting.monthly_price, setting.annual_price, subscription_type.currency)))
     return items
 
 
