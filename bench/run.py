@@ -143,8 +143,9 @@ def scale_command(args, dialect: str = "sqlite") -> Command:
 
 # Run once, timed, after the requests at scale (they may change data).
 COMMANDS_AT_SCALE: list[Command] = [
-    # Every scaled client's first period starts today, not yet invoiced: 2,000 invoices.
-    Command("billing run", ("billing", "run", "--today", "{today}"), max_seconds=10.0),
+    # Every scaled client's first period starts today, not yet invoiced: an invoice per client. Its limit is
+    # per client (BILLING_MS_PER_CLIENT, below): the 10 s of issue 9 were for 2,000 clients.
+    Command("billing run", ("billing", "run", "--today", "{today}")),
 ]
 
 # Issue 17: the billing run's time per client at scale (set-based work, not a transaction per client).
