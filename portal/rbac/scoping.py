@@ -60,8 +60,27 @@ def client_filter(actor, query):
 
 
 def reachable_client(actor, client_id) -> Organisation | None:
-    query = client_filter(actor, select(Organisation).where(Organisation.id == client_id))
-    return db.session.scalar(query)
+    organisation = actor.organisation
+    return db.session.scalar(_reachable_client_statement(organisation.kind),
+                             {"client_id": client_id, "scope_id": organisation.id})
+
+
+# The loaders below run on every client and site page: their statements are built once per kind of
+# organisation (building them cost as much as running them), the ids bound on each execution.
+
+
+@functools.cache
+def _reachable_client_statement(kind: str):
+    return select(Organisation).where(Organisation.id == bindparam("client_id"),
+                                      client_scope(kind, bindparam("scope_id")))
+
+
+@functools.cache
+def _client_and_site_statement(kind: str, with_client_id: bool):
+    """The site ``site_id`` (of the client ``client_id``, if ``with_client_id``) and its client, if reachable."""
+    query = (select(Organisation, Site).join(Site, Site.client_id == Organisation.id)
+             .where(Site.id == bindparam("site_id"), client_scope(kind, bindparam("scope_id"))))
+    return query.where(Organisation.id == bindparam("client_id")) if with_client_id else query
 
 
 VIEW = "clients.view"
@@ -113,14 +132,15 @@ def get_site_or_404(client: Organisation, site_id: int, actor=None) -> Site:
 
 def get_client_and_site_or_404(client_id: int, site_id: int, actor=None) -> tuple[Organisation, Site]:
     """``get_client_or_404`` then ``get_site_or_404``, read in one statement (every site page loads both)."""
-    return _client_and_site_or_404(actor or current_user, Site.id == site_id, Organisation.id == client_id)
+    return _client_and_site_or_404(actor or current_user, site_id, client_id)
 
 
-def _client_and_site_or_404(actor, *conditions) -> tuple[Organisation, Site]:
-    """The site meeting ``conditions`` and its client, read in one statement, both in the actor's reach."""
-    row = db.session.execute(client_filter(actor, select(Organisation, Site)
-                                           .join(Site, Site.client_id == Organisation.id)
-                                           .where(*conditions))).first()
+def _client_and_site_or_404(actor, site_id: int, client_id: int | None = None) -> tuple[Organisation, Site]:
+    """The site ``site_id`` (of the client ``client_id``, if given) and its client, read in one statement,
+    both in the actor's reach."""
+    organisation = actor.organisation
+    row = db.session.execute(_client_and_site_statement(organisation.kind, client_id is not None),
+                             {"site_id": site_id, "client_id": client_id, "scope_id": organisation.id}).first()
     if row is None:
         abort(404)
     return row[0], _site_in_reach_or_404(row[1], actor)
@@ -198,7 +218,7 @@ def _parent_id_or_404(parent_column, id_column, object_id: int) -> int:
 def get_site_by_id_or_404(site_id: int, actor=None) -> Site:
     """A site named by its id alone (the API's ``/sites/{id}``), read with its client in one statement, both
     in the caller's reach: ``site.client`` is then in the session."""
-    return _client_and_site_or_404(actor or current_user, Site.id == site_id)[1]
+    return _client_and_site_or_404(actor or current_user, site_id)[1]
 
 
 def get_client_user_or_404(user_id: int, actor=None) -> User:

@@ -23,13 +23,13 @@ def ids(body) -> list[int]:
 
 def test_site_users_are_the_seat_holders_of_the_read_model(api_as, demo, fresh):
     # Deactivated during a trial: no longer active, still holding the seat until the trial ends.
-    leaving = db.session.scalars(seat_holders_query(demo.lyon)).first()
+    leaving = db.session.scalars(seat_holders_query(demo.lyon.id)).first()
     db.session.execute(update(User).where(User.id == leaving.id).values(status="deactivated",
                                                                         access_until=clock.today()))
     db.session.commit()
     fresh()
     body = api_as("acme_admin").get(f"/api/v1/sites/{demo.lyon.id}/users?per_page=200").get_json()
-    expected = [user.id for user in db.session.scalars(seat_holders_query(demo.lyon))]
+    expected = [user.id for user in db.session.scalars(seat_holders_query(demo.lyon.id))]
     assert ids(body) == expected and body["total"] == len(expected)
     assert leaving.id in ids(body)
 

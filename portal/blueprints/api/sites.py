@@ -53,7 +53,7 @@ def list_site_users(site_id):
     """Users holding a seat here (invited, active, or deactivated but keeping it until the trial ends)."""
     site = get_site_by_id_or_404(site_id, actor())
     require(permissions.view_site(site))
-    page = page_of(seat_holders_query(site), read_query(), options=(joinedload(User.subscription_type),))
+    page = page_of(seat_holders_query(site.id), read_query(), options=(joinedload(User.subscription_type),))
     return page_body([user_out(user) for user in page.rows], page)
 
 

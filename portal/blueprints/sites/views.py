@@ -1,7 +1,9 @@
+import functools
 import re
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy import Integer, bindparam
 from sqlalchemy.orm import joinedload
 
 from portal.blueprints.sites import bp
@@ -39,13 +41,21 @@ def _seat_panel(errors=None, announce=None) -> dict:
     )
 
 
+@functools.cache
+def _holders_statement():
+    """The page's seat holders (``site_id``), built once: building it took half as long as running it.
+
+    The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
+    """
+    return (people.seat_holders_query(bindparam("site_id", type_=Integer))
+            .options(joinedload(User.subscription_type)).limit(SITE_USERS_SHOWN))
+
+
 def _site_page(status: int = 200, errors=None, announce=None, billing_note=None):
     """For htmx, the seat panel alone; otherwise the whole page: the panel and the seat holders."""
     if is_htmx():
         return render("sites/_seat_panel.html", status, billing_note=billing_note, **_seat_panel(errors, announce))
-    # The same people as the API's site users: holds_seat() keeps a user deactivated in a trial.
-    holders = db.session.scalars(people.seat_holders_query(g.site).options(joinedload(User.subscription_type))
-                                 .limit(SITE_USERS_SHOWN)).all()
+    holders = db.session.scalars(_holders_statement(), {"site_id": g.site.id}).all()
     panel = _seat_panel(errors)
     seats = queries.seats_summed(panel["rows"])  # the chart ends at the panel's counts: not read twice
     trend = (seat_trend(Scope.site(g.site.id), name=g.site.name, chart_id="site-usage",

@@ -42,10 +42,10 @@ def pending_invitations(client: Organisation, reach: set[int] | None) -> list[In
     return list(db.session.scalars(query))
 
 
-def seat_holders_query(site: Site) -> Select:
-    """The users holding a seat at ``site`` (``holds_seat``: a user deactivated in a trial
-    holds it until the trial ends), by name, id."""
-    return select(User).where(User.site_id == site.id, holds_seat()).order_by(User.name, User.id)
+def seat_holders_query(site_id) -> Select:
+    """The users holding a seat at the site ``site_id`` (or a ``bindparam``, for a statement built once)
+    (``holds_seat``: a user deactivated in a trial holds it until the trial ends), by name, id."""
+    return select(User).where(User.site_id == site_id, holds_seat()).order_by(User.name, User.id)
 
 
 def members_query(organisation: Organisation, q: str = "") -> Select:

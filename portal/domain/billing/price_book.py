@@ -167,9 +167,17 @@ def period_prices(client: Organisation, subscription_types) -> dict[int, int]:
 
 def _locked_prices(client: Organisation, type_ids: list[int]) -> dict[int, int]:
     """The prices locked for the client's open period, per type id (of those asked that have one)."""
-    return dict(db.session.execute(select(PeriodPrice.subscription_type_id, PeriodPrice.unit_price).where(
-        PeriodPrice.client_id == client.id, PeriodPrice.period_start == client.period_start,
-        PeriodPrice.subscription_type_id.in_(type_ids))).all())
+    return dict(db.session.execute(_locked_prices_statement(), {
+        "client_id": client.id, "period_start": client.period_start, "type_ids": type_ids}).all())
+
+
+@functools.cache
+def _locked_prices_statement():
+    """Built once (the site page quotes its types on every visit)."""
+    return select(PeriodPrice.subscription_type_id, PeriodPrice.unit_price).where(
+        PeriodPrice.client_id == bindparam("client_id", type_=Integer),
+        PeriodPrice.period_start == bindparam("period_start", type_=Date),
+        PeriodPrice.subscription_type_id.in_(bindparam("type_ids", expanding=True)))
 
 
 # ---------------------------------------------------------------- what the screens and the API show
