@@ -39,6 +39,21 @@ def test_every_page_in_name_order_holds_its_clients_with_their_sums(nw_admin, li
     assert [len(page.rows) for page in pages] == [3, 3, 1] and pages[0].total == 7
 
 
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+@pytest.mark.parametrize("q, per_page", [("", 2), ("", 4), ("a", 1), ("a", 3)])
+def test_pages_past_the_middle_read_from_the_end_hold_the_same_clients(nw_admin, listing, direction, q, per_page):
+    """Pages past the middle are read from the far end of the index: the same rows, in the same order."""
+    matching = [row for row in listing if q in row[1].lower()]
+    ordered = sorted(matching, key=lambda row: row[1], reverse=direction == "desc")
+    pages = -(-len(ordered) // per_page)
+
+    shown = [[(row.id, row.name, row.allocated, row.consumed) for row in
+              queries.client_page(nw_admin, q=q, direction=direction, page=n, per_page=per_page).rows]
+             for n in range(1, pages + 1)]
+
+    assert shown == [ordered[start:start + per_page] for start in range(0, len(ordered), per_page)]
+
+
 def test_sorting_by_free_seats_still_sums_every_client(nw_admin, listing):
     page = queries.client_page(nw_admin, sort="free", direction="desc", page=1, per_page=PER_PAGE)
     assert [row.allocated - row.consumed for row in page.rows] == [14, 12, 10]

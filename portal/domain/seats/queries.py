@@ -203,6 +203,8 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     count = select(func.count(Organisation.id)).where(where)
     if sort == "name":
         return count, _name_page_statement(where, direction)
+    if sort == "name, backwards":  # the same order read from its far end (client_page)
+        return count, _name_page_statement(where, direction, backwards=True)
     allocated, consumed = _client_sum(Allocation.allocated), _client_sum(Allocation.consumed)
     order = {"name": Organisation.name, "allocated": allocated, "consumed": consumed,
              "free": allocated - consumed}[sort]
@@ -215,19 +217,21 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     return count, rows
 
 
-def _name_page_statement(where, direction: str):
+def _name_page_statement(where, direction: str, backwards: bool = False):
     """The page in name order: the page's clients first (off the (kind, parent_id, name, id) index), then
-    their sums.
+    their sums. ``backwards``: name and id both the other way, for a page counted from the end.
 
     Summing in the same SELECT as LIMIT … OFFSET made PostgreSQL work out the sums of every client the
     OFFSET skips too: the API's page 400 of 50 at 20,000 clients took 296 ms, now 33 ms (issue 17).
     """
+    name_direction = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
+    id_direction = "desc" if backwards else "asc"
     page = (select(Organisation.id, Organisation.name, Organisation.billing_cycle).where(where)
-            .order_by(_directed(Organisation.name, direction), Organisation.id)
+            .order_by(_directed(Organisation.name, name_direction), _directed(Organisation.id, id_direction))
             .limit(bindparam("limit")).offset(bindparam("offset")).subquery("page"))
     return (select(page.c.id, page.c.name, page.c.billing_cycle,
                    _client_sum(Allocation.allocated, page.c.id), _client_sum(Allocation.consumed, page.c.id))
-            .order_by(_directed(page.c.name, direction), page.c.id))
+            .order_by(_directed(page.c.name, name_direction), _directed(page.c.id, id_direction)))
 
 
 def _directed(column, direction: str):
@@ -254,8 +258,18 @@ def client_page(actor, *, q="", sort="name", direction="asc", page=1, per_page=2
         total = organisation.client_count
     if clamp_to_last:  # people get the last page; programs an empty one past the end (see portal.domain.pages)
         page = clamp(page, total, per_page)
-    params.update(limit=per_page, offset=(page - 1) * per_page)
-    listing = [ClientRow(*row) for row in db.session.execute(rows, params)] if (page - 1) * per_page < total else []
+    offset = (page - 1) * per_page
+    listing = []
+    if offset < total and sort == "name" and offset > total // 2:
+        # Past the middle, the page is read from the other end of the index (name and id both the other
+        # way, then turned round): an OFFSET walks every entry it skips, so the last of 20,000 clients'
+        # pages skipped 19,975 (PostgreSQL: 8.5 ms against 5.7 ms for the first).
+        backwards = _client_page_statements(organisation.kind, "name, backwards", direction, bool(q))[1]
+        params.update(limit=min(per_page, total - offset), offset=max(0, total - offset - per_page))
+        listing = [ClientRow(*row) for row in db.session.execute(backwards, params)][::-1]
+    elif offset < total:
+        params.update(limit=per_page, offset=offset)
+        listing = [ClientRow(*row) for row in db.session.execute(rows, params)]
     return Page(listing, total, page, per_page, query=dict(q=q, sort=sort, direction=direction))
 
 
