@@ -5,6 +5,7 @@ docs/rules.md rules 1, 2, 5, 7, 20 and section 5 (Client, New user).
 import pytest
 from sqlalchemy import select, update
 
+from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import Allocation, SubscriptionType, User
 
@@ -435,3 +436,25 @@ def test_the_page_reads_the_allocations_once_for_sites_totals_and_next_invoice(d
                       "total-support": ["2", "0", "2"]}
     assert len([s for s in statements if "allocations" in s]) == 1, statements
     assert len(statements) <= 8, "\n".join(s[:150] for s in statements)
+
+
+def test_a_site_manager_sees_the_pending_invitations_of_their_site_only(demo, login_as, html):
+    """The invitations list narrows to the sites a site-limited role manages (rule 41b); the client's admin sees all."""
+    finance, essentials = demo.user("finance@northwind.example"), demo.type("essentials")
+    for site in (demo.lyon, demo.paris):
+        allocated = db.session.scalar(select(Allocation.allocated).where(
+            Allocation.site_id == site.id, Allocation.subscription_type_id == essentials.id)) or 0
+        allocations.set_allocation(finance, site, essentials, allocated + 1)
+    admin = login_as("admin@acme.example")
+    for site, email in ((demo.lyon, "lea.lyon@acme.example"), (demo.paris, "paul.paris@acme.example")):
+        assert admin.post(new_user_url(demo.acme), data=create_form(site, email=email)).status_code == 302
+    invited = {demo.user(email).id: email for email in ("lea.lyon@acme.example", "paul.paris@acme.example")}
+
+    def shown(browser):
+        section = html(browser.get(detail_url(demo.acme))).by_id("invitations")
+        return {invited[int(row.attrs["id"].removeprefix("invitation-"))] for row in section.find_all("tr")
+                if row.attrs.get("id", "").startswith("invitation-") and
+                int(row.attrs["id"].removeprefix("invitation-")) in invited}
+
+    assert shown(admin) == {"lea.lyon@acme.example", "paul.paris@acme.example"}
+    assert shown(login_as("frontdesk@acme.example")) == {"lea.lyon@acme.example"}

@@ -5,7 +5,9 @@ request: the caller hands in the client, the sites it reaches (``reach``,
 ``None`` for all of them) and the search text. A page and its API twin call
 the same function here, so they cannot disagree on who is listed.
 """
-from sqlalchemy import Select, select
+import functools
+
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.domain.search import user_matches
@@ -29,17 +31,22 @@ def users_query(client: Organisation, reach: set[int] | None, q: str = "") -> Se
 
 def pending_invitations(client: Organisation, reach: set[int] | None) -> list[Invitation]:
     """The pending invitations of ``client`` (users of the sites in ``reach``), newest first, at most 200."""
+    params = {"client_id": client.id} if reach is None else {"client_id": client.id, "sites": sorted(reach)}
+    return list(db.session.scalars(_pending_invitations_statement(reach is not None), params))
+
+
+@functools.cache
+def _pending_invitations_statement(within_sites: bool):
+    """Built once per shape: the client page lists them on every visit, and building cost as much as running."""
     query = (
         select(Invitation).join(User, Invitation.user_id == User.id)
-        .where(Invitation.organisation_id == client.id, Invitation.status == "pending")
+        .where(Invitation.organisation_id == bindparam("client_id", type_=Integer), Invitation.status == "pending")
         # The roles: each row asks whether the caller may revoke (docs/rules.md rule 41b).
         .options(joinedload(Invitation.user).selectinload(User.role_assignments))
         .order_by(Invitation.created_at.desc())
         .limit(PENDING_INVITATIONS_SHOWN)
     )
-    if reach is not None:
-        query = query.where(User.site_id.in_(reach))
-    return list(db.session.scalars(query))
+    return query.where(User.site_id.in_(bindparam("sites", expanding=True))) if within_sites else query
 
 
 def seat_holders_query(site_id) -> Select:
