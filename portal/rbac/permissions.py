@@ -13,7 +13,7 @@ from flask_principal import Permission
 
 from portal.models import Organisation, Site, User
 from portal.rbac.needs import ALL, identity_for
-from portal.rbac.roles import ROLES, Role
+from portal.rbac.roles import ROLES, Role, roles_for
 
 
 def _scopes(target) -> list[tuple]:
@@ -178,6 +178,20 @@ def manage_user(user):
     for role, scopes in _held_roles(user):
         required += [permission(name, scope) for name in sorted(role.permissions) for scope in scopes]
     return AllOf(required)
+
+
+def manage_every_user_of(client):
+    """``manage_user`` over every user of ``client`` at once: ``users.manage`` and every permission of every
+    client role, over the whole client (or wider).
+
+    Whoever holds it outranks any role a user of the client can hold, at any of its sites (role
+    assignments are limited to the client's own sites, accounts.grants), so a list of the client's users
+    knows each row is manageable without reading their roles (the client page, docs/rules.md rule 41b).
+    """
+    return AllOf([permission(name, client) for name in _CLIENT_ROLE_PERMISSIONS])
+
+
+_CLIENT_ROLE_PERMISSIONS = sorted({"users.manage"}.union(*(role.permissions for role in roles_for("client"))))
 
 
 def may_manage_user(actor, user) -> bool:

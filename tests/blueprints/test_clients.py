@@ -5,9 +5,11 @@ docs/rules.md rules 1, 2, 5, 7, 20 and section 5 (Client, New user).
 import pytest
 from sqlalchemy import select, update
 
+from portal.domain.accounts import grants
 from portal.domain.seats import allocations
 from portal.extensions import db
 from portal.models import Allocation, SubscriptionType, User
+from portal.rbac import permissions
 
 
 def detail_url(client):
@@ -458,3 +460,34 @@ def test_a_site_manager_sees_the_pending_invitations_of_their_site_only(demo, lo
 
     assert shown(admin) == {"lea.lyon@acme.example", "paul.paris@acme.example"}
     assert shown(login_as("frontdesk@acme.example")) == {"lea.lyon@acme.example"}
+
+
+@pytest.mark.parametrize("viewer", ["finance@northwind.example", "admin@northwind.example", "admin@acme.example",
+                                    "frontdesk@acme.example"])
+def test_the_buttons_of_each_user_and_invitation_follow_who_may_manage_them(viewer, demo, login_as, html):
+    """Nobody manages up (rule 41b), row by row, whether the page read each user's roles or knew the caller
+    outranks every client role (finance and the client admin: ``manage_every_user_of``; the partner admin
+    alone lacks billing.view and subscriptions.view, the site manager holds Lyon only)."""
+    finance, essentials = demo.user("finance@northwind.example"), demo.type("essentials")
+    allocations.set_allocation(finance, demo.lyon, essentials, 6)
+    admin = login_as("admin@acme.example")
+    assert admin.post(new_user_url(demo.acme), data=create_form(demo.lyon, email="ann.lyon@acme.example")).status_code == 302
+    grants.grant_role(demo.user("admin@acme.example"), demo.user("ann.lyon@acme.example"), "accountant")
+    actor = demo.user(viewer)
+    page = html(login_as(viewer).get(detail_url(demo.acme)))
+
+    def with_button(container_id, prefix, label):
+        return {int(row.attrs["id"].removeprefix(prefix)) for row in rows(page, container_id, prefix)
+                if any(label in link.text for link in row.find_all("a"))}
+
+    users = list(db.session.scalars(select(User).where(User.organisation_id == demo.acme.id)))
+    listed = {int(row.attrs["id"].removeprefix("user-")) for row in rows(page, "user-list", "user-")}
+    managed = {user.id for user in users if user.id in listed and user.id != actor.id
+               and permissions.may_manage_user(actor, user)}
+    assert with_button("user-list", "user-", "Deactivate") == managed
+    assert managed and (managed != listed - {actor.id}) == (viewer in ("admin@northwind.example",
+                                                                        "frontdesk@acme.example"))
+    invited = demo.user("ann.lyon@acme.example")
+    revocable = {invited.id} if permissions.may_manage_user(actor, invited) else set()
+    assert with_button("invitations", "invitation-", "Revoke") == revocable
+    assert bool(revocable) == (viewer in ("finance@northwind.example", "admin@acme.example"))

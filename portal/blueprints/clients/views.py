@@ -57,6 +57,12 @@ class _Page:
         return self._site_rows[key]
 
     @functools.cached_property
+    def manages_everyone(self) -> bool:
+        """The caller may manage every user of the client (``manage_every_user_of``): the user and invitation
+        lists then need not read each user's roles to show their buttons."""
+        return permissions.manage_every_user_of(self.client).can()
+
+    @functools.cached_property
     def prices(self):
         """The client's prices, for those who read its invoices in full; None otherwise."""
         return price_book.client_prices(self.client) if self.whole_client(permissions.view_invoices) else None
@@ -112,20 +118,23 @@ def _invitations_part(page) -> dict:
     """
     client, pending = page.client, None
     if permissions.manage_users_within(client).can():
-        pending = people.pending_invitations(client, page.reach(permissions.manage_users))
-    return dict(pending=pending, flash_oob=is_htmx())
+        pending = people.pending_invitations(client, page.reach(permissions.manage_users),
+                                             with_roles=not page.manages_everyone)
+    return dict(pending=pending, flash_oob=is_htmx(), manages_everyone=page.manages_everyone)
 
 
 def _users_part(page) -> dict:
     """One page of the client's users (``clients/_users.html``; restricted roles: their sites' users)."""
     q = request.args.get("q", "").strip()[:100]
-    # One statement: the page's users, their roles and those roles' sites (for manage_user) and the count
-    # beside them (the page's rows are limited in a subquery; the roles join outside it).
+    # One statement: the page's users, with the count beside them and, unless the caller manages everyone,
+    # their roles and those roles' sites for manage_user (the page's rows are limited in a subquery; the
+    # roles join outside it).
+    options = (joinedload(User.site), joinedload(User.subscription_type))
+    if not page.manages_everyone:
+        options += (joinedload(User.role_assignments).joinedload(RoleAssignment.sites),)
     listing = requested(people.users_query(page.client, page.reach(permissions.view_client), q),
-                        current_app.config["USERS_PER_PAGE"], query={"q": q}, counted_beside=True,
-                        options=(joinedload(User.site), joinedload(User.subscription_type),
-                                 joinedload(User.role_assignments).joinedload(RoleAssignment.sites)))
-    return dict(users=listing)
+                        current_app.config["USERS_PER_PAGE"], query={"q": q}, counted_beside=True, options=options)
+    return dict(users=listing, manages_everyone=page.manages_everyone)
 
 
 _PAGE_PARTS = (_billing_part, _prices_part, _sync_part, _seats_part, _sites_part, _invitations_part, _users_part)

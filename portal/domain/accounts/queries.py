@@ -29,20 +29,22 @@ def users_query(client: Organisation, reach: set[int] | None, q: str = "") -> Se
     return query.order_by(User.name, User.id)
 
 
-def pending_invitations(client: Organisation, reach: set[int] | None) -> list[Invitation]:
-    """The pending invitations of ``client`` (users of the sites in ``reach``), newest first, at most 200."""
+def pending_invitations(client: Organisation, reach: set[int] | None, with_roles: bool = True) -> list[Invitation]:
+    """The pending invitations of ``client`` (users of the sites in ``reach``), newest first, at most 200;
+    ``with_roles``: the invited users' roles loaded too (whoever may not manage everyone asks for each row)."""
     params = {"client_id": client.id} if reach is None else {"client_id": client.id, "sites": sorted(reach)}
-    return list(db.session.scalars(_pending_invitations_statement(reach is not None), params))
+    return list(db.session.scalars(_pending_invitations_statement(reach is not None, with_roles), params))
 
 
 @functools.cache
-def _pending_invitations_statement(within_sites: bool):
+def _pending_invitations_statement(within_sites: bool, with_roles: bool):
     """Built once per shape: the client page lists them on every visit, and building cost as much as running."""
+    # The roles: each row asks whether the caller may revoke (docs/rules.md rule 41b).
+    user = joinedload(Invitation.user)
     query = (
         select(Invitation).join(User, Invitation.user_id == User.id)
         .where(Invitation.organisation_id == bindparam("client_id", type_=Integer), Invitation.status == "pending")
-        # The roles: each row asks whether the caller may revoke (docs/rules.md rule 41b).
-        .options(joinedload(Invitation.user).selectinload(User.role_assignments))
+        .options(user.selectinload(User.role_assignments) if with_roles else user)
         .order_by(Invitation.created_at.desc())
         .limit(PENDING_INVITATIONS_SHOWN)
     )
