@@ -2,12 +2,13 @@
 import os
 import sys
 
-from flask import Flask
+from flask import Flask, request_started, request_tearing_down
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal import cli, jobs, rbac, web
 from portal.config import DEV_SECRET_KEY, Config, flag, from_environment, proxy_count
+from portal.domain.transactions import serving_request
 from portal.extensions import csrf, db, htmx, limiter, migrate
 from portal.web import assets, probes, request_log
 
@@ -132,12 +133,24 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
 
+    # PostgreSQL: a request's reads run without BEGIN/COMMIT, its writes in transactions (transactions.py).
+    request_started.connect(_serving, app)
+    request_tearing_down.connect(_served, app)
+
     # Registered after Flask-SQLAlchemy's (teardowns run last registered first): before the session is
     # removed, a transaction that only read ends with COMMIT on PostgreSQL (its prepared statements stay).
     @app.teardown_appcontext
     def _end_read(error):
         if error is None:
             end_read_transaction()
+
+
+def _serving(sender, **extra) -> None:
+    serving_request(True)
+
+
+def _served(sender, **extra) -> None:
+    serving_request(False)
 
 
 class DatabaseId(IntegerConverter):
