@@ -8,9 +8,10 @@ reads its own rows, a client its rows through ``(client_id, day)``, a partner
 and the operator the per-partner rows.
 """
 import functools
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
+from operator import sub
 
 from sqlalchemy import Date, Integer, String, bindparam, func, null, select, type_coerce
 
@@ -19,7 +20,14 @@ from portal.domain.errors import Invalid
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import ngettext
-from portal.models import Allocation, PartnerSeatChange, PartnerSeatTotal, SeatChange, Site, SubscriptionType
+from portal.models import (
+    Allocation,
+    PartnerSeatChange,
+    PartnerSeatTotal,
+    SeatChange,
+    Site,
+    SubscriptionType,
+)
 
 MAX_DAYS = 400
 DEFAULT_DAYS = 30
@@ -106,23 +114,34 @@ def _series(current: dict, changes: dict, start: date, end: date, today: date) -
 
     Types that had no seat on any day of the range are left out.
     """
-    days = [today - timedelta(days=back) for back in range((today - start).days + 1)]  # today first
-    changes_of: dict[int, dict] = defaultdict(dict)
-    for (type_id, day), change in changes.items():
-        changes_of[type_id][day] = change
+    days = _days_back(today, (today - start).days + 1)  # today first
+    walked, after_end = len(days), (today - end).days  # the first days walked are past the range's end
+    # Per type, at index b: what to take away from the counts b - 1 days back to get those b days back (the
+    # changes of the later day). The counts are then running differences (accumulate), not a step a day in Python.
+    undo: dict[int, tuple[list, list]] = {}
+    for (type_id, day), (allocated_change, consumed_change) in changes.items():
+        back = (today - day).days + 1
+        if 0 < back < walked:  # a change of the oldest day (or of none shown) changes no day shown
+            if type_id not in undo:
+                undo[type_id] = ([0] * walked, [0] * walked)
+            allocated_undo, consumed_undo = undo[type_id]
+            allocated_undo[back] += allocated_change
+            consumed_undo[back] += consumed_change
     series = {}
-    for type_id in set(current) | set(changes_of):
+    for type_id in set(current) | set(undo):
         allocated, consumed = current.get(type_id, (0, 0))
-        day_changes, points = changes_of.get(type_id, {}), []
-        for day in days:
-            if day <= end:
-                points.append((day, (allocated, consumed)))
-            # The end of the day before = this day's end minus this day's changes.
-            allocated_change, consumed_change = day_changes.get(day, (0, 0))
-            allocated, consumed = allocated - allocated_change, consumed - consumed_change
-        if any(allocated or consumed for _day, (allocated, consumed) in points):
-            series[type_id] = points[::-1]
+        allocated_undo, consumed_undo = undo.get(type_id) or ([0] * walked, [0] * walked)
+        counts = list(zip(accumulate(allocated_undo[1:], sub, initial=allocated),
+                          accumulate(consumed_undo[1:], sub, initial=consumed)))[after_end:]
+        if set(counts) != {(0, 0)}:
+            series[type_id] = list(zip(reversed(days[after_end:]), reversed(counts)))
     return series
+
+
+@functools.lru_cache(maxsize=8)
+def _days_back(today: date, count: int) -> tuple[date, ...]:
+    """``count`` days from ``today`` back, today first (the same few ranges are asked all day long)."""
+    return tuple(today - timedelta(days=back) for back in range(count))
 
 
 def _current(scope: Scope, *, by_type: bool = True) -> dict[int | None, tuple[int, int]]:

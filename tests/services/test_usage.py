@@ -1,4 +1,5 @@
 """Seat history and usage over time (docs/rules.md rule 34), tested without HTTP."""
+import random
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -193,3 +194,38 @@ def test_racing_claims_write_exactly_their_history(app, on, acme_admin, acme, es
     assert (row.day, row.allocated_change, row.consumed_change) == (MONDAY, 0, 3)
     assert counts(usage.usage(Scope.site(site_id), MONDAY - timedelta(days=1), MONDAY)) == {
         MONDAY - timedelta(days=1): (7, 4), MONDAY: (7, 7)}
+
+
+def _walked_day_by_day(current, changes, start, end, today):
+    """The counts of each day the plain way: from today back, one day at a time (what ``_series`` computes)."""
+    series = {}
+    for type_id in set(current) | {type_id for type_id, _day in changes}:
+        allocated, consumed = current.get(type_id, (0, 0))
+        points, day = [], today
+        while day >= start:
+            if day <= end:
+                points.append((day, (allocated, consumed)))
+            allocated_change, consumed_change = changes.get((type_id, day), (0, 0))
+            allocated, consumed = allocated - allocated_change, consumed - consumed_change
+            day -= timedelta(days=1)
+        if any(counts != (0, 0) for _day, counts in points):
+            series[type_id] = points[::-1]
+    return series
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_walk_back_from_today_matches_a_day_by_day_walk(seed):
+    """Ranges of 1 to 365 days, ending today or before, types with and without seats or changes, changes
+    on the oldest day, before the range and after today."""
+    rng = random.Random(seed)
+    today = date(2026, 12, 3) - timedelta(days=rng.randint(0, 40))
+    span = rng.choice([1, 2, 30, 90, 365])
+    start = today - timedelta(days=span - 1)
+    end = max(start, today - timedelta(days=rng.choice([0, 0, 1, 5, span - 1])))
+    types = rng.sample([1, 2, 3, None], rng.randint(1, 3))
+    current = {t: (rng.randint(0, 9), rng.randint(0, 9)) for t in types if rng.random() < 0.7}
+    changes = {(t, start + timedelta(days=rng.randint(-2, span + 2))): (rng.randint(-3, 3), rng.randint(-3, 3))
+               for t in types for _ in range(rng.randint(0, 25))}
+
+    assert usage._series(current, changes, start, end, today) == _walked_day_by_day(current, changes, start, end,
+                                                                                       today)
