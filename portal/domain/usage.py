@@ -91,7 +91,7 @@ def usage(scope: Scope, start: date, end: date, *, today: date | None = None) ->
     series = _series(_current(scope), _changes(scope, start), start, end, today)
     types = {t.id: t for t in db.session.scalars(select(SubscriptionType).where(SubscriptionType.id.in_(series)))}
     rows = [DayUsage(day, types[type_id], allocated, consumed)
-            for type_id in sorted(series) for day, (allocated, consumed) in series[type_id]]
+            for type_id in sorted(series) for day, allocated, consumed in series[type_id]]
     return sorted(rows, key=lambda row: (row.day, row.subscription_type.id))
 
 
@@ -106,11 +106,12 @@ def daily_totals(scope: Scope, start: date, end: date, *, today: date | None = N
     today = today or clock.today()
     now = {None: current} if current is not None else _current(scope, by_type=False)
     series = _series(now, _changes(scope, start, by_type=False), start, end, today)
-    return [(day, allocated, consumed) for points in series.values() for day, (allocated, consumed) in points]
+    return [point for points in series.values() for point in points]
 
 
 def _series(current: dict, changes: dict, start: date, end: date, today: date) -> dict[int, list]:
-    """Walk back from today's counts, undoing each day's changes; keep the days of ``[start, end]``.
+    """Walk back from today's counts, undoing each day's changes; keep the days of ``[start, end]``, as
+    (day, allocated, consumed) oldest first.
 
     Types that had no seat on any day of the range are left out.
     """
@@ -131,10 +132,11 @@ def _series(current: dict, changes: dict, start: date, end: date, today: date) -
     for type_id in set(current) | set(undo):
         allocated, consumed = current.get(type_id, (0, 0))
         allocated_undo, consumed_undo = undo.get(type_id) or ([0] * walked, [0] * walked)
-        counts = list(zip(accumulate(allocated_undo[1:], sub, initial=allocated),
-                          accumulate(consumed_undo[1:], sub, initial=consumed)))[after_end:]
-        if set(counts) != {(0, 0)}:
-            series[type_id] = list(zip(reversed(days[after_end:]), reversed(counts)))
+        allocated_counts = list(accumulate(allocated_undo[1:], sub, initial=allocated))[after_end:]
+        consumed_counts = list(accumulate(consumed_undo[1:], sub, initial=consumed))[after_end:]
+        if any(allocated_counts) or any(consumed_counts):
+            series[type_id] = list(zip(reversed(days[after_end:]), reversed(allocated_counts),
+                                       reversed(consumed_counts)))
     return series
 
 

@@ -52,7 +52,9 @@ class UsagePoint(NamedTuple):
     """A day's seats, as at the end of that UTC day (docs/rules.md rule 34).
 
     A named tuple, not a dataclass: a year of points is the key of the drawings kept per process, hashed
-    and compared on every chart page, which tuples do in C (a dataclass's were 730 Python calls a page)."""
+    and compared on every chart page, which tuples do in C (a dataclass's were 730 Python calls a page).
+    The functions here take plain ``(day, allocated, consumed)`` tuples as well (equal, same hash): a page
+    passes usage.daily_totals' as they come, as making 365 named tuples cost 0.15 ms."""
     day: date
     allocated: int
     consumed: int
@@ -83,8 +85,8 @@ def usage_rows(points: Sequence[UsagePoint]) -> Markup:
 def _rows(points: tuple[UsagePoint, ...], locale: str) -> Markup:
     row = Markup('<tr><th scope="row"><time datetime="{}">{}</time></th>'
                  '<td class="num">{}</td><td class="num">{}</td></tr>\n')
-    return Markup("").join(row.format(point.day.isoformat(), format_day_in(point.day, locale), point.allocated,
-                                      point.consumed) for point in points)
+    return Markup("").join(row.format(day.isoformat(), format_day_in(day, locale), allocated, consumed)
+                           for day, allocated, consumed in points)
 
 
 @functools.lru_cache(maxsize=256)
@@ -95,15 +97,16 @@ def _drawn(points: tuple[UsagePoint, ...], title: str, chart_id: str, allocated_
     Drawing is most of a chart page's time (pygal lays out every point), and a page reloaded while
     its seats did not move asks for the same SVG: the points are the key, so any change draws anew.
     """
-    labels = x_labels([point.day for point in points], locale)
-    ticks = y_ticks(max(max(point.allocated, point.consumed) for point in points))
+    days, allocated, consumed = zip(*points)
+    labels = x_labels(days, locale)
+    ticks = y_ticks(max(max(allocated), max(consumed)))
     chart = pygal.Line(
         style=_STYLE, width=_WIDTH, height=_HEIGHT, js=[], disable_xml_declaration=True, no_prefix=True,
         show_dots=False, legend_at_bottom=True, legend_at_bottom_columns=2, truncate_legend=-1, truncate_label=-1,
         x_labels=labels, x_labels_major=[label for label in labels if label], show_minor_x_labels=False,
         y_labels=ticks, range=(0, ticks[-1]), value_formatter=lambda value: format_decimal(value, locale=locale))
-    chart.add(allocated_label, [point.allocated for point in points])
-    chart.add(consumed_label, [point.consumed for point in points], fill=True)
+    chart.add(allocated_label, list(allocated))
+    chart.add(consumed_label, list(consumed), fill=True)
     return Markup(_finish(chart.render_tree(), title, chart_id))
 
 

@@ -45,7 +45,7 @@ def seat_trend(scope: usage.Scope, *, name: str, chart_id: str, current: tuple[i
     key, days = chosen_range()
     today = clock.today()
     start, end = usage.day_range(today - timedelta(days=days - 1), today, today=today)
-    points = [UsagePoint(*row) for row in usage.daily_totals(scope, start, end, today=today, current=current)]
+    points = usage.daily_totals(scope, start, end, today=today, current=current)  # (day, allocated, consumed)
     caption = (_("Seats allocated and consumed over the last 12 months") if key == "12m" else
                ngettext("Seats allocated and consumed over the last %(num)d day",
                         "Seats allocated and consumed over the last %(num)d days", days))

@@ -204,11 +204,11 @@ def _walked_day_by_day(current, changes, start, end, today):
         points, day = [], today
         while day >= start:
             if day <= end:
-                points.append((day, (allocated, consumed)))
+                points.append((day, allocated, consumed))
             allocated_change, consumed_change = changes.get((type_id, day), (0, 0))
             allocated, consumed = allocated - allocated_change, consumed - consumed_change
             day -= timedelta(days=1)
-        if any(counts != (0, 0) for _day, counts in points):
+        if any(allocated or consumed for _day, allocated, consumed in points):
             series[type_id] = points[::-1]
     return series
 
