@@ -134,8 +134,8 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine)
 
     # PostgreSQL: a request's reads run without BEGIN/COMMIT, its writes in transactions (transactions.py).
-    request_started.connect(_serving, app)
-    request_tearing_down.connect(_served, app)
+    request_started.connect(_request_started, app)
+    request_tearing_down.connect(_request_ended, app)
 
     # Registered after Flask-SQLAlchemy's (teardowns run last registered first): before the session is
     # removed, a transaction that only read ends with COMMIT on PostgreSQL (its prepared statements stay).
@@ -145,11 +145,11 @@ def register_extensions(app: Flask) -> None:
             end_read_transaction()
 
 
-def _serving(sender, **extra) -> None:
+def _request_started(sender, **extra) -> None:
     serving_request(True)
 
 
-def _served(sender, **extra) -> None:
+def _request_ended(sender, **extra) -> None:
     serving_request(False)
 
 

@@ -204,6 +204,15 @@ def _autocommit_outside_writes(engine) -> None:
         if dbapi_connection.autocommit != wanted:  # a local switch: no round trip
             dbapi_connection.autocommit = wanted
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _stream_in_a_transaction(connection, cursor, statement, parameters, context, executemany):
+        # A server-side cursor (``stream_results``: the CSV exports) lives only in a transaction: from it on,
+        # the request's reads run in one, ended by end_read_transaction's COMMIT.
+        if context is not None and context.execution_options.get("stream_results"):
+            dbapi_connection = connection.connection.dbapi_connection
+            if dbapi_connection.autocommit:
+                dbapi_connection.autocommit = False
+
     @event.listens_for(engine, "checkin")
     def _checkin(dbapi_connection, _record):  # back in the pool as any other user of it expects it
         if dbapi_connection is not None and dbapi_connection.autocommit:
