@@ -87,3 +87,16 @@ def test_the_whole_list_takes_its_total_from_the_counter_and_a_search_counts(nw_
     assert (whole.total, counted_whole) == (7, [])
     # Alpha, Bravo, Charlie and Delta hold an "a" (case aside); Echo, Foxtrot and Golf do not.
     assert (searched.total, len(counted_search)) == (4, 1)
+
+
+def test_clients_without_sites_or_seats_are_listed_with_none(nw_admin, northwind):
+    """The sums come from a join grouped by client: a client with no site, or sites without seats, still
+    has its row, at 0 / 0."""
+    bare = ClientFactory(parent=northwind, name="Bare", billed=False)
+    SiteFactory(client=ClientFactory(parent=northwind, name="Empty site", billed=False), name="Nothing here")
+
+    rows = queries.client_page(nw_admin, q="", sort="name", page=1, per_page=50).rows
+
+    listed = {row.name: (row.allocated, row.consumed) for row in rows}
+    assert listed["Bare"] == (0, 0) and listed["Empty site"] == (0, 0)
+    assert bare.id in {row.id for row in rows}

@@ -222,6 +222,8 @@ def _name_page_statement(where, direction: str, backwards: bool = False):
 
     Summing in the same SELECT as LIMIT … OFFSET made PostgreSQL work out the sums of every client the
     OFFSET skips too: the API's page 400 of 50 at 20,000 clients took 296 ms, now 33 ms (issue 17).
+    Both sums in one pass over the page's sites and allocations (a join grouped by client), not a correlated
+    subquery each walking them again (PostgreSQL at 20,000 clients: 0.58 -> 0.38 ms).
     """
     name_direction = {"asc": "desc", "desc": "asc"}[direction] if backwards else direction
     id_direction = "desc" if backwards else "asc"
@@ -229,7 +231,9 @@ def _name_page_statement(where, direction: str, backwards: bool = False):
             .order_by(_directed(Organisation.name, name_direction), _directed(Organisation.id, id_direction))
             .limit(bindparam("limit")).offset(bindparam("offset")).subquery("page"))
     return (select(page.c.id, page.c.name, page.c.billing_cycle,
-                   _client_sum(Allocation.allocated, page.c.id), _client_sum(Allocation.consumed, page.c.id))
+                   func.coalesce(func.sum(Allocation.allocated), 0), func.coalesce(func.sum(Allocation.consumed), 0))
+            .outerjoin(Site, Site.client_id == page.c.id).outerjoin(Allocation, Allocation.site_id == Site.id)
+            .group_by(page.c.id, page.c.name, page.c.billing_cycle)
             .order_by(_directed(page.c.name, name_direction), _directed(page.c.id, id_direction)))
 
 
