@@ -7,7 +7,7 @@ moves the service clock), so the history rows are those the counters wrote.
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from portal.domain import insights
 from portal.domain.insights import baselines
@@ -17,7 +17,7 @@ from portal.domain.billing.money import half_up
 from portal.domain.errors import Forbidden
 from portal.domain.seats import allocations
 from portal.extensions import db
-from portal.models import RoleAssignment, User
+from portal.models import RoleAssignment, SubscriptionType, User
 from tests.factories import (
     AllocationFactory,
     ClientFactory,
@@ -398,7 +398,7 @@ def test_without_subscriptions_view_insight_is_refused(two_partners, role):
 
 
 def test_the_page_costs_the_same_statements_whatever_the_number_of_clients(on, world, app):
-    """Set-based: one statement per list (and the catalogue currency), never one per client or site."""
+    """Set-based: one statement for the lists (the catalogue currency read with them), never one per client or site."""
     essentials, finance, northwind = world["essentials"], world["finance"], world["northwind"]
     statements = []
 
@@ -425,3 +425,18 @@ def test_the_page_costs_the_same_statements_whatever_the_number_of_clients(on, w
         site_with(client, "B", essentials, 4, 1)
     on(TODAY)
     assert page_statements() == small
+
+
+def test_the_headline_is_in_the_catalogues_currency_whatever_it_is(on, world):
+    """The catalogue's currency (its first type's) comes with the lists, not in a statement of its own;
+    a catalogue in Swiss francs heads its MRR in francs, not in the euros of an empty catalogue."""
+    acme, essentials, finance = world["acme"], world["essentials"], world["finance"]
+    db.session.execute(update(SubscriptionType).where(SubscriptionType.id == essentials.id).values(currency="CHF"))
+    db.session.commit()
+    site_with(acme, "Lyon", essentials, 2, 0)
+    on(TODAY)
+
+    found = insights.insights(finance, limit=insights.PAGE_ROWS)
+
+    assert (found.revenue.currency, found.revenue.total) == ("CHF", 3000)
+    assert insights.recurring_revenue(finance).currency == "CHF"

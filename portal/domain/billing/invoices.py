@@ -196,7 +196,16 @@ def catalogue_currency() -> str:
     Each invoice is in its lines' currency (rule 25); a billing run asks this
     once, for the empty ones, and passes it on.
     """
-    return db.session.scalar(select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)) or "EUR"
+    return db.session.scalar(catalogue_currency_query()) or NO_CATALOGUE_CURRENCY
+
+
+# A catalogue without any type yet has no currency of its own: amounts of nothing are in euros.
+NO_CATALOGUE_CURRENCY = "EUR"
+
+
+def catalogue_currency_query():
+    """``catalogue_currency``'s SELECT (None for an empty catalogue), for a statement that reads it with more."""
+    return select(SubscriptionType.currency).order_by(SubscriptionType.id).limit(1)
 
 
 def invoice_line(site_id: int, site_name: str, subscription_type: SubscriptionType, quantity: int, price: int,

@@ -195,7 +195,8 @@ def _reach(actor) -> _Reach:
 
 
 def _read(statement, params: dict) -> dict:
-    """The rows of ``statement`` per list: ``{list: Listing}``, and ``"mrr_totals"``: ``{currency: (mrr, change)}``."""
+    """The rows of ``statement`` per list: ``{list: Listing}``, ``"mrr_totals"``: ``{currency: (mrr, change)}``
+    and, with the MRR, ``"catalogue"``: the catalogue's currency (``statements.catalogue_branch``)."""
     lists = {name: Listing([], 0) for name in ORDERS}
     totals = {}
     # Plain rows through the session's connection: nothing here is an object to load.
@@ -203,6 +204,8 @@ def _read(statement, params: dict) -> dict:
         name = row["list"]
         if name == "mrr_totals":
             totals[row["currency"]] = (int(row["n1"]), int(row["n2"]))
+        elif name == "catalogue":
+            lists["catalogue"] = row["currency"] or invoices.NO_CATALOGUE_CURRENCY
         else:
             lists[name].rows.append(_MAKE[name](row))
             lists[name].count = row["listed"]
@@ -252,7 +255,7 @@ def _lists(reach: _Reach, name: str | None, today: date | None, limit: int | Non
 
 def _revenue(lists: dict, with_clients: bool) -> Revenue:
     sums = lists["mrr_totals"]
-    currency = invoices.catalogue_currency()
+    currency = lists["catalogue"]  # read with the lists (statements.catalogue_branch)
     total, change = sums.get(currency, (0, 0))
     totals = [(each, mrr, change_30d) for each, (mrr, change_30d) in sorted(sums.items())]
     return Revenue(currency, total, change, totals, lists["mrr"] if with_clients else None)

@@ -440,8 +440,8 @@ def _seat_branch(name: str, changed):
 
 
 def _revenue_branches(changed):
-    """The MRR list and its totals: the clients none of whose allocations moved from the baseline, the others
-    worked out live over all their allocations."""
+    """The MRR list and its totals (and the catalogue's currency): the clients none of whose allocations moved
+    from the baseline, the others worked out live over all their allocations."""
     r, t = RevenueBaseline, RevenueTotalBaseline
     kept = select(r.client_id, r.client_name, r.cycle, r.currency, r.mrr, r.change_30d).where(r.partner_id == _scope())
     order = statements.ORDERS["mrr"](r)  # the list's order, which the index holds
@@ -449,7 +449,7 @@ def _revenue_branches(changed):
     if changed is None:
         return (statements.branch("mrr", kept.order_by(*order).limit(_limit()).subquery("mrr"),
                                   _listed("revenue_listed")),
-                statements.totals_branch(totals.subquery("sums")))
+                statements.totals_branch(totals.subquery("sums")), statements.catalogue_branch())
     moved_clients = select(changed.c.client_id)
     kept = kept.where(r.client_id.not_in(moved_clients)).order_by(*order).limit(_limit())
     moved = statements.revenue_rows(_live_history(_of_moved_clients(changed)), "partner").cte("moved_revenue")
@@ -461,7 +461,7 @@ def _revenue_branches(changed):
         totals,
         select(r.currency, -r.mrr, -r.change_30d).where(r.partner_id == _scope(), r.client_id.in_(moved_clients)),
         select(moved.c.currency, moved.c.mrr, moved.c.change_30d)).subquery("sums")
-    return statements.branch("mrr", rows, listed), statements.totals_branch(sums)
+    return statements.branch("mrr", rows, listed), statements.totals_branch(sums), statements.catalogue_branch()
 
 
 @functools.cache

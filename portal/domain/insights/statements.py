@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from portal.domain.billing import invoices
 from portal.domain.billing.price_book import price_as_now_set, with_prices_as_now_set
 from portal.models import (
     Allocation,
@@ -289,6 +290,19 @@ def totals_branch(revenue):
                   _nothing(BigInteger).label("n4")).group_by(c.currency)
 
 
+def catalogue_branch():
+    """The catalogue's currency (``invoices.catalogue_currency``, the MRR headline's) as a row of the lists,
+    so the page asks it in the same statement."""
+    return select(literal("catalogue").label("list"), _nothing(BigInteger).label("rank"),
+                  _nothing(BigInteger).label("listed"),
+                  _nothing(Integer).label("client_id"), _nothing(String).label("client_name"),
+                  _nothing(Integer).label("site_id"), _nothing(String).label("site_name"),
+                  _nothing(String).label("subscription_type"), _nothing(String).label("subscription_type_name"),
+                  invoices.catalogue_currency_query().scalar_subquery().label("currency"),
+                  _nothing(String).label("cycle"), _nothing(BigInteger).label("n1"), _nothing(BigInteger).label("n2"),
+                  _nothing(BigInteger).label("n3"), _nothing(BigInteger).label("n4"))
+
+
 def _rows(name: str, history, kind: str):
     return {"idle": lambda: idle_rows(history, kind), "running_out": lambda: running_out_rows(history),
             "mrr": lambda: revenue_rows(history, kind)}[name]()
@@ -309,7 +323,7 @@ def list_statement(name: str, kind: str, limited: bool, dialect: str):
     if name != "mrr":
         return union(branch(name, _rows(name, history, kind).subquery(name)))
     revenue = _rows(name, history, kind).cte("revenue")
-    return union(branch(name, revenue), totals_branch(revenue))
+    return union(branch(name, revenue), totals_branch(revenue), catalogue_branch())
 
 
 @functools.cache
@@ -319,5 +333,5 @@ def page_statement(kind: str, limited: bool, dialect: str):
     revenue = _rows("mrr", history, kind).cte("revenue")
     return union(branch("idle", _rows("idle", history, kind).subquery("idle")),
                   branch("running_out", _rows("running_out", history, kind).subquery("running_out")),
-                  branch("mrr", revenue), totals_branch(revenue))
+                  branch("mrr", revenue), totals_branch(revenue), catalogue_branch())
 
