@@ -100,3 +100,6 @@ def test_clients_without_sites_or_seats_are_listed_with_none(nw_admin, northwind
     listed = {row.name: (row.allocated, row.consumed) for row in rows}
     assert listed["Bare"] == (0, 0) and listed["Empty site"] == (0, 0)
     assert bare.id in {row.id for row in rows}
+    for sort in ("allocated", "consumed", "free"):  # summed the same way over every client, then sorted
+        fewest = queries.client_page(nw_admin, sort=sort, direction="asc", page=1, per_page=2).rows
+        assert [(row.name, row.allocated, row.consumed) for row in fewest] == [("Bare", 0, 0), ("Empty site", 0, 0)]

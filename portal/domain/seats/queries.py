@@ -183,10 +183,15 @@ class ClientRow(SeatCounts):
     consumed: int
 
 
-def _client_sum(column, client_id=Organisation.id):
-    """Per client row, the sum of one allocation counter over its sites (a correlated subquery)."""
-    return (select(func.coalesce(func.sum(column), 0)).join(Site, Allocation.site_id == Site.id)
-            .where(Site.client_id == client_id).correlate_except(Allocation, Site).scalar_subquery())
+def _with_seats(id_, name, billing_cycle, *, grouped_by=None):
+    """SELECT a client's id, name and cycle with its seats summed over its sites (``allocated``, ``consumed``):
+    one join grouped by client (``grouped_by``, else the three columns), 0 / 0 for a client without sites or
+    seats. The caller adds its WHERE and order."""
+    return (select(id_, name, billing_cycle,
+                   func.coalesce(func.sum(Allocation.allocated), 0).label("allocated"),
+                   func.coalesce(func.sum(Allocation.consumed), 0).label("consumed"))
+            .outerjoin(Site, Site.client_id == id_).outerjoin(Allocation, Allocation.site_id == Site.id)
+            .group_by(*(grouped_by or (id_, name, billing_cycle))))
 
 
 @functools.cache
@@ -204,15 +209,17 @@ def _client_page_statements(scope_kind: str, sort: str, direction: str, searchin
     count = select(func.count(Organisation.id)).where(where)
     if sort == "name":
         return count, _name_page_statement(where, direction, backwards)
-    allocated, consumed = _client_sum(Allocation.allocated), _client_sum(Allocation.consumed)
-    order = {"name": Organisation.name, "allocated": allocated, "consumed": consumed,
-             "free": allocated - consumed}[sort]
-    rows = (
-        select(Organisation.id, Organisation.name, Organisation.billing_cycle, allocated, consumed)
-        .where(where)
-        .order_by(_directed(order, direction), Organisation.name, Organisation.id)
-        .limit(bindparam("limit")).offset(bindparam("offset"))
-    )
+    # Sorted by seats, every client is summed: in one pass over the partner's sites and allocations (a join
+    # grouped by client), not two correlated subqueries a client, four by free seats (20,000 clients:
+    # PostgreSQL 228 -> 80-90 ms by allocated seats, 392 -> 77-97 ms by free seats; SQLite 43 -> 57 and 81 -> 57 ms).
+    # Grouped by the primary key (the cycle follows from it, PostgreSQL allows it) and the name: SQLite then
+    # groups in the order of the (kind, parent_id, name, id) index, without sorting every client first.
+    sums = (_with_seats(Organisation.id, Organisation.name, Organisation.billing_cycle,
+                        grouped_by=(Organisation.id, Organisation.name)).where(where).subquery("sums"))
+    order = {"allocated": sums.c.allocated, "consumed": sums.c.consumed,
+             "free": sums.c.allocated - sums.c.consumed}[sort]
+    rows = (select(sums).order_by(_directed(order, direction), sums.c.name, sums.c.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
     return count, rows
 
 
@@ -230,10 +237,7 @@ def _name_page_statement(where, direction: str, backwards: bool = False):
     page = (select(Organisation.id, Organisation.name, Organisation.billing_cycle).where(where)
             .order_by(_directed(Organisation.name, name_direction), _directed(Organisation.id, id_direction))
             .limit(bindparam("limit")).offset(bindparam("offset")).subquery("page"))
-    return (select(page.c.id, page.c.name, page.c.billing_cycle,
-                   func.coalesce(func.sum(Allocation.allocated), 0), func.coalesce(func.sum(Allocation.consumed), 0))
-            .outerjoin(Site, Site.client_id == page.c.id).outerjoin(Allocation, Allocation.site_id == Site.id)
-            .group_by(page.c.id, page.c.name, page.c.billing_cycle)
+    return (_with_seats(page.c.id, page.c.name, page.c.billing_cycle)
             .order_by(_directed(page.c.name, name_direction), _directed(page.c.id, id_direction)))
 
 
