@@ -28,11 +28,11 @@ def inbox():
     controller.stop()
 
 
-def password_step(page, email, password):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+def password_step(tab, email, password):
+    tab.goto("/login")
+    tab.get_by_label("E-mail").fill(email)
+    tab.get_by_label("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
 
 
 def test_enrol_in_two_step_verification_and_log_in_with_a_code(page, server):  # noqa: F811
