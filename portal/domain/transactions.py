@@ -253,6 +253,8 @@ def end_read_transaction() -> None:
     connection = session.connection()
     if connection.dialect.name != "postgresql" or connection.info.get(_WROTE):
         return
+    if connection.connection.dbapi_connection.autocommit:  # a request's reads (above): no transaction to end
+        return
     try:
         session.commit()
     except SQLAlchemyError:  # a transaction already failed: the session's ROLLBACK ends it, as before

@@ -67,9 +67,19 @@ def test_a_requests_reads_run_without_a_transaction_and_its_writes_in_one(demo, 
     client_page, new_user = f"/clients/{demo.acme.id}", f"/clients/{demo.acme.id}/users/new"
     lyon = str(demo.lyon.id)  # a free Essentials seat there
     db.session.rollback()  # the requests share this test's app context: no transaction of its own left open
-    with _transaction_status_of_each_statement() as read:
-        assert admin.get(client_page).status_code == 200
+    commits = []
+
+    def _commit(connection):
+        commits.append(connection)
+
+    event.listen(db.engine, "commit", _commit)
+    try:
+        with _transaction_status_of_each_statement() as read:
+            assert admin.get(client_page).status_code == 200
+    finally:
+        event.remove(db.engine, "commit", _commit)
     assert read and {status for _statement, status in read} == {TransactionStatus.IDLE}, read
+    assert commits == []  # nothing to end: no COMMIT asked of the session either (end_read_transaction)
 
     with _transaction_status_of_each_statement() as wrote:
         response = admin.post(new_user, data={
