@@ -8,6 +8,8 @@ ever missed.
 """
 from flask_principal import Identity, Need
 
+from portal.models import RoleAssignment, User
+from portal.models.user import role_assignment_sites
 from portal.rbac.roles import ROLES
 
 ALL = "all"
@@ -38,6 +40,28 @@ def needs_for(user, assignments=None) -> set[tuple]:
                 needs.add((permission, organisation.kind, organisation.id))
                 needs.add((permission, "within", organisation.id))
     return needs
+
+
+def with_role_columns(query):
+    """``query`` (joining ``User``) with two more columns: each role of the user and each site of that role.
+
+    One row per role and site (a role over the whole organisation: one row, site None; no role: one row, role
+    None), read as plain columns: loading the assignments as objects cost several times as much, and the
+    browser session and the API token load the caller this way on every request. ``assignments_in`` reads them.
+    """
+    return (query.add_columns(RoleAssignment.role, role_assignment_sites.c.site_id)
+            .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+            .outerjoin(role_assignment_sites, role_assignment_sites.c.role_assignment_id == RoleAssignment.id)
+            .order_by(RoleAssignment.id))
+
+
+def assignments_in(rows) -> list[tuple[str, list[int]]]:
+    """The (role code, site ids) pairs of ``with_role_columns`` rows (their last two columns), for needs_for."""
+    sites_of: dict[str, list[int]] = {}
+    for *_columns, role, site_id in rows:
+        if role is not None:
+            sites_of.setdefault(role, []).extend([site_id] if site_id is not None else [])
+    return list(sites_of.items())
 
 
 def identity_for(user) -> Identity:

@@ -14,11 +14,10 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import LoginSession, Organisation, RoleAssignment, User
+from portal.models import LoginSession, Organisation, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
-from portal.models.user import role_assignment_sites
-from portal.rbac.needs import needs_for, remember_identity
+from portal.rbac.needs import assignments_in, needs_for, remember_identity, with_role_columns
 
 # ``last_seen_at`` is written at most this often per session, so reads stay reads.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -60,17 +59,12 @@ def start_session(user: User, ip: str | None = None, user_agent: str | None = No
 def _session_user_statement():
     """Built once: it runs on every request, and building it cost more than running it.
 
-    One row per role and site of the user (one row when they have a single role over their whole
-    organisation); the roles are read as plain columns, which cost a fraction of loading them as objects.
+    One row per role and site of the user (``with_role_columns``).
     """
     return (
-        select(User, LoginSession.id, LoginSession.last_seen_at, RoleAssignment.role,
-               role_assignment_sites.c.site_id)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
-        .outerjoin(role_assignment_sites, role_assignment_sites.c.role_assignment_id == RoleAssignment.id)
+        with_role_columns(select(User, LoginSession.id, LoginSession.last_seen_at)
+                          .join(LoginSession, LoginSession.user_id == User.id))
         .where(LoginSession.token_hash == bindparam("token_hash"), User.status != "invited", *is_live())
-        .order_by(RoleAssignment.id)
         # The organisation's parent too: a partner's staff must enrol in two-step verification when the
         # operator requires it, asked on every request (accounts.two_step.required_for).
         .options(joinedload(User.organisation).joinedload(Organisation.parent))
@@ -93,11 +87,7 @@ def load_session_user(token: str) -> User | None:
     user, session_id, last_seen_at = rows[0][:3]
     if not user.is_active:
         return None
-    sites_of: dict[str, list[int]] = {}
-    for *_user, role, site_id in rows:
-        if role is not None:
-            sites_of.setdefault(role, []).extend([site_id] if site_id is not None else [])
-    remember_identity(user, needs_for(user, sites_of.items()))
+    remember_identity(user, needs_for(user, assignments_in(rows)))
     if last_seen_at < now - LAST_SEEN_RESOLUTION:
         _touch(session_id, now)
     user.session_token = token

@@ -8,6 +8,9 @@ from portal.domain.accounts import api_tokens, users
 from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.models.tokens import hash_token
+from portal.rbac import permissions
+from portal.rbac.needs import identity_for
+from portal.rbac.permissions import may
 from tests.factories import UserFactory
 
 
@@ -122,12 +125,13 @@ def test_the_openapi_document_needs_no_token(anonymous):
 
 
 def test_a_token_brings_its_user_and_every_role_with_its_sites_in_one_statement(demo):
-    """A site manager of two sites who is also an accountant: both roles, each with both sites, come with
-    the one statement that finds the token; after a commit has expired the user, one statement again."""
+    """A site manager of two sites who is also an accountant: both roles, each over both sites, come with
+    the one statement that finds the token; the identity outlives a commit that expires the user."""
     manager = UserFactory(organisation=demo.acme, site_manager=True, accountant=True, sites=[demo.lyon, demo.paris])
     secret = api_tokens.create_token(None, manager).secret
     api_tokens.authenticate(secret)  # the first use writes last_used_at (then not for a minute)
-    email = manager.email
+    email, acme, lyon, paris = manager.email, demo.acme.id, demo.lyon.id, demo.paris.id
+    within_acme = permissions.manage_users_within(demo.acme)
     db.session.remove()
     seen = []
 
@@ -138,11 +142,15 @@ def test_a_token_brings_its_user_and_every_role_with_its_sites_in_one_statement(
     event.listen(db.engine, "before_cursor_execute", note)
     try:
         token, user = api_tokens.authenticate(secret)
-        roles = {a.role: sorted(site.name for site in a.sites) for a in user.role_assignments}
-        assert roles == {"site_manager": ["Lyon", "Paris"], "accountant": ["Lyon", "Paris"]}
         assert len(seen) == 1
+        provides = identity_for(user).provides
+        assert {("role", "site_manager"), ("role", "accountant")} <= provides
+        for permission in ("users.manage", "billing.view"):
+            assert {need for need in provides if need[0] == permission and need[1] == "site"} == {
+                (permission, "site", lyon), (permission, "site", paris)}
+            assert (permission, "client", acme) not in provides
         db.session.commit()  # as a write transaction opens: everything expired
-        assert user.email == email and len(user.role_assignments) == 2
-        assert len(seen) == 2
+        assert may(user, within_acme) and len(seen) == 1  # asked of the identity: no statement
+        assert user.email == email and len(seen) == 2
     finally:
         event.remove(db.engine, "before_cursor_execute", note)

@@ -7,11 +7,12 @@ longer log in (deactivated, still invited), authenticates nothing. A
 read-only token may only read (docs/rules.md rule 41; the API refuses its
 writes in portal/blueprints/api/auth.py).
 """
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.domain import audit, validation
@@ -20,10 +21,10 @@ from portal.domain.transactions import write_transaction
 from portal.extensions import db
 from portal.i18n import _l
 from portal.i18n import gettext as _
-from portal.models import ApiToken, RoleAssignment, User
+from portal.models import ApiToken, User
 from portal.models.mixins import utcnow
 from portal.models.tokens import hash_token
-from portal.rbac.needs import identity_for
+from portal.rbac.needs import assignments_in, needs_for, remember_identity, with_role_columns
 
 # Tokens are ``secrets.token_urlsafe(32)`` (43 characters); anything much
 # longer is refused before it costs a database query.
@@ -106,32 +107,39 @@ def find_token(token_id: int) -> ApiToken:
     return token
 
 
+@functools.cache
+def _token_user_statement():
+    """Built once: every API request runs it, and building it cost more than running it.
+
+    The live token behind ``token_hash`` (at ``now``) and its user with organisation, one row per role and
+    site of the user (``with_role_columns``), as the browser session loads its user.
+    """
+    return (
+        with_role_columns(select(ApiToken, User).join(User, ApiToken.user_id == User.id))
+        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+               User.status != "invited")
+        .options(joinedload(User.organisation))
+    )
+
+
 def authenticate(secret: str) -> tuple[ApiToken, User] | None:
-    """The live token and its user (roles loaded) behind ``secret``, or None (unknown, revoked, expired).
+    """The live token and its user (with its identity) behind ``secret``, or None (unknown, revoked, expired).
 
     One statement; ``last_used_at`` is refreshed at most once a minute, in its own short write transaction.
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
         return None
     now = utcnow()
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None),
-               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.status != "invited")
-        # The roles and their sites joined, as the browser session loads them: one statement, and one again
-        # when a write transaction's opening commit has expired the user (selectin loads made it three).
-        .options(joinedload(User.organisation),
-                 joinedload(User.role_assignments).joinedload(RoleAssignment.sites))
-    ).unique().first()
-    if row is None:
+    rows = db.session.execute(_token_user_statement(), {"token_hash": hash_token(secret), "now": now}).all()
+    if not rows:
         return None
-    token, user = row
+    token, user = rows[0][:2]
     # The same test as a browser login: deactivated users lose access (at the
     # end of the trial when deactivated during one, docs/rules.md rule 5).
     if not user.is_active:
         return None
-    identity_for(user)  # built now, while roles are loaded (a commit below expires them)
+    remember_identity(user, needs_for(user, assignments_in(rows)))  # kept across the commit below
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         token_id = token.id
         with write_transaction():
