@@ -36,8 +36,9 @@ BILLING_FIELDS = ("billing_cycle", "pending_billing_cycle", "pending_effective_o
 RENAME_REFUSED = f"Renaming a client needs the {permission_name(permissions.manage_client)} permission."
 
 
-def client_out(client: Organisation, seats: queries.SeatCounts) -> dict:
-    """The client with its billing state and ``seats`` (its seats in the caller's reach, over every type)."""
+def client_out(client, seats: queries.SeatCounts) -> dict:
+    """The client (an Organisation, or a row of its id, name and ``BILLING_FIELDS``) with its billing state and
+    ``seats`` (its seats in the caller's reach, over every type)."""
     out = {"id": client.id, "name": client.name, **{name: getattr(client, name) for name in BILLING_FIELDS}}
     out["seats"] = {"allocated": seats.allocated, "consumed": seats.consumed, "free": seats.free}
     return out
@@ -68,15 +69,19 @@ def list_clients():
     params = read_query()
     page = queries.client_page(user, q=params.q.strip(), page=params.page, per_page=params.per_page,
                                clamp_to_last=False)
-    found = {c.id: c for c in db.session.scalars(select(Organisation).where(
-        Organisation.id.in_([row.id for row in page.rows])))} if page.rows else {}
+    # The page's billing state as plain rows: client_out reads only these columns, and 50 whole clients as
+    # objects cost a tenth of the request.
+    found = {client.id: client for client in db.session.execute(
+        select(Organisation.id, Organisation.name, *(getattr(Organisation, name) for name in BILLING_FIELDS))
+        .where(Organisation.id.in_([row.id for row in page.rows])))} if page.rows else {}
     items = []
     for row in page.rows:
-        client, seats = found[row.id], row
+        seats = row
+        # A client's staff list their own client only (loaded with them), sites in reach when restricted.
         if organisation.kind == "client" and (
-                reach := site_ids_in_reach(user, client, permissions.view_client)) is not None:
-            seats = queries.client_seats(client, reach)  # a site-restricted role: only its sites
-        items.append(client_out(client, seats))
+                reach := site_ids_in_reach(user, organisation, permissions.view_client)) is not None:
+            seats = queries.client_seats(organisation, reach)  # a site-restricted role: only its sites
+        items.append(client_out(found[row.id], seats))
     return page_body(items, page)
 
 
