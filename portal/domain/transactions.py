@@ -225,7 +225,7 @@ def _autocommit_outside_writes(engine) -> None:
 # ``prepare_threshold``), and forgets every prepared statement on ROLLBACK. A request that only read
 # ended its transaction with the session's ROLLBACK, so no page ever ran a prepared statement:
 # ``end_read_transaction`` ends such a transaction with COMMIT instead, which keeps them. (A request's reads
-# now run in autocommit mode, above: for them the COMMIT is psycopg's no-op; the CLI and workers still need it.)
+# now run in autocommit mode, above: there is no transaction to end then; the CLI and workers still need it.)
 
 _WROTE = "portal.wrote"
 _READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE")

@@ -280,26 +280,24 @@ def branch(name: str, rows, listed=None):
 def totals_branch(revenue):
     """Each currency's MRR and change over every client (``revenue``: the clients' rows), as a list row."""
     c = revenue.c
-    return select(literal("mrr_totals").label("list"), _nothing(BigInteger).label("rank"),
-                  _nothing(BigInteger).label("listed"),
-                  _nothing(Integer).label("client_id"), _nothing(String).label("client_name"),
-                  _nothing(Integer).label("site_id"), _nothing(String).label("site_name"),
-                  _nothing(String).label("subscription_type"), _nothing(String).label("subscription_type_name"),
-                  c.currency, _nothing(String).label("cycle"), func.sum(c.mrr).label("n1"),
-                  func.sum(c.change_30d).label("n2"), _nothing(BigInteger).label("n3"),
-                  _nothing(BigInteger).label("n4")).group_by(c.currency)
+    return _summary_row("mrr_totals", c.currency, func.sum(c.mrr), func.sum(c.change_30d)).group_by(c.currency)
 
 
 def catalogue_branch():
     """The catalogue's currency (``invoices.catalogue_currency``, the MRR headline's) as a row of the lists,
     so the page asks it in the same statement."""
-    return select(literal("catalogue").label("list"), _nothing(BigInteger).label("rank"),
+    return _summary_row("catalogue", invoices.catalogue_currency_query().scalar_subquery(),
+                        _nothing(BigInteger), _nothing(BigInteger))
+
+
+def _summary_row(name: str, currency, n1, n2):
+    """A row of the lists' shape that is no list's rows: ``name``, a ``currency`` and two numbers; the rest NULL."""
+    return select(literal(name).label("list"), _nothing(BigInteger).label("rank"),
                   _nothing(BigInteger).label("listed"),
                   _nothing(Integer).label("client_id"), _nothing(String).label("client_name"),
                   _nothing(Integer).label("site_id"), _nothing(String).label("site_name"),
                   _nothing(String).label("subscription_type"), _nothing(String).label("subscription_type_name"),
-                  invoices.catalogue_currency_query().scalar_subquery().label("currency"),
-                  _nothing(String).label("cycle"), _nothing(BigInteger).label("n1"), _nothing(BigInteger).label("n2"),
+                  currency.label("currency"), _nothing(String).label("cycle"), n1.label("n1"), n2.label("n2"),
                   _nothing(BigInteger).label("n3"), _nothing(BigInteger).label("n4"))
 
 
